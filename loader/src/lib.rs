@@ -1,0 +1,1 @@
+//! loader (under construction).

@@ -1,0 +1,2 @@
+//! sentry (under construction).
+fn main() {}

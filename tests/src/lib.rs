@@ -1,0 +1,1 @@
+//! Shared helpers for running guests under sentry and natively.
