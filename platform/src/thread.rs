@@ -1,0 +1,257 @@
+//! A traced stub thread: running guest code and injecting host syscalls.
+//!
+//! Only the thread that created a stub (its tracer) may use its [`StubThread`]; ptrace
+//! enforces that, and the type is deliberately `!Sync`.
+
+use crate::cpu::Placement;
+use crate::error::PlatformError;
+use crate::regs::{FpState, Regs};
+use crate::spawn::STUB_MEMFD;
+use crate::stub::GADGET;
+use nix::errno::Errno;
+use nix::sys::ptrace;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use std::marker::PhantomData;
+
+/// Why [`StubThread::switch`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The guest made a syscall; its number is `regs.orig_rax`, its arguments are in the
+    /// registers, and it has not been executed by the host.
+    Syscall,
+    /// Guest code faulted (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP raised by the CPU).
+    Fault(FaultInfo),
+    /// A host signal that is not a fault stopped the stub (the sentry interrupting the
+    /// guest, or somebody outside signalling the stub); it was suppressed.
+    Interrupted,
+    /// The stub process is gone.
+    Exited,
+}
+
+/// A synchronous fault in guest code, as the host kernel reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultInfo {
+    /// Signal number (SIGSEGV, ...).
+    pub signo: i32,
+    /// `si_code` (SEGV_MAPERR, SEGV_ACCERR, ...).
+    pub code: i32,
+    /// Faulting address (`si_addr`).
+    pub addr: u64,
+}
+
+/// Applies guest address-space changes to a host stub. Implemented by [`StubThread`];
+/// `mm` talks to the host only through this.
+pub trait HostMapper {
+    /// Maps `len` bytes of the memory file at `offset` to `addr`, shared and fixed.
+    fn map(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> Result<(), Errno>;
+    /// Removes any mapping in `[addr, addr + len)`.
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno>;
+    /// Changes the protection of `[addr, addr + len)`.
+    fn protect(&mut self, addr: u64, len: u64, prot: i32) -> Result<(), Errno>;
+}
+
+/// A stub thread traced by the current sentry thread.
+pub struct StubThread {
+    tid: Pid,
+    alive: bool,
+    placement: Placement,
+    /// ptrace requests are only valid from the tracer thread.
+    _not_send_sync: PhantomData<*const ()>,
+}
+
+impl StubThread {
+    /// Takes ownership of a freshly exec'd stub stopped in its exec trap.
+    pub(crate) fn adopt(tid: Pid) -> Result<Self, PlatformError> {
+        Ok(StubThread { tid, alive: true, placement: Placement::new(), _not_send_sync: PhantomData })
+    }
+
+    /// Host pid of the stub thread.
+    pub fn tid(&self) -> i32 {
+        self.tid.as_raw()
+    }
+
+    /// Whether the stub is still alive as far as this tracer knows.
+    pub fn is_alive(&self) -> bool {
+        self.alive
+    }
+
+    /// Registers for a fresh guest image: the stub's segment selectors and flags, every
+    /// general-purpose register zero.
+    pub fn initial_regs(&mut self) -> Result<Regs, PlatformError> {
+        let mut regs = self.getregs()?;
+        regs.r15 = 0;
+        regs.r14 = 0;
+        regs.r13 = 0;
+        regs.r12 = 0;
+        regs.rbp = 0;
+        regs.rbx = 0;
+        regs.r11 = 0;
+        regs.r10 = 0;
+        regs.r9 = 0;
+        regs.r8 = 0;
+        regs.rax = 0;
+        regs.rcx = 0;
+        regs.rdx = 0;
+        regs.rsi = 0;
+        regs.rdi = 0;
+        regs.orig_rax = u64::MAX;
+        regs.fs_base = 0;
+        regs.gs_base = 0;
+        regs.eflags = 0x202;
+        Ok(regs)
+    }
+
+    /// Runs guest code with `regs` until the next syscall, fault or interruption, and
+    /// stores the guest's registers back into `regs`.
+    pub fn switch(&mut self, regs: &mut Regs) -> Result<Event, PlatformError> {
+        self.placement.follow_tracer(self.tid);
+        self.setregs(regs)?;
+        ptrace::sysemu(self.tid, None).map_err(|e| self.died_or("PTRACE_SYSEMU", e))?;
+        match self.wait()? {
+            WaitStatus::PtraceSyscall(_) => {
+                *regs = self.getregs()?;
+                Ok(Event::Syscall)
+            }
+            WaitStatus::Stopped(_, sig) => {
+                *regs = self.getregs()?;
+                let info = ptrace::getsiginfo(self.tid)
+                    .map_err(|e| self.died_or("PTRACE_GETSIGINFO", e))?;
+                let synchronous = matches!(
+                    sig,
+                    Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGFPE | Signal::SIGILL | Signal::SIGTRAP
+                ) && info.si_code > 0;
+                if synchronous {
+                    // SAFETY: for these kernel-generated fault signals the kernel filled the
+                    // `si_addr` member of the union.
+                    let addr = unsafe { info.si_addr() } as u64;
+                    Ok(Event::Fault(FaultInfo { signo: sig as i32, code: info.si_code, addr }))
+                } else {
+                    Ok(Event::Interrupted)
+                }
+            }
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                self.alive = false;
+                Ok(Event::Exited)
+            }
+            other => Err(PlatformError::UnexpectedStop(format!("{other:?}"))),
+        }
+    }
+
+    /// Executes host syscall `nr` with `args` in the stub (at the gadget) and returns its
+    /// raw result (negative errno on failure). Clobbers the stub's registers; the guest's
+    /// live in the sentry and are restored by the next [`switch`](Self::switch).
+    pub fn syscall(&mut self, nr: i64, args: &[u64]) -> Result<i64, PlatformError> {
+        let mut regs = self.getregs()?;
+        regs.rip = GADGET;
+        regs.rax = nr as u64;
+        regs.orig_rax = u64::MAX;
+        let mut a = [0u64; 6];
+        a[..args.len()].copy_from_slice(args);
+        (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9) = (a[0], a[1], a[2], a[3], a[4], a[5]);
+        self.placement.follow_tracer(self.tid);
+        self.setregs(&regs)?;
+        ptrace::cont(self.tid, None).map_err(|e| self.died_or("PTRACE_CONT", e))?;
+        match self.wait()? {
+            WaitStatus::Stopped(_, Signal::SIGTRAP) => Ok(self.getregs()?.rax as i64),
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                self.alive = false;
+                Err(PlatformError::StubDied)
+            }
+            other => Err(PlatformError::UnexpectedStop(format!("injected syscall {nr}: {other:?}"))),
+        }
+    }
+
+    /// Reads the thread's x87/SSE state.
+    pub fn fpregs(&mut self) -> Result<FpState, PlatformError> {
+        ptrace::getregset::<ptrace::regset::NT_PRFPREG>(self.tid)
+            .map_err(|e| self.died_or("PTRACE_GETREGSET(NT_PRFPREG)", e))
+    }
+
+    /// Replaces the thread's x87/SSE state.
+    pub fn set_fpregs(&mut self, fp: FpState) -> Result<(), PlatformError> {
+        ptrace::setregset::<ptrace::regset::NT_PRFPREG>(self.tid, fp)
+            .map_err(|e| self.died_or("PTRACE_SETREGSET(NT_PRFPREG)", e))
+    }
+
+    /// Kills the stub process and reaps it.
+    pub fn kill(&mut self) {
+        if !self.alive {
+            return;
+        }
+        let _ = kill(self.tid, Signal::SIGKILL);
+        loop {
+            match waitpid(self.tid, Some(WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(Errno::ECHILD) => break,
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+        }
+        self.alive = false;
+    }
+
+    fn getregs(&mut self) -> Result<Regs, PlatformError> {
+        ptrace::getregs(self.tid).map_err(|e| self.died_or("PTRACE_GETREGS", e))
+    }
+
+    fn setregs(&mut self, regs: &Regs) -> Result<(), PlatformError> {
+        ptrace::setregs(self.tid, *regs).map_err(|e| self.died_or("PTRACE_SETREGS", e))
+    }
+
+    fn wait(&mut self) -> Result<WaitStatus, PlatformError> {
+        loop {
+            match waitpid(self.tid, Some(WaitPidFlag::__WALL)) {
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    self.alive = false;
+                    return Err(PlatformError::Errno("waitpid(stub)", e));
+                }
+                Ok(status) => return Ok(status),
+            }
+        }
+    }
+
+    /// ESRCH from a ptrace request means the stub was killed under us.
+    fn died_or(&mut self, what: &'static str, e: Errno) -> PlatformError {
+        if e == Errno::ESRCH {
+            // Reap it so it does not linger as a zombie.
+            self.kill();
+            PlatformError::StubDied
+        } else {
+            PlatformError::Errno(what, e)
+        }
+    }
+
+    fn inject(&mut self, nr: i64, args: &[u64]) -> Result<(), Errno> {
+        match self.syscall(nr, args) {
+            Ok(r) if r < 0 => Err(Errno::from_raw(-r as i32)),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                log::warn!("injecting syscall {nr} into stub {}: {e}", self.tid);
+                Err(Errno::EFAULT)
+            }
+        }
+    }
+}
+
+impl HostMapper for StubThread {
+    fn map(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> Result<(), Errno> {
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        self.inject(libc::SYS_mmap, &[addr, len, prot as u64, flags, STUB_MEMFD as u64, offset])
+    }
+
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        self.inject(libc::SYS_munmap, &[addr, len])
+    }
+
+    fn protect(&mut self, addr: u64, len: u64, prot: i32) -> Result<(), Errno> {
+        self.inject(libc::SYS_mprotect, &[addr, len, prot as u64])
+    }
+}
+
+impl Drop for StubThread {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
