@@ -17,8 +17,10 @@
 //!
 //! [`Placement::SameCpu`] reproduces the sentry's placement rule: before
 //! each resume the tracer checks its own CPU and, when it changed, binds the
-//! tracee to it with `sched_setaffinity`. [`Placement::Unbound`] leaves both
-//! to the scheduler. The tracer itself is never pinned in either case.
+//! tracee to it with `sched_setaffinity`; the tracer itself stays free to
+//! migrate. [`Placement::Pinned`] also pins the tracer to the CPU it starts
+//! on, for the floor a fixed placement gives. [`Placement::Unbound`] leaves
+//! both to the scheduler.
 
 use std::ffi::OsString;
 use std::io::IoSliceMut;
@@ -27,7 +29,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use nix::errno::Errno;
-use nix::sched::{CpuSet, sched_getcpu, sched_setaffinity};
+use nix::sched::{CpuSet, sched_getaffinity, sched_getcpu, sched_setaffinity};
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{self, Signal};
 use nix::sys::uio::{RemoteIoVec, process_vm_readv};
@@ -41,6 +43,8 @@ use crate::run::{Failure, Outcome};
 pub enum Placement {
     /// The tracee follows the tracer's CPU, as the sentry keeps its stubs.
     SameCpu,
+    /// The tracer pins itself to its CPU for the run; the tracee follows.
+    Pinned,
     /// No affinity: tracer and tracee go wherever the scheduler puts them.
     Unbound,
 }
@@ -52,6 +56,10 @@ const MAX_WRITE: usize = 1 << 16;
 /// Runs the static guest `argv` under the raw tracer and returns what it
 /// wrote to stdout. The wall time covers start-up, the loop and the exit.
 pub fn run(argv: &[OsString], placement: Placement) -> Result<Outcome, Failure> {
+    let _pin = match placement {
+        Placement::Pinned => Some(PinnedThread::here()?),
+        Placement::SameCpu | Placement::Unbound => None,
+    };
     let start = Instant::now();
     let mut command = Command::new(&argv[0]);
     command
@@ -82,6 +90,32 @@ pub fn run(argv: &[OsString], placement: Placement) -> Result<Outcome, Failure> 
         wall: start.elapsed(),
         stdout: std::mem::take(&mut tracer.stdout),
     })
+}
+
+/// The calling thread pinned to its current CPU until this is dropped.
+struct PinnedThread {
+    /// The affinity to restore.
+    previous: CpuSet,
+}
+
+impl PinnedThread {
+    /// Pins the calling thread (pid 0: the caller) to the CPU it is on.
+    fn here() -> Result<PinnedThread, Errno> {
+        let me = Pid::from_raw(0);
+        let previous = sched_getaffinity(me)?;
+        let mut set = CpuSet::new();
+        set.set(sched_getcpu()?)?;
+        sched_setaffinity(me, &set)?;
+        Ok(PinnedThread { previous })
+    }
+}
+
+impl Drop for PinnedThread {
+    fn drop(&mut self) {
+        // Failing to unpin leaves the rest of the bench on one CPU, which
+        // only slows it; there is nothing better to do here.
+        let _ = sched_setaffinity(Pid::from_raw(0), &self.previous);
+    }
 }
 
 /// The state of one traced guest.

@@ -19,35 +19,51 @@ const LABEL: usize = 34;
 const NUMBER: usize = 11;
 
 /// Prints what the figures depend on: CPUs, kernel, which sentry and runsc.
-pub fn header(setup: &Setup, reps: usize) {
+pub fn header(setup: &Setup) {
     let cpus = sysconf(SysconfVar::_NPROCESSORS_ONLN)
         .ok()
         .flatten()
         .map_or_else(|| "?".to_owned(), |n| n.to_string());
     let kernel = uname().map_or_else(
         |_| "unknown kernel".to_owned(),
-        |u| format!("{} {}", u.sysname().to_string_lossy(), u.release().to_string_lossy()),
+        |u| {
+            format!(
+                "{} {}",
+                u.sysname().to_string_lossy(),
+                u.release().to_string_lossy()
+            )
+        },
     );
     println!("sentry bench: {cpus} CPUs online, {kernel}");
-    let built = if setup.sentry.exists() { "" } else { " (not built: its rows fail)" };
+    let built = if setup.sentry.exists() {
+        ""
+    } else {
+        " (not built: its rows fail)"
+    };
     println!("sentry: {}{built}", setup.sentry.display());
     match &setup.runsc {
         Some(runsc) => println!("runsc: {}", runsc.display()),
         None => println!("runsc: not installed, its rows are skipped"),
     }
-    println!("figures: median [min .. max] of {reps} runs; ratios are of medians");
+    println!("figures: median, min and max of each row's runs; ratios are of medians");
 }
 
 /// Prints a workload's title line with the column heads.
 pub fn title(workload: &Workload) {
     println!();
     println!(
-        "{:<LABEL$}  {:>NUMBER$}  {:>NUMBER$}  {:>NUMBER$}  {}",
+        "{} [{} runs, {}]",
         workload.name,
+        workload.reps,
+        workload.metric.unit()
+    );
+    println!(
+        "  {:<w$}  {:>NUMBER$}  {:>NUMBER$}  {:>NUMBER$}",
+        "",
         "median",
         "min",
         "max",
-        workload.metric.unit()
+        w = LABEL - 2
     );
 }
 

@@ -6,6 +6,7 @@
 //! [`Outcome`] or a [`Failure`] that the report prints as `FAILED (...)`;
 //! nothing here panics or exits on a misbehaving guest or sentry.
 
+use std::env;
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::unix::process::ExitStatusExt;
@@ -33,6 +34,27 @@ pub struct Setup {
     pub rootfs: PathBuf,
     /// gVisor's `runsc`, when it is installed.
     pub runsc: Option<PathBuf>,
+}
+
+impl Setup {
+    /// Reads `SENTRY_BIN` and `SENTRY_ROOTFS` (as `make bench` sets them;
+    /// both default to this workspace's) and looks for `runsc` on `PATH`.
+    pub fn from_env() -> Setup {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the tests crate is inside the workspace");
+        let var = |name: &str, default: PathBuf| env::var_os(name).map_or(default, PathBuf::from);
+        let runsc = env::var_os("PATH").and_then(|path| {
+            env::split_paths(&path)
+                .map(|dir| dir.join("runsc"))
+                .find(|candidate| candidate.is_file())
+        });
+        Setup {
+            sentry: var("SENTRY_BIN", workspace.join("target/release/sentry")),
+            rootfs: var("SENTRY_ROOTFS", workspace.join("rootfs")),
+            runsc,
+        }
+    }
 }
 
 /// How a row runs its command.
@@ -108,7 +130,10 @@ impl Runner {
                 run_command(&prefixed(&setup.sentry, &["run", "--"], argv))
             }
             Runner::Runsc => {
-                let runsc = setup.runsc.as_ref().ok_or(Failure::Missing("runsc".into()))?;
+                let runsc = setup
+                    .runsc
+                    .as_ref()
+                    .ok_or(Failure::Missing("runsc".into()))?;
                 let flags = ["--network=none", "--platform=ptrace", "do"];
                 run_command(&prefixed(runsc, &flags, argv))
             }

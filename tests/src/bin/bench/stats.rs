@@ -43,7 +43,10 @@ mod tests {
     #[test]
     fn odd_and_even_counts() {
         let odd = Summary::of(&[5.0, 1.0, 3.0]).unwrap();
-        assert_eq!((odd.median, odd.min, odd.max, odd.count), (3.0, 1.0, 5.0, 3));
+        assert_eq!(
+            (odd.median, odd.min, odd.max, odd.count),
+            (3.0, 1.0, 5.0, 3)
+        );
         let even = Summary::of(&[4.0, 1.0, 2.0, 3.0]).unwrap();
         assert_eq!(even.median, 2.5);
         assert!(Summary::of(&[]).is_none());

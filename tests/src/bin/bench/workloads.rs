@@ -101,6 +101,7 @@ const REPS: usize = 5;
 /// Labels of the rows that ratios refer to.
 const NATIVE: &str = "native";
 const RAW_SAME_CPU: &str = "raw ptrace, same CPU";
+const RAW_PINNED: &str = "raw ptrace, both pinned";
 const RAW_UNBOUND: &str = "raw ptrace, unbound";
 const SENTRY: &str = "sentry run";
 const RUNSC: &str = "runsc ptrace";
@@ -155,6 +156,11 @@ pub fn table(setup: &Setup, tree: &Path) -> Vec<Workload> {
                     getppid(GETPPID_TRACED),
                 ),
                 row(
+                    RAW_PINNED,
+                    Runner::RawPtrace(Placement::Pinned),
+                    getppid(GETPPID_TRACED),
+                ),
+                row(
                     RAW_UNBOUND,
                     Runner::RawPtrace(Placement::Unbound),
                     getppid(GETPPID_CROSS_CPU),
@@ -165,6 +171,7 @@ pub fn table(setup: &Setup, tree: &Path) -> Vec<Workload> {
             ratios: vec![
                 ratio(SENTRY, RAW_SAME_CPU),
                 ratio(RAW_UNBOUND, RAW_SAME_CPU),
+                ratio(RAW_SAME_CPU, RAW_PINNED),
                 ratio(RUNSC, RAW_SAME_CPU),
             ],
         },
@@ -177,7 +184,11 @@ pub fn table(setup: &Setup, tree: &Path) -> Vec<Workload> {
             check: Check::MetricLine,
             reps: REPS,
             rows: vec![
-                row("memcpy, native", Runner::Native, test("bench_memcpy", &copy_args)),
+                row(
+                    "memcpy, native",
+                    Runner::Native,
+                    test("bench_memcpy", &copy_args),
+                ),
                 row(
                     "write /dev/null, sentry run",
                     Runner::Sentry,
@@ -197,9 +208,17 @@ pub fn table(setup: &Setup, tree: &Path) -> Vec<Workload> {
         },
     ];
     for (name, check, argv) in [
-        ("sh: 200 x fork+exec+wait of /bin/true", Check::SameStdout, fork_exec),
+        (
+            "sh: 200 x fork+exec+wait of /bin/true",
+            Check::SameStdout,
+            fork_exec,
+        ),
         ("sh: seq 200000 | sort -r | md5sum", Check::SameStdout, sort),
-        ("ls -laR of 20,000 files in 200 dirs", Check::SameLineCount, ls),
+        (
+            "ls -laR of 20,000 files in 200 dirs",
+            Check::SameLineCount,
+            ls,
+        ),
     ] {
         workloads.push(Workload {
             name,

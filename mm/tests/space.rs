@@ -1,0 +1,231 @@
+//! Address-space semantics against a fake host that records what the stub would map.
+
+use mm::{AddressSpace, Content, Layout, MapRequest, MemoryFile, MmError, Placement, Prot, VmaName};
+use nix::errno::Errno;
+use platform::HostMapper;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const P: u64 = 4096;
+const TOP: u64 = 0x7ffa_f000_0000;
+
+/// A page-granular model of the stub's host mappings: page -> (prot, memfd offset).
+#[derive(Default)]
+struct FakeHost {
+    pages: BTreeMap<u64, (i32, u64)>,
+}
+
+impl HostMapper for FakeHost {
+    fn map(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> Result<(), Errno> {
+        for i in 0..len / P {
+            self.pages.insert(addr + i * P, (prot, offset + i * P));
+        }
+        Ok(())
+    }
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        for i in 0..len / P {
+            self.pages.remove(&(addr + i * P));
+        }
+        Ok(())
+    }
+    fn protect(&mut self, addr: u64, len: u64, prot: i32) -> Result<(), Errno> {
+        for i in 0..len / P {
+            let e = self.pages.get_mut(&(addr + i * P)).ok_or(Errno::ENOMEM)?;
+            e.0 = prot;
+        }
+        Ok(())
+    }
+}
+
+fn space() -> (AddressSpace, FakeHost) {
+    let mem = MemoryFile::new(1 << 36).unwrap();
+    (AddressSpace::new(mem, Layout::fixed(TOP)), FakeHost::default())
+}
+
+/// The host view must equal the VMA map page by page.
+fn assert_consistent(a: &AddressSpace, h: &FakeHost) {
+    let mut expect = BTreeMap::new();
+    for v in a.vmas() {
+        for i in 0..(v.end - v.start) / P {
+            expect.insert(v.start + i * P, (v.prot.0 as i32, v.memfd_offset + i * P));
+        }
+    }
+    assert_eq!(expect, h.pages, "host mappings diverged from the VMA map");
+}
+
+fn fixed(addr: u64, len: u64, prot: Prot) -> MapRequest {
+    MapRequest { addr, placement: Placement::Fixed, ..MapRequest::anon(len, prot) }
+}
+
+#[test]
+fn mmap_hint_fixed_and_noreplace() {
+    let (a, mut h) = space();
+    let x = a.mmap(&mut h, MapRequest { addr: 0x1000_0000, ..MapRequest::anon(3 * P, Prot::RW) }).unwrap();
+    assert_eq!(x, 0x1000_0000, "a free hint is honoured");
+    let y = a.mmap(&mut h, MapRequest { addr: 0x1000_0000, ..MapRequest::anon(P, Prot::RW) }).unwrap();
+    assert_ne!(y, x, "a taken hint is not");
+    let noreplace = MapRequest { addr: x + P, placement: Placement::FixedNoReplace, ..MapRequest::anon(P, Prot::RW) };
+    assert_eq!(a.mmap(&mut h, noreplace), Err(MmError::Exists));
+    a.write(x, b"hello").unwrap();
+    a.mmap(&mut h, fixed(x + P, P, Prot::READ)).unwrap();
+    assert_eq!(a.vmas().iter().filter(|v| v.start >= x && v.end <= x + 3 * P).count(), 3);
+    let mut b = [0u8; 5];
+    a.read(x, &mut b).unwrap();
+    assert_eq!(&b, b"hello");
+    assert_eq!(a.write(x + P, b"x"), Err(MmError::Fault), "the fixed replacement is read-only");
+    assert_eq!(a.mmap(&mut h, fixed(x + 1, P, Prot::RW)), Err(MmError::Invalid));
+    assert_eq!(a.mmap(&mut h, fixed(0x1000, P, Prot::RW)), Err(MmError::Perm));
+    assert_eq!(a.mmap(&mut h, fixed(TOP - P, 2 * P, Prot::RW)), Err(MmError::NoMem));
+    assert_eq!(a.mmap(&mut h, MapRequest::anon(0, Prot::RW)), Err(MmError::Invalid));
+    assert_consistent(&a, &h);
+}
+
+#[test]
+fn munmap_middle_splits_and_frees() {
+    let (a, mut h) = space();
+    let x = a.mmap(&mut h, MapRequest::anon(10 * P, Prot::RW)).unwrap();
+    for i in 0..10 {
+        a.write(x + i * P, &[i as u8 + 1]).unwrap();
+    }
+    let before = a.memory_file().resident_bytes();
+    a.munmap(&mut h, x + 3 * P, 4 * P).unwrap();
+    assert!(a.memory_file().resident_bytes() <= before - 4 * P, "unmapped pages are freed");
+    assert_eq!(a.read_obj::<u8>(x + 2 * P), Ok(3));
+    assert_eq!(a.read_obj::<u8>(x + 7 * P), Ok(8));
+    assert_eq!(a.read_obj::<u8>(x + 3 * P), Err(MmError::Fault));
+    assert_eq!(a.check_mapped(x, 10 * P), Err(MmError::NoMem));
+    assert_eq!(a.munmap(&mut h, x + 1, P), Err(MmError::Invalid));
+    a.munmap(&mut h, x + 3 * P, 4 * P).unwrap();
+    assert_consistent(&a, &h);
+}
+
+#[test]
+fn mprotect_splits_and_requires_mapping() {
+    let (a, mut h) = space();
+    let x = a.mmap(&mut h, MapRequest::anon(4 * P, Prot::RW)).unwrap();
+    a.mprotect(&mut h, x + P, 2 * P, Prot::READ).unwrap();
+    assert_eq!(a.vmas().len(), 3);
+    assert!(a.write(x, b"a").is_ok());
+    assert_eq!(a.write(x + P, b"a"), Err(MmError::Fault));
+    assert!(a.write(x + 3 * P, b"a").is_ok());
+    assert_eq!(a.mprotect(&mut h, x + 3 * P, 2 * P, Prot::READ), Err(MmError::NoMem));
+    assert_consistent(&a, &h);
+}
+
+#[test]
+fn mremap_grow_shrink_move() {
+    let (a, mut h) = space();
+    let x = a.mmap(&mut h, MapRequest::anon(2 * P, Prot::RW)).unwrap();
+    a.write(x + P, b"keep").unwrap();
+    // Block growth in place with a neighbour.
+    a.mmap(&mut h, fixed(x + 2 * P, P, Prot::RW)).unwrap();
+    assert_eq!(a.mremap(&mut h, x, 2 * P, 4 * P, false, None), Err(MmError::NoMem));
+    let y = a.mremap(&mut h, x, 2 * P, 4 * P, true, None).unwrap();
+    assert_ne!(x, y);
+    let mut b = [0u8; 4];
+    a.read(y + P, &mut b).unwrap();
+    assert_eq!(&b, b"keep");
+    assert_eq!(a.read_obj::<u8>(x), Err(MmError::Fault), "the old range is gone");
+    assert_eq!(a.mremap(&mut h, y, 4 * P, P, false, None), Ok(y));
+    assert_eq!(a.read_obj::<u8>(y + P), Err(MmError::Fault));
+    assert_eq!(a.mremap(&mut h, y, P, 64 * P, false, None), Err(MmError::NoMem), "x's neighbour is in the way");
+    // Grow in place into free space.
+    let y = a.mmap(&mut h, MapRequest { addr: 0x3000_0000, ..MapRequest::anon(P, Prot::RW) }).unwrap();
+    let g = a.mremap(&mut h, y, P, 64 * P, false, None).unwrap();
+    assert_eq!(g, y);
+    a.write(y + 63 * P, b"z").unwrap();
+    // Fixed move.
+    let dst = 0x2000_0000;
+    assert_eq!(a.mremap(&mut h, y, 64 * P, 64 * P, true, Some(dst)), Ok(dst));
+    assert_eq!(a.read_obj::<u8>(dst + 63 * P), Ok(b'z'));
+    assert_eq!(a.mremap(&mut h, dst + 60 * P, 8 * P, P, false, None), Err(MmError::Fault));
+    assert_consistent(&a, &h);
+}
+
+#[test]
+fn brk_grows_and_shrinks() {
+    let (a, mut h) = space();
+    a.set_brk_start(0x60_0123);
+    assert_eq!(a.brk(&mut h, 0), 0x60_0123);
+    assert_eq!(a.brk(&mut h, 0x60_0123 + 100_000), 0x60_0123 + 100_000);
+    a.write(0x60_0123 + 99_999, b"x").unwrap();
+    assert_eq!(a.brk(&mut h, 0x70_0000 + 10 * P), 0x70_0000 + 10 * P);
+    assert_eq!(a.read_obj::<u8>(0x60_0123 + 99_999), Ok(b'x'));
+    let heap: Vec<_> = a.vmas().into_iter().filter(|v| v.name == "[heap]").collect();
+    assert_eq!(heap.len(), 1, "the heap stays one VMA");
+    assert_eq!(a.brk(&mut h, 0x60_2000), 0x60_2000);
+    assert_eq!(a.read_obj::<u8>(0x60_0123 + 99_999), Err(MmError::Fault));
+    assert_eq!(a.brk(&mut h, 0x1000), 0x60_2000, "below the start: unchanged");
+    // A mapping in the way stops the break.
+    a.mmap(&mut h, fixed(0x80_0000, P, Prot::RW)).unwrap();
+    assert_eq!(a.brk(&mut h, 0x90_0000), 0x60_2000);
+    assert_consistent(&a, &h);
+}
+
+#[test]
+fn madvise_dontneed_zeroes_private_not_shared() {
+    let (a, mut h) = space();
+    let x = a.mmap(&mut h, MapRequest::anon(2 * P, Prot::RW)).unwrap();
+    let s = a.mmap(&mut h, MapRequest { shared: true, ..MapRequest::anon(P, Prot::RW) }).unwrap();
+    a.write(x, b"a").unwrap();
+    a.write(s, b"b").unwrap();
+    a.madvise(x, 2 * P, mm::advice::DONTNEED).unwrap();
+    a.madvise(s, P, mm::advice::DONTNEED).unwrap();
+    assert_eq!(a.read_obj::<u8>(x), Ok(0));
+    assert_eq!(a.read_obj::<u8>(s), Ok(b'b'));
+    assert_eq!(a.madvise(x + 1, P, mm::advice::DONTNEED), Err(MmError::Invalid));
+    assert_eq!(a.madvise(x, P, 999), Err(MmError::Invalid));
+}
+
+#[test]
+fn fork_copies_private_and_shares_shared() {
+    let (a, mut h) = space();
+    let x = a.mmap(&mut h, MapRequest::anon(P, Prot::RW)).unwrap();
+    let s = a.mmap(&mut h, MapRequest { shared: true, ..MapRequest::anon(P, Prot::RW) }).unwrap();
+    a.write(x, b"p").unwrap();
+    let child = a.fork().unwrap();
+    let mut ch = FakeHost::default();
+    child.install(&mut ch).unwrap();
+    assert_consistent(&child, &ch);
+    child.write(x, b"c").unwrap();
+    child.write(s, b"S").unwrap();
+    assert_eq!(a.read_obj::<u8>(x), Ok(b'p'), "private memory is copied");
+    assert_eq!(a.read_obj::<u8>(s), Ok(b'S'), "shared memory is shared");
+}
+
+struct Bytes(Vec<u8>);
+impl mm::FileSource for Bytes {
+    fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        let off = (off as usize).min(self.0.len());
+        let n = buf.len().min(self.0.len() - off);
+        buf[..n].copy_from_slice(&self.0[off..off + n]);
+        Ok(n)
+    }
+}
+
+#[test]
+fn private_file_mapping_copies_contents_with_offset() {
+    let (a, mut h) = space();
+    let mut data = vec![b'a'; P as usize];
+    data.extend(vec![b'b'; 100]);
+    let file = Arc::new(mm::MappedFile { path: "/f".into(), dev: 1, ino: 2, source: Arc::new(Bytes(data)) });
+    let req = MapRequest { content: Content::File { file, offset: P }, ..MapRequest::anon(2 * P, Prot::READ) };
+    let x = a.mmap(&mut h, req).unwrap();
+    assert_eq!(a.read_obj::<u8>(x), Ok(b'b'));
+    assert_eq!(a.read_obj::<u8>(x + 99), Ok(b'b'));
+    assert_eq!(a.read_obj::<u8>(x + 100), Ok(0));
+    let v = &a.vmas()[0];
+    assert_eq!((v.name.as_str(), v.file_offset), ("/f", P));
+    assert!(matches!(VmaName::Heap, VmaName::Heap));
+}
+
+#[test]
+fn strings_stop_at_nul_and_faults() {
+    let (a, mut h) = space();
+    let x = a.mmap(&mut h, MapRequest::anon(P, Prot::RW)).unwrap();
+    a.write(x + P - 3, b"abc").unwrap();
+    assert_eq!(a.read_cstring(x + P - 3, 100), Err(MmError::Fault), "runs into unmapped memory");
+    a.write(x, b"hello\0").unwrap();
+    assert_eq!(a.read_cstring(x, 100).unwrap(), b"hello");
+    assert_eq!(a.read_cstring(x, 3), Err(MmError::TooLong));
+}
