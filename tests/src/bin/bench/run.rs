@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::signal::{self, Signal};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
 use crate::raw_ptrace::{self, Placement};
@@ -154,7 +154,8 @@ fn prefixed(program: &Path, flags: &[&str], argv: &[OsString]) -> Vec<OsString> 
 ///
 /// Helper threads wait for the exit and drain the pipe, so the bench neither
 /// polls (which would steal CPU from a ptrace-bound run on a 2-CPU machine)
-/// nor lets a chatty guest block on a full pipe.
+/// nor lets a chatty guest block on a full pipe. The waiter uses `WNOWAIT`:
+/// only this thread reaps the child, so its pid stays valid to kill.
 fn run_command(argv: &[OsString]) -> Result<Outcome, Failure> {
     let start = Instant::now();
     let mut child = Command::new(&argv[0])
@@ -171,28 +172,22 @@ fn run_command(argv: &[OsString]) -> Result<Outcome, Failure> {
     });
     let pid = Pid::from_raw(i32::try_from(child.id()).expect("pids fit in i32"));
     let (exited, exit) = mpsc::channel();
-    let waiter = thread::spawn(move || {
-        let status = child.wait();
-        // The receiver is gone only if the bench itself is unwinding.
+    thread::spawn(move || {
+        let _ = waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
+        // The receiver is gone when the run timed out: nobody needs to know.
         let _ = exited.send(());
-        status
     });
 
     let timed_out = exit.recv_timeout(RUN_TIMEOUT).is_err();
     let wall = start.elapsed();
     if timed_out {
-        // The child is not reaped until the waiter's wait() returns, so the
-        // pid still names it. Its stdout may stay open in orphaned
-        // grandchildren: the reader is left to finish on its own.
-        let _ = signal::kill(pid, Signal::SIGKILL);
-        let _ = waiter.join();
+        // Its stdout may stay open in orphaned grandchildren: the reader is
+        // left to finish on its own.
+        let _ = child.kill();
+        let _ = child.wait();
         return Err(Failure::Timeout);
     }
-    let status = waiter
-        .join()
-        .expect("waiter thread does not panic")
-        .map_err(Failure::Io)?;
-    check_status(status)?;
+    check_status(child.wait().map_err(Failure::Io)?)?;
     let stdout = reader
         .join()
         .expect("reader thread does not panic")
