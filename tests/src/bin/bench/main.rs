@@ -27,14 +27,9 @@ use std::process::ExitCode;
 use crate::run::Setup;
 use crate::tree::Tree;
 
-/// Directories in the `ls -laR` tree.
-const TREE_DIRS: usize = 200;
-/// Files in each directory of the `ls -laR` tree.
-const TREE_FILES: usize = 100;
-
 fn main() -> ExitCode {
     let setup = Setup::from_env();
-    let tree = match Tree::create(TREE_DIRS, TREE_FILES) {
+    let tree = match Tree::create(workloads::TREE_DIRS, workloads::TREE_FILES) {
         Ok(tree) => tree,
         Err(err) => {
             eprintln!("bench: cannot create the ls -laR tree: {err}");

@@ -98,7 +98,13 @@ const COPY_MIB: u32 = 256;
 const COPY_CHUNK_KIB: u32 = 1024;
 /// Repetitions of every row.
 const REPS: usize = 5;
-/// Labels of the rows that ratios refer to.
+/// Directories in the tree that `ls -laR` lists (the workload's name says
+/// 200 x 100).
+pub const TREE_DIRS: usize = 200;
+/// Empty files in each directory of that tree.
+pub const TREE_FILES: usize = 100;
+
+// Labels of the rows that ratios refer to.
 const NATIVE: &str = "native";
 const RAW_SAME_CPU: &str = "raw ptrace, same CPU";
 const RAW_PINNED: &str = "raw ptrace, both pinned";
