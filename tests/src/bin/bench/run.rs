@@ -127,7 +127,7 @@ impl Runner {
                 if !setup.sentry.exists() {
                     return Err(Failure::Missing(setup.sentry.clone()));
                 }
-                run_command(&prefixed(&setup.sentry, &["run", "--"], argv))
+                run_command(&prefixed(&setup.sentry, &["run"], argv))
             }
             Runner::Runsc => {
                 let runsc = setup
