@@ -1,1 +1,30 @@
-//! fs (under construction).
+//! The guest's files: the VFS, open files, fd tables, and synthetic filesystems.
+//!
+//! - [`vfs`]: dentries, the mount table and the path walk that keeps every lookup inside
+//!   the guest's root.
+//! - [`inode`]: the [`Inode`] trait each filesystem implements; [`host`] backs it with host
+//!   directories, [`synth`] and [`dev`] with sentry objects.
+//! - [`file`]: open file descriptions and the [`FileOps`] trait; [`fdtable`]: fd numbers.
+//! - [`wait`]: wait queues and the interruptible [`Waiter`] every blocking call takes.
+//!
+//! Errors are Linux errnos ([`Errno`]): every operation here is one a syscall performs.
+//! This crate knows nothing of guest memory or tasks; the sentry copies buffers in and out.
+
+pub mod dev;
+pub mod fdtable;
+pub mod file;
+pub mod host;
+pub mod inode;
+pub mod synth;
+pub mod vfs;
+pub mod wait;
+
+pub use fdtable::{FdEntry, FdTable};
+pub use file::{FileOps, MapKind, OpenFile, PollEvents};
+pub use inode::{FileType, Inode, SetAttr, Stat, StatFs, Time, TimeChange};
+pub use nix::errno::Errno;
+pub use vfs::{Dentry, Lookup, Vfs, WalkCtx};
+pub use wait::{WaitQueue, Waiter};
+
+/// Result of file operations.
+pub type Result<T> = std::result::Result<T, Errno>;

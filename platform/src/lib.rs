@@ -12,6 +12,7 @@
 
 mod cpu;
 mod error;
+pub mod host;
 mod regs;
 mod seccomp;
 mod spawn;

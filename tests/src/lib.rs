@@ -21,7 +21,6 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -309,25 +308,14 @@ pub fn run_command(mut cmd: Command, stdin: &[u8], timeout: Duration, check_stra
     let stdout = read_in_background(child.stdout.take().expect("piped stdout"));
     let stderr = read_in_background(child.stderr.take().expect("piped stderr"));
 
-    // Wait without reaping (WNOWAIT), so the pid and thus the process group id
-    // cannot be reused while the group is inspected.
-    let (tx, exited) = mpsc::channel();
-    thread::spawn(move || {
-        loop {
-            match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                _ => break,
-            }
-        }
-        let _ = tx.send(());
-    });
+    let exited = exit_notifier(pid);
     if exited.recv_timeout(timeout).is_err() {
         notes.push(format!("timed out after {timeout:?}; process group killed"));
         let _ = killpg(pid, Signal::SIGKILL);
         let _ = exited.recv();
     }
     if check_strays {
-        let strays = wait_for_group_to_empty(pid, STRAY_GRACE);
+        let strays = wait_for_leftovers(pid, STRAY_GRACE);
         if !strays.is_empty() {
             notes.push(format!(
                 "processes left running after sentry exited: {}",
@@ -359,6 +347,20 @@ pub fn run_command(mut cmd: Command, stdin: &[u8], timeout: Duration, check_stra
     }
 }
 
+/// A channel that receives `()` once child `pid` has exited. The child is not
+/// reaped (WNOWAIT): its pid, and so its process group id, cannot be reused
+/// until the caller waits for it.
+fn exit_notifier(pid: Pid) -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        while let Err(nix::errno::Errno::EINTR) =
+            waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
+        {}
+        let _ = tx.send(());
+    });
+    rx
+}
+
 fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
@@ -369,12 +371,13 @@ fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Ve
     rx
 }
 
-/// Polls `/proc` until no live (non-zombie) process other than `leader` is in
-/// process group `leader`, or `grace` has passed; returns what is left.
-fn wait_for_group_to_empty(leader: Pid, grace: Duration) -> Vec<String> {
+/// Polls `/proc` until no process is left over from the sentry run led by
+/// `leader` (see [`leftover_processes`]), or `grace` has passed; returns
+/// what is left.
+fn wait_for_leftovers(leader: Pid, grace: Duration) -> Vec<String> {
     let deadline = Instant::now() + grace;
     loop {
-        let left = processes_in_group(leader);
+        let left = leftover_processes(leader);
         if left.is_empty() || Instant::now() >= deadline {
             return left;
         }
@@ -382,35 +385,177 @@ fn wait_for_group_to_empty(leader: Pid, grace: Duration) -> Vec<String> {
     }
 }
 
-/// Live processes in process group `pgid`, except its leader, described as
-/// `pid N (comm) exe=PATH`.
-pub fn processes_in_group(pgid: Pid) -> Vec<String> {
-    let mut found = Vec::new();
+/// One process as `/proc/PID/stat` and `/proc/PID/exe` describe it.
+#[derive(Debug)]
+struct ProcInfo {
+    pid: i32,
+    comm: String,
+    state: String,
+    ppid: i32,
+    pgrp: i32,
+    exe: String,
+}
+
+fn processes() -> Vec<ProcInfo> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
+        return Vec::new();
     };
-    for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if pid == pgid.as_raw() {
-            continue;
+    dir.flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // "pid (comm) state ppid pgrp ...": comm may hold spaces and parens.
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+            Some(ProcInfo {
+                pid,
+                comm: stat[open + 1..close].to_string(),
+                state: fields.first()?.to_string(),
+                ppid: fields.get(1)?.parse().ok()?,
+                pgrp: fields.get(2)?.parse().ok()?,
+                exe: std::fs::read_link(entry.path().join("exe"))
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Live processes that a finished sentry run led by `leader` left behind:
+/// anything still in its process group, and any stub process (exe name
+/// containing `sentry-stub`) that has no sentry process among its ancestors,
+/// wherever it came from (a sentry may move stubs to their own group).
+pub fn leftover_processes(leader: Pid) -> Vec<String> {
+    let procs = processes();
+    let sentry_exe = sentry_bin().canonicalize().unwrap_or_default();
+    let sentry_exe = sentry_exe.to_string_lossy();
+    let by_pid = |pid: i32| procs.iter().find(|p| p.pid == pid);
+    let has_sentry_ancestor = |p: &ProcInfo| {
+        let mut cur = by_pid(p.ppid);
+        for _ in 0..64 {
+            match cur {
+                Some(a) if a.exe.starts_with(sentry_exe.as_ref()) && a.state != "Z" => {
+                    return true;
+                }
+                Some(a) if a.pid > 1 => cur = by_pid(a.ppid),
+                _ => return false,
+            }
         }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parens.
-        let Some(close) = stat.rfind(')') else { continue };
-        let comm = &stat[stat.find('(').map_or(0, |i| i + 1)..close];
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        if fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.as_raw().to_string() {
-            let exe = std::fs::read_link(entry.path().join("exe"))
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| "?".into());
-            found.push(format!("pid {pid} ({comm}) exe={exe}"));
+        false
+    };
+    procs
+        .iter()
+        .filter(|p| p.pid != leader.as_raw() && p.state != "Z")
+        .filter(|p| {
+            p.pgrp == leader.as_raw() || (p.exe.contains("sentry-stub") && !has_sentry_ancestor(p))
+        })
+        .map(|p| format!("pid {} ({}) exe={}", p.pid, p.comm, p.exe))
+        .collect()
+}
+
+/// A process started in its own process group with piped stdio, for tests
+/// that interact with a running sentry. Dropping it kills the group.
+#[derive(Debug)]
+pub struct Background {
+    child: std::process::Child,
+    pid: Pid,
+    exited: mpsc::Receiver<()>,
+}
+
+impl Background {
+    /// Starts `cmd` with piped stdin, stdout and stderr.
+    pub fn spawn(mut cmd: Command) -> Self {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
+        let pid = Pid::from_raw(child.id() as i32);
+        Background {
+            child,
+            pid,
+            exited: exit_notifier(pid),
         }
     }
-    found
+
+    /// The process id (also its process group id).
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The child's stdin, stdout and stderr, taken once each.
+    pub fn child(&mut self) -> &mut std::process::Child {
+        &mut self.child
+    }
+
+    /// A channel receiving the child's stdout line by line.
+    pub fn stdout_lines(&mut self) -> mpsc::Receiver<String> {
+        let out = self.child.stdout.take().expect("stdout taken once");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
+    /// Waits up to `timeout` for the exit and returns the shell-style status,
+    /// or `None` if it is still running.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<i32> {
+        self.exited.recv_timeout(timeout).ok()?;
+        let status = self.child.wait().expect("reap child");
+        Some(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = killpg(self.pid, Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs the test program `NAME` and its `NAME-pie` variant natively and under
+/// sentry with `args` and `stdin`, and compares stdout and exit status.
+///
+/// The native run must exit with `native_status`: a program that fails
+/// natively is a broken test, reported as such. `prepare` runs before every
+/// single run (e.g. to recreate a scratch directory the program works in).
+pub fn check_guest<S: AsRef<OsStr>>(
+    name: &str,
+    args: &[S],
+    stdin: &[u8],
+    native_status: i32,
+    prepare: &mut dyn FnMut(),
+) {
+    let mut failures = Failures::new();
+    for variant in [name.to_string(), format!("{name}-pie")] {
+        let inv = Invocation::new(guest_program(&variant)).args(args).stdin(stdin);
+        prepare();
+        let native = run_native(&inv);
+        if native.status != native_status || !native.notes.is_empty() {
+            panic!(
+                "native run of `{}` exited {} (expected {native_status}): the test program \
+                 or this host is broken, not sentry\n{}{}",
+                inv.describe(),
+                native.status,
+                show_block("native stdout", &native.stdout),
+                show_block("native stderr", &native.stderr)
+            );
+        }
+        prepare();
+        let sentry = run_sentry(&inv);
+        failures.check(compare(&inv.describe(), &native, &sentry, Compare::default()));
+    }
+    failures.finish(name);
 }
 
 /// What [`compare`] looks at besides stdout and exit status.
@@ -769,8 +914,3 @@ pub fn lines(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Asserts that `path`'s bytes are `OsStr`-convertible (they always are on
-/// Unix); used where an argument must be passed as raw bytes.
-pub fn os_bytes(s: &OsStr) -> &[u8] {
-    s.as_bytes()
-}

@@ -1,0 +1,170 @@
+//! Open file descriptions: what a guest fd points at.
+//!
+//! An [`OpenFile`] is shared by every fd that `dup`, `fork` or `SCM_RIGHTS` made from one
+//! `open`, like Linux's `struct file`: it holds the status flags and the [`FileOps`] that
+//! implement I/O. Offsets live in the [`FileOps`] (a host file's own offset, or a
+//! synthetic file's counter), so they are shared exactly as Linux shares them.
+
+use crate::Result;
+use crate::vfs::Dentry;
+use crate::inode::Stat;
+use crate::wait::Waiter;
+use nix::errno::Errno;
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// Readiness bits for poll (`POLLIN`, ...).
+pub type PollEvents = i16;
+
+/// What mapping a file gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapKind {
+    /// `mmap` fails with ENODEV.
+    NotMappable,
+    /// The file's bytes (regular files).
+    Data,
+    /// Zero-filled memory, like `/dev/zero`: anonymous memory, shared or private.
+    Zero,
+}
+
+/// I/O on an open file. Blocking operations take the caller's [`Waiter`] so a signal can
+/// interrupt them (they then fail with `EINTR`).
+pub trait FileOps: Send + Sync {
+    /// Reads at the file's offset.
+    fn read(&self, _w: &Arc<Waiter>, _buf: &mut [u8], _nonblock: bool) -> Result<usize> {
+        Err(Errno::EINVAL)
+    }
+    /// Writes at the file's offset (or its end, with `append`).
+    fn write(&self, _w: &Arc<Waiter>, _buf: &[u8], _nonblock: bool) -> Result<usize> {
+        Err(Errno::EINVAL)
+    }
+    /// Reads at `off` without moving the offset.
+    fn pread(&self, _buf: &mut [u8], _off: u64) -> Result<usize> {
+        Err(Errno::ESPIPE)
+    }
+    /// Writes at `off` without moving the offset.
+    fn pwrite(&self, _buf: &[u8], _off: u64) -> Result<usize> {
+        Err(Errno::ESPIPE)
+    }
+    /// Moves the offset (`lseek`).
+    fn seek(&self, _off: i64, _whence: i32) -> Result<u64> {
+        Err(Errno::ESPIPE)
+    }
+    /// Fills `buf` with `linux_dirent64` records from the directory offset on.
+    fn getdents(&self, _buf: &mut [u8]) -> Result<usize> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Attributes.
+    fn stat(&self) -> Result<Stat>;
+    /// Changes the size (`ftruncate`).
+    fn truncate(&self, _len: u64) -> Result<()> {
+        Err(Errno::EINVAL)
+    }
+    /// Flushes to storage.
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Current readiness for `events`, without blocking.
+    fn poll(&self, events: PollEvents) -> PollEvents {
+        events & (libc::POLLIN | libc::POLLOUT)
+    }
+    /// Bytes that can be read without blocking (`FIONREAD`).
+    fn readable_bytes(&self) -> Result<usize> {
+        Err(Errno::ENOTTY)
+    }
+    /// The host fd behind this file, for forwarding (terminal ioctls, blocking polls).
+    fn host_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+    /// What `mmap` of this file means.
+    fn map_kind(&self) -> MapKind {
+        MapKind::NotMappable
+    }
+    /// Reads for mmap at `off`, whatever the file's access mode.
+    fn read_for_map(&self, buf: &mut [u8], off: u64) -> Result<usize> {
+        self.pread(buf, off)
+    }
+    /// A name for `/proc/pid/fd` when the file has no path (`pipe:[N]`, ...).
+    fn anon_name(&self) -> Option<String> {
+        None
+    }
+}
+
+/// One open file description.
+pub struct OpenFile {
+    /// The implementation.
+    pub ops: Box<dyn FileOps>,
+    flags: AtomicI32,
+    /// Where it was opened, for `*at` calls, `fchdir` and `/proc/pid/fd`.
+    pub dentry: Option<Arc<Dentry>>,
+}
+
+/// Status flags `fcntl(F_SETFL)` may change.
+pub const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+
+impl OpenFile {
+    /// A new description with open `flags` (creation flags are dropped).
+    pub fn new(ops: Box<dyn FileOps>, flags: i32, dentry: Option<Arc<Dentry>>) -> Arc<OpenFile> {
+        let keep = !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
+        Arc::new(OpenFile { ops, flags: AtomicI32::new(flags & keep), dentry })
+    }
+
+    /// Status flags and access mode (`F_GETFL`).
+    pub fn flags(&self) -> i32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the changeable status flags (`F_SETFL`).
+    pub fn set_flags(&self, flags: i32) {
+        let old = self.flags();
+        self.flags.store((old & !SETFL_MASK) | (flags & SETFL_MASK), Ordering::Relaxed);
+    }
+
+    /// Whether reads are allowed.
+    pub fn readable(&self) -> bool {
+        let acc = self.flags() & libc::O_ACCMODE;
+        acc == libc::O_RDONLY || acc == libc::O_RDWR
+    }
+
+    /// Whether writes are allowed.
+    pub fn writable(&self) -> bool {
+        let acc = self.flags() & libc::O_ACCMODE;
+        acc == libc::O_WRONLY || acc == libc::O_RDWR
+    }
+
+    /// Whether `O_NONBLOCK` is set.
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & libc::O_NONBLOCK != 0
+    }
+
+    /// `O_PATH` descriptions allow no I/O.
+    pub fn is_path_only(&self) -> bool {
+        self.flags() & libc::O_PATH != 0
+    }
+
+    /// Reads, checking the access mode.
+    pub fn read(&self, w: &Arc<Waiter>, buf: &mut [u8]) -> Result<usize> {
+        if !self.readable() || self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
+        self.ops.read(w, buf, self.nonblocking())
+    }
+
+    /// Writes, checking the access mode.
+    pub fn write(&self, w: &Arc<Waiter>, buf: &[u8]) -> Result<usize> {
+        if !self.writable() || self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
+        self.ops.write(w, buf, self.nonblocking())
+    }
+
+    /// The guest path this file was opened at, or its anonymous name.
+    pub fn display_path(&self) -> String {
+        match (&self.dentry, self.ops.anon_name()) {
+            (_, Some(name)) => name,
+            (Some(d), None) => String::from_utf8_lossy(d.path()).into_owned(),
+            (None, None) => "anon_inode:[unknown]".to_string(),
+        }
+    }
+}

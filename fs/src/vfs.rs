@@ -1,0 +1,283 @@
+//! The guest's file tree: dentries, mounts, and the path walk.
+//!
+//! A [`Dentry`] is a step of a walk: an inode, its name and guest path, and its parent. The
+//! walk starts at the caller's root or a directory, and resolves every component itself:
+//! `.` and `..` by the dentry chain (never above the caller's root), mount points by the
+//! mount table (keyed by guest path), symlinks by reading them and continuing inside the
+//! root (at most [`MAX_SYMLINKS`] of them, then `ELOOP`). Filesystems only ever look up
+//! one plain name in one directory, so no path can leave the guest root, whatever its
+//! symlinks say.
+
+use crate::Result;
+use crate::file::{FileOps, OpenFile};
+use crate::inode::{FileType, Inode, Stat};
+use nix::errno::Errno;
+use parking_lot::RwLock;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Symlinks followed in one walk before `ELOOP` (Linux: 40).
+pub const MAX_SYMLINKS: usize = 40;
+/// Longest path accepted (Linux: PATH_MAX including the NUL).
+pub const PATH_MAX: usize = 4096;
+
+/// One resolved step of a path.
+pub struct Dentry {
+    inode: Arc<dyn Inode>,
+    parent: Option<Arc<Dentry>>,
+    path: Vec<u8>,
+}
+
+impl Dentry {
+    /// A root dentry (`/`) for `inode`.
+    pub fn root(inode: Arc<dyn Inode>) -> Arc<Dentry> {
+        Arc::new(Dentry { inode, parent: None, path: b"/".to_vec() })
+    }
+
+    /// The inode.
+    pub fn inode(&self) -> &Arc<dyn Inode> {
+        &self.inode
+    }
+
+    /// Absolute guest path.
+    pub fn path(&self) -> &[u8] {
+        &self.path
+    }
+
+    /// Last path component (`/` for the root).
+    pub fn name(&self) -> &[u8] {
+        match self.path.iter().rposition(|&c| c == b'/') {
+            Some(i) if i + 1 < self.path.len() => &self.path[i + 1..],
+            _ => &self.path,
+        }
+    }
+
+    /// The parent, or `None` at the root of the tree.
+    pub fn parent(&self) -> Option<&Arc<Dentry>> {
+        self.parent.as_ref()
+    }
+
+    fn child(self: &Arc<Self>, name: &[u8], inode: Arc<dyn Inode>) -> Arc<Dentry> {
+        let mut path = self.path.clone();
+        if path != b"/" {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        Arc::new(Dentry { inode, parent: Some(self.clone()), path })
+    }
+
+    fn child_path(&self, name: &[u8]) -> Vec<u8> {
+        let mut path = self.path.clone();
+        if path != b"/" {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        path
+    }
+}
+
+/// The result of walking a path: the directory holding the last component, the
+/// component's name, and the object if it exists.
+pub struct Lookup {
+    /// Directory containing the last component.
+    pub parent: Arc<Dentry>,
+    /// Last component (`.` or `..` when the path ends so, `/` for the root).
+    pub name: Vec<u8>,
+    /// The last component's dentry, if it exists.
+    pub child: Option<Arc<Dentry>>,
+    /// The path ended with `/`: the object must be (or become) a directory.
+    pub trailing_slash: bool,
+}
+
+impl Lookup {
+    /// The existing object, or `ENOENT`; with a trailing slash it must be a directory.
+    pub fn existing(self) -> Result<Arc<Dentry>> {
+        let child = self.child.ok_or(Errno::ENOENT)?;
+        if self.trailing_slash && child.inode.file_type() != FileType::Dir {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(child)
+    }
+
+    /// Whether the last component is `.` or `..` (which cannot be created or removed).
+    pub fn is_dot(&self) -> bool {
+        self.name == b"." || self.name == b".." || self.name == b"/"
+    }
+}
+
+/// The guest's mount table and root.
+pub struct Vfs {
+    root: Arc<Dentry>,
+    mounts: RwLock<HashMap<Vec<u8>, Arc<dyn Inode>>>,
+}
+
+/// Where a walk starts and what it may not go above.
+pub struct WalkCtx<'a> {
+    /// The caller's root (`/`, or its chroot).
+    pub root: &'a Arc<Dentry>,
+    /// Directory relative paths start from.
+    pub start: &'a Arc<Dentry>,
+}
+
+impl Vfs {
+    /// A tree rooted at `root`.
+    pub fn new(root: Arc<dyn Inode>) -> Vfs {
+        Vfs { root: Dentry::root(root), mounts: RwLock::new(HashMap::new()) }
+    }
+
+    /// The root dentry.
+    pub fn root(&self) -> Arc<Dentry> {
+        self.root.clone()
+    }
+
+    /// Mounts `fs` at the absolute guest path `path`.
+    pub fn mount(&self, path: &str, fs: Arc<dyn Inode>) {
+        self.mounts.write().insert(path.as_bytes().to_vec(), fs);
+    }
+
+    /// Looks up `name` in directory `dir`, entering a mount if one sits there.
+    fn step(&self, dir: &Arc<Dentry>, name: &[u8]) -> Result<Arc<Dentry>> {
+        if dir.inode.file_type() != FileType::Dir {
+            return Err(Errno::ENOTDIR);
+        }
+        if name.len() > 255 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let path = dir.child_path(name);
+        let mounted = self.mounts.read().get(&path).cloned();
+        let inode = match mounted {
+            Some(fs) => fs,
+            None => dir.inode.lookup(name)?,
+        };
+        Ok(dir.child(name, inode))
+    }
+
+    /// Walks `path`. The last component is followed if it is a symlink only when
+    /// `follow_last` (or the path ends with `/`).
+    pub fn walk(&self, ctx: &WalkCtx<'_>, path: &[u8], follow_last: bool) -> Result<Lookup> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let trailing_slash = path.ends_with(b"/");
+        let mut cur = if path[0] == b'/' { ctx.root.clone() } else { ctx.start.clone() };
+        let mut queue: VecDeque<Vec<u8>> = components(path);
+        let mut links = 0;
+        let up = |d: &Arc<Dentry>| -> Arc<Dentry> {
+            if Arc::ptr_eq(d, ctx.root) { d.clone() } else { d.parent.clone().unwrap_or_else(|| d.clone()) }
+        };
+        let mut last: Option<(Arc<Dentry>, Vec<u8>, Option<Arc<Dentry>>)> = None;
+        while let Some(comp) = queue.pop_front() {
+            let is_last = queue.is_empty();
+            let (parent, child) = match comp.as_slice() {
+                b"." => (up(&cur), Ok(cur.clone())),
+                b".." => {
+                    let p = up(&cur);
+                    (up(&p), Ok(p))
+                }
+                name => (cur.clone(), self.step(&cur, name)),
+            };
+            let child = match child {
+                Ok(c) => c,
+                Err(Errno::ENOENT) if is_last => {
+                    last = Some((parent, comp, None));
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            if child.inode.file_type() == FileType::Symlink && (!is_last || follow_last || trailing_slash) {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                let target = child.inode.readlink()?;
+                if target.is_empty() {
+                    return Err(Errno::ENOENT);
+                }
+                let mut more = components(&target);
+                more.extend(queue.drain(..));
+                queue = more;
+                cur = if target[0] == b'/' { ctx.root.clone() } else { parent };
+                if queue.is_empty() {
+                    // The link pointed at "/" (or only slashes and dots resolved away).
+                    last = Some((up(&cur), b"/".to_vec(), Some(cur.clone())));
+                    break;
+                }
+                continue;
+            }
+            if is_last {
+                last = Some((parent, comp, Some(child)));
+                break;
+            }
+            cur = child;
+        }
+        let (parent, name, child) = last.unwrap_or_else(|| (up(&cur), b"/".to_vec(), Some(cur.clone())));
+        Ok(Lookup { parent, name, child, trailing_slash })
+    }
+
+    /// Opens `path` with `open(2)` semantics (`flags`, creation `mode` after umask).
+    pub fn open(&self, ctx: &WalkCtx<'_>, path: &[u8], flags: i32, mode: u32) -> Result<Arc<OpenFile>> {
+        let creat = flags & libc::O_CREAT != 0;
+        let excl = creat && flags & libc::O_EXCL != 0;
+        let nofollow = flags & libc::O_NOFOLLOW != 0;
+        let lookup = self.walk(ctx, path, !(excl || nofollow))?;
+        let dentry = match lookup.child {
+            Some(d) => {
+                if excl {
+                    return Err(Errno::EEXIST);
+                }
+                d
+            }
+            None if creat => {
+                if lookup.trailing_slash {
+                    return Err(Errno::EISDIR);
+                }
+                let (inode, ops) = lookup.parent.inode.create(&lookup.name, flags, mode)?;
+                let dentry = lookup.parent.child(&lookup.name, inode);
+                return Ok(OpenFile::new(ops, flags, Some(dentry)));
+            }
+            None => return Err(Errno::ENOENT),
+        };
+        let ft = dentry.inode.file_type();
+        if lookup.trailing_slash && ft != FileType::Dir {
+            return Err(Errno::ENOTDIR);
+        }
+        if flags & libc::O_PATH != 0 {
+            let ops = Box::new(PathOnly(dentry.inode.clone()));
+            return Ok(OpenFile::new(ops, flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW), Some(dentry)));
+        }
+        if ft == FileType::Symlink {
+            return Err(Errno::ELOOP);
+        }
+        if flags & libc::O_DIRECTORY != 0 && ft != FileType::Dir {
+            return Err(Errno::ENOTDIR);
+        }
+        if ft == FileType::Dir && (flags & libc::O_ACCMODE != libc::O_RDONLY || creat) {
+            return Err(Errno::EISDIR);
+        }
+        let ops = dentry.inode.open(flags)?;
+        Ok(OpenFile::new(ops, flags, Some(dentry)))
+    }
+}
+
+/// Splits a path into its non-empty components.
+fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
+    path.split(|&c| c == b'/').filter(|c| !c.is_empty()).map(|c| c.to_vec()).collect()
+}
+
+/// An `O_PATH` description: no I/O, only the object's identity.
+struct PathOnly(Arc<dyn Inode>);
+
+impl FileOps for PathOnly {
+    fn stat(&self) -> Result<Stat> {
+        self.0.stat()
+    }
+    fn getdents(&self, _buf: &mut [u8]) -> Result<usize> {
+        Err(Errno::EBADF)
+    }
+    fn poll(&self, _events: i16) -> i16 {
+        libc::POLLNVAL
+    }
+}

@@ -1,0 +1,54 @@
+//! Safe wrappers for the few host syscalls that `nix` and `libc` leave unsafe and the
+//! sentry's file layer needs (raw directory reads, terminal ioctls). Each wrapper checks
+//! its arguments so that no caller can make the kernel write outside a Rust buffer.
+
+use nix::errno::Errno;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// Reads `linux_dirent64` records from directory `fd` into `buf` (`getdents64(2)`).
+pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which we own mutably.
+    let r = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+    Errno::result(r).map(|n| n as usize)
+}
+
+/// A terminal ioctl whose argument is a fixed-size structure in memory; `arg` must be at
+/// least as large as the structure the request reads or writes.
+pub fn tty_ioctl(fd: BorrowedFd<'_>, request: u64, arg: &mut [u8]) -> Result<i32, Errno> {
+    let needed = match request as libc::c_ulong {
+        libc::TCGETS | libc::TCSETS | libc::TCSETSW | libc::TCSETSF => std::mem::size_of::<libc::termios>(),
+        libc::TIOCGWINSZ | libc::TIOCSWINSZ => std::mem::size_of::<libc::winsize>(),
+        libc::TIOCGPGRP | libc::TIOCSPGRP | libc::TIOCGSID => std::mem::size_of::<libc::pid_t>(),
+        _ => return Err(Errno::ENOTTY),
+    };
+    if arg.len() < needed {
+        return Err(Errno::EFAULT);
+    }
+    // SAFETY: the request is one of the terminal requests above, each of which reads or
+    // writes exactly `needed` bytes at `arg`, and `arg` is at least that long.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, arg.as_mut_ptr()) };
+    Errno::result(r)
+}
+
+/// Bytes readable from a pipe, socket or terminal without blocking (`FIONREAD`).
+pub fn fionread(fd: BorrowedFd<'_>, out: &mut [u8; 4]) -> Result<i32, Errno> {
+    // SAFETY: FIONREAD writes one int at the pointer, and `out` holds four bytes.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, out.as_mut_ptr()) };
+    Errno::result(r)
+}
+
+/// Fills `buf` with random bytes from the host kernel (`getrandom(2)`).
+pub fn getrandom(buf: &mut [u8]) -> Result<(), Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: the kernel writes at most `rest.len()` bytes into `rest`, which we own.
+        let r = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        match Errno::result(r) {
+            Ok(n) => done += n as usize,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
