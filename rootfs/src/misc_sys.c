@@ -123,7 +123,7 @@ static void test_time(void)
 	CHECK("clock_gettime_syscall", syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &c) == 0 &&
 	      ns(c) >= ns(b));
 	CHECK("clock_gettime_realtime", clock_gettime(CLOCK_REALTIME, &a) == 0 &&
-	      a.tv_sec > 1600000000 && time(NULL) >= a.tv_sec);
+	      a.tv_sec > 1600000000);
 	CHECK("clock_getres", clock_getres(CLOCK_MONOTONIC, &res) == 0 &&
 	      res.tv_sec == 0 && res.tv_nsec > 0);
 	CHECK("clock_process_cputime", clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a) == 0);

@@ -8,8 +8,9 @@
 //! - Running: an [`Invocation`] is run by [`run_native`] or [`run_sentry`]
 //!   into an [`Outcome`] (stdout, stderr, shell-style exit status). Every run
 //!   has a timeout after which its whole process group is killed, so a test
-//!   never hangs; after a sentry run, any process left in its process group
-//!   (a stub outliving its sentry) is reported as a failure.
+//!   never hangs; after a sentry run, any process it left behind (anything in
+//!   its process group, or a stub process with no sentry above it) is
+//!   reported as a failure.
 //! - Comparing: [`compare`] / [`assert_same`] print both sides readably;
 //!   [`Failures`] collects mismatches so one bad case does not hide the rest.
 //! - Files: [`Scratch`] directories (removed on drop), [`snapshot`] of a tree,
@@ -290,7 +291,12 @@ pub fn sentry_command<S: AsRef<OsStr>>(inv: &Invocation, run_args: &[S]) -> Comm
 /// On timeout the process group is killed and a note is recorded. With
 /// `check_strays`, processes still in the group after the leader exited are
 /// waited for briefly, then reported in the notes and killed.
-pub fn run_command(mut cmd: Command, stdin: &[u8], timeout: Duration, check_strays: bool) -> Outcome {
+pub fn run_command(
+    mut cmd: Command,
+    stdin: &[u8],
+    timeout: Duration,
+    check_strays: bool,
+) -> Outcome {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -332,7 +338,9 @@ pub fn run_command(mut cmd: Command, stdin: &[u8], timeout: Duration, check_stra
 
     let mut collect = |rx: mpsc::Receiver<Vec<u8>>, name: &str| {
         rx.recv_timeout(Duration::from_secs(5)).unwrap_or_else(|_| {
-            notes.push(format!("{name} still open after exit; process group killed"));
+            notes.push(format!(
+                "{name} still open after exit; process group killed"
+            ));
             let _ = killpg(pid, Signal::SIGKILL);
             rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
         })
@@ -461,6 +469,7 @@ pub struct Background {
     child: std::process::Child,
     pid: Pid,
     exited: mpsc::Receiver<()>,
+    status: Option<i32>,
 }
 
 impl Background {
@@ -478,6 +487,7 @@ impl Background {
             child,
             pid,
             exited: exit_notifier(pid),
+            status: None,
         }
     }
 
@@ -496,7 +506,8 @@ impl Background {
         let out = self.child.stdout.take().expect("stdout taken once");
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
-            for line in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok) {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(out)).map_while(Result::ok)
+            {
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -508,15 +519,22 @@ impl Background {
     /// Waits up to `timeout` for the exit and returns the shell-style status,
     /// or `None` if it is still running.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<i32> {
-        self.exited.recv_timeout(timeout).ok()?;
-        let status = self.child.wait().expect("reap child");
-        Some(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+        if self.status.is_none() {
+            self.exited.recv_timeout(timeout).ok()?;
+            let status = self.child.wait().expect("reap child");
+            self.status = Some(
+                status
+                    .code()
+                    .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+            );
+        }
+        self.status
     }
 }
 
 impl Drop for Background {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
+        if self.status.is_none() {
             let _ = killpg(self.pid, Signal::SIGKILL);
             let _ = self.child.wait();
         }
@@ -524,38 +542,46 @@ impl Drop for Background {
 }
 
 /// Runs the test program `NAME` and its `NAME-pie` variant natively and under
-/// sentry with `args` and `stdin`, and compares stdout and exit status.
+/// sentry with `args` and `stdin`, compares stdout and exit status, and
+/// records the results in `failures`.
 ///
 /// The native run must exit with `native_status`: a program that fails
 /// natively is a broken test, reported as such. `prepare` runs before every
 /// single run (e.g. to recreate a scratch directory the program works in).
-pub fn check_guest<S: AsRef<OsStr>>(
+pub fn check_guest(
+    failures: &mut Failures,
     name: &str,
-    args: &[S],
+    args: &[&str],
     stdin: &[u8],
     native_status: i32,
     prepare: &mut dyn FnMut(),
 ) {
-    let mut failures = Failures::new();
     for variant in [name.to_string(), format!("{name}-pie")] {
-        let inv = Invocation::new(guest_program(&variant)).args(args).stdin(stdin);
+        let inv = Invocation::new(guest_program(&variant))
+            .args(args)
+            .stdin(stdin);
         prepare();
         let native = run_native(&inv);
         if native.status != native_status || !native.notes.is_empty() {
-            panic!(
-                "native run of `{}` exited {} (expected {native_status}): the test program \
-                 or this host is broken, not sentry\n{}{}",
+            failures.check(Err(format!(
+                "--- native run of `{}` exited {} (expected {native_status}): the test \
+                 program or this host is broken, not sentry\n{}{}",
                 inv.describe(),
                 native.status,
                 show_block("native stdout", &native.stdout),
                 show_block("native stderr", &native.stderr)
-            );
+            )));
+            continue;
         }
         prepare();
         let sentry = run_sentry(&inv);
-        failures.check(compare(&inv.describe(), &native, &sentry, Compare::default()));
+        failures.check(compare(
+            &inv.describe(),
+            &native,
+            &sentry,
+            Compare::default(),
+        ));
     }
-    failures.finish(name);
 }
 
 /// What [`compare`] looks at besides stdout and exit status.
@@ -584,7 +610,12 @@ impl Compare {
 
 /// Compares a native and a sentry outcome of the same invocation; on mismatch
 /// returns a readable report that shows both sides.
-pub fn compare(label: &str, native: &Outcome, sentry: &Outcome, how: Compare) -> Result<(), String> {
+pub fn compare(
+    label: &str,
+    native: &Outcome,
+    sentry: &Outcome,
+    how: Compare,
+) -> Result<(), String> {
     let mut problems = Vec::new();
     for note in &native.notes {
         problems.push(format!("native run: {note}"));
@@ -608,10 +639,18 @@ pub fn compare(label: &str, native: &Outcome, sentry: &Outcome, how: Compare) ->
         }
     };
     if prepare(&native.stdout) != prepare(&sentry.stdout) {
-        problems.push(describe_difference("stdout", &native.stdout, &sentry.stdout));
+        problems.push(describe_difference(
+            "stdout",
+            &native.stdout,
+            &sentry.stdout,
+        ));
     }
     if how.stderr && prepare(&native.stderr) != prepare(&sentry.stderr) {
-        problems.push(describe_difference("stderr", &native.stderr, &sentry.stderr));
+        problems.push(describe_difference(
+            "stderr",
+            &native.stderr,
+            &sentry.stderr,
+        ));
     }
     if problems.is_empty() {
         return Ok(());
@@ -638,7 +677,12 @@ pub fn assert_same(label: &str, native: &Outcome, sentry: &Outcome) {
 pub fn check_same(label: &str, inv: &Invocation, how: Compare) -> Result<(), String> {
     let native = run_native(inv);
     let sentry = run_sentry(inv);
-    compare(&format!("{label}: {}", inv.describe()), &native, &sentry, how)
+    compare(
+        &format!("{label}: {}", inv.describe()),
+        &native,
+        &sentry,
+        how,
+    )
 }
 
 fn describe_difference(what: &str, native: &[u8], sentry: &[u8]) -> String {
@@ -709,7 +753,7 @@ impl Failures {
     pub fn finish(self, what: &str) {
         if !self.reports.is_empty() {
             panic!(
-                "{what}: {} of {} cases differ between native and sentry:\n{}",
+                "{what}: {} of {} checks failed:\n{}",
                 self.reports.len(),
                 self.checked,
                 self.reports.join("\n")
@@ -814,8 +858,14 @@ pub fn snapshot(dir: &Path) -> Vec<String> {
             .unwrap_or_default();
         entries.sort();
         for path in entries {
-            let Ok(meta) = path.symlink_metadata() else { continue };
-            let rel = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+            let Ok(meta) = path.symlink_metadata() else {
+                continue;
+            };
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
             let kind = meta.file_type();
             let what = if kind.is_symlink() {
                 let target = std::fs::read_link(&path).unwrap_or_default();
@@ -837,7 +887,11 @@ pub fn snapshot(dir: &Path) -> Vec<String> {
             } else {
                 "recent".to_string()
             };
-            let mode = if kind.is_symlink() { 0 } else { meta.mode() & 0o7777 };
+            let mode = if kind.is_symlink() {
+                0
+            } else {
+                meta.mode() & 0o7777
+            };
             out.push(format!("{rel}: {what} mode={mode:o} mtime={mtime}"));
             if kind.is_dir() {
                 walk(root, &path, out);
@@ -882,7 +936,12 @@ impl Rng {
 
     /// `len` random bytes.
     pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next_u64() as u8).collect()
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            out.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        out.truncate(len);
+        out
     }
 }
 
@@ -913,4 +972,3 @@ pub fn lines(bytes: &[u8]) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
-

@@ -3,20 +3,24 @@
 //! at the same path, so native and sentry see identical starting states),
 //! `misc_sys` checks process, time, resource, poll and signal-state calls.
 
-use tests::{Scratch, check_guest, remove_tree};
+use tests::{Failures, Scratch, check_guest, remove_tree};
 
 #[test]
 fn file_io() {
     let scratch = Scratch::new("file_io");
     let dir = scratch.join("work");
     let arg = dir.display().to_string();
-    check_guest("file_io", &[arg.as_str()], b"", 0, &mut || {
+    let mut failures = Failures::new();
+    check_guest(&mut failures, "file_io", &[&arg], b"", 0, &mut || {
         remove_tree(&dir);
         std::fs::create_dir(&dir).expect("create work dir");
     });
+    failures.finish("file_io");
 }
 
 #[test]
 fn misc_syscalls() {
-    check_guest::<&str>("misc_sys", &[], b"", 0, &mut || {});
+    let mut failures = Failures::new();
+    check_guest(&mut failures, "misc_sys", &[], b"", 0, &mut || {});
+    failures.finish("misc_sys");
 }
