@@ -290,11 +290,8 @@ impl HostFile {
         if nonblock {
             return Err(Errno::EAGAIN);
         }
-        loop {
-            if w.wait_fd(Some((self.fd.as_fd(), events)), None)? != 0 {
-                return Ok(());
-            }
-        }
+        while !w.wait_fds(&[(self.fd.as_fd(), events | err)], None)? {}
+        Ok(())
     }
 }
 

@@ -62,13 +62,12 @@ impl Waiter {
 
     /// Sleeps until woken. `EINTR` if interrupted, `ETIMEDOUT` at `deadline`.
     pub fn wait(&self, deadline: Option<Instant>) -> Result<()> {
-        self.wait_fd(None, deadline).map(|_| ())
+        self.wait_fds(&[], deadline).map(|_| ())
     }
 
-    /// Sleeps until woken or until `fd` reports one of `events`; returns the host
-    /// fd's ready events (0 when woken otherwise). `EINTR` if interrupted, `ETIMEDOUT`
-    /// at `deadline`.
-    pub fn wait_fd(&self, fd: Option<(BorrowedFd<'_>, i16)>, deadline: Option<Instant>) -> Result<i16> {
+    /// Sleeps until woken or until one of the host `fds` reports one of its events;
+    /// returns whether a host fd did. `EINTR` if interrupted, `ETIMEDOUT` at `deadline`.
+    pub fn wait_fds(&self, fds: &[(BorrowedFd<'_>, i16)], deadline: Option<Instant>) -> Result<bool> {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         loop {
             if self.is_interrupted() {
@@ -81,27 +80,30 @@ impl Waiter {
                     if left.is_zero() {
                         return Err(Errno::ETIMEDOUT);
                     }
-                    PollTimeout::try_from(left.as_millis().clamp(1, i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+                    // Round up so a sub-millisecond remainder does not spin.
+                    let ms = left.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32;
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
                 }
             };
-            let mut fds = vec![PollFd::new(self.efd.as_fd(), PollFlags::POLLIN)];
-            if let Some((f, ev)) = fd {
-                fds.push(PollFd::new(f, PollFlags::from_bits_truncate(ev)));
+            let mut polls = Vec::with_capacity(fds.len() + 1);
+            polls.push(PollFd::new(self.efd.as_fd(), PollFlags::POLLIN));
+            for (f, ev) in fds {
+                polls.push(PollFd::new(*f, PollFlags::from_bits_truncate(*ev)));
             }
-            match poll(&mut fds, timeout) {
+            match poll(&mut polls, timeout) {
                 Err(Errno::EINTR) | Ok(0) => continue,
                 Err(e) => return Err(e),
                 Ok(_) => {}
             }
-            let host_ready = fds.get(1).and_then(|p| p.revents()).map_or(0, |r| r.bits());
-            let woken = fds[0].revents().is_some_and(|r| !r.is_empty());
+            let host_ready = polls[1..].iter().any(|p| p.revents().is_some_and(|r| !r.is_empty()));
+            let woken = polls[0].revents().is_some_and(|r| !r.is_empty());
             if woken {
                 self.drain();
             }
             if self.is_interrupted() {
                 return Err(Errno::EINTR);
             }
-            if woken || host_ready != 0 {
+            if woken || host_ready {
                 return Ok(host_ready);
             }
         }

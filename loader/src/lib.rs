@@ -199,7 +199,8 @@ impl Prepared {
     pub fn load(self, space: &AddressSpace, host: &mut dyn HostMapper, params: &ExecParams) -> Result<Loaded, LoadError> {
         let layout = space.layout();
         let (bias, end) = self.exe.map(space, host, self.exe.dynamic.then_some(layout.pie_base))?;
-        space.set_brk_start(end + params.brk_gap);
+        let brk = mm::page_up(end).ok_or(LoadError::Malformed("image too large"))?;
+        space.set_brk_start(brk + params.brk_gap);
         let (entry, base) = match &self.interp {
             Some(i) => {
                 let (ibias, _) = i.map(space, host, None)?;

@@ -503,6 +503,16 @@ impl AddressSpace {
         if self.state.read().vmas.is_fully_mapped(addr, end) { Ok(()) } else { Err(MmError::NoMem) }
     }
 
+    /// Removes every mapping (the old image at `execve`): the stub stops mapping them,
+    /// then their memory is freed.
+    pub fn clear(&self, host: &mut dyn HostMapper) -> Result<(), MmError> {
+        let mut st = self.state.write();
+        let top = st.layout.top;
+        host.unmap(MIN_ADDR, top - MIN_ADDR).map_err(|e| MmError::Host("munmap in stub", e))?;
+        drop(st.vmas.remove_range(0, top));
+        Ok(())
+    }
+
     /// Every VMA, for the VMA dump and `/proc/pid/maps`.
     pub fn vmas(&self) -> Vec<VmaInfo> {
         self.state.read().vmas.iter().map(|v| info(v)).collect()

@@ -12,15 +12,21 @@ pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     Errno::result(r).map(|n| n as usize)
 }
 
+/// Size of the kernel structure a terminal ioctl reads or writes (the kernel's
+/// `struct termios` is 36 bytes, smaller than glibc's), or `None` for other requests.
+pub fn tty_ioctl_size(request: u64) -> Option<usize> {
+    Some(match request as libc::c_ulong {
+        libc::TCGETS | libc::TCSETS | libc::TCSETSW | libc::TCSETSF => 36,
+        libc::TIOCGWINSZ | libc::TIOCSWINSZ => 8,
+        libc::TIOCGPGRP | libc::TIOCSPGRP | libc::TIOCGSID => 4,
+        _ => return None,
+    })
+}
+
 /// A terminal ioctl whose argument is a fixed-size structure in memory; `arg` must be at
 /// least as large as the structure the request reads or writes.
 pub fn tty_ioctl(fd: BorrowedFd<'_>, request: u64, arg: &mut [u8]) -> Result<i32, Errno> {
-    let needed = match request as libc::c_ulong {
-        libc::TCGETS | libc::TCSETS | libc::TCSETSW | libc::TCSETSF => std::mem::size_of::<libc::termios>(),
-        libc::TIOCGWINSZ | libc::TIOCSWINSZ => std::mem::size_of::<libc::winsize>(),
-        libc::TIOCGPGRP | libc::TIOCSPGRP | libc::TIOCGSID => std::mem::size_of::<libc::pid_t>(),
-        _ => return Err(Errno::ENOTTY),
-    };
+    let needed = tty_ioctl_size(request).ok_or(Errno::ENOTTY)?;
     if arg.len() < needed {
         return Err(Errno::EFAULT);
     }

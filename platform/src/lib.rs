@@ -20,7 +20,7 @@ pub mod stub;
 mod thread;
 
 pub use error::PlatformError;
-pub use regs::{FpState, Regs, zeroed_regs};
+pub use regs::{FpState, Regs, initial_fpstate, zeroed_regs};
 pub use spawn::{STUB_MEMFD, spawn};
 pub use stub::{GUEST_TOP, STUB_BASE};
 pub use thread::{Event, FaultInfo, HostMapper, StubThread};

@@ -40,3 +40,14 @@ pub fn zeroed_regs() -> Regs {
         gs: 0,
     }
 }
+
+/// The FPU state of a fresh image (what `execve` leaves): x87 control word 0x37f,
+/// MXCSR 0x1f80, every register zero.
+pub fn initial_fpstate() -> FpState {
+    // SAFETY: `user_fpregs_struct` is plain integers and integer arrays, for which the
+    // all-zero bit pattern is a valid value.
+    let mut fp: FpState = unsafe { std::mem::zeroed() };
+    fp.cwd = 0x37f;
+    fp.mxcsr = 0x1f80;
+    fp
+}

@@ -1,0 +1,141 @@
+//! Replacing a process image (`execve`, and the first program of the sandbox).
+
+use super::process::{Creds, FsContext};
+use super::task::{ExitStatus, Task};
+use fs::{FileType, OpenFile, Vfs, WalkCtx};
+use loader::{ExecFile, ExecParams, LoadError, Opener};
+use mm::{AddressSpace, Layout, MappedFile};
+use nix::errno::Errno;
+use std::sync::{Arc, OnceLock};
+
+/// Reads a guest file's bytes for the loader and for file mappings.
+pub struct FileData(pub Arc<OpenFile>);
+
+impl mm::FileSource for FileData {
+    fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        self.0.ops.read_for_map(buf, off)
+    }
+}
+
+/// Opens executables inside the guest's root for the loader.
+pub struct GuestOpener<'a> {
+    /// The VFS.
+    pub vfs: &'a Vfs,
+    /// Root and working directory of the exec'ing process.
+    pub ctx: WalkCtx<'a>,
+    /// Its identities.
+    pub creds: Creds,
+}
+
+impl Opener for GuestOpener<'_> {
+    fn open_exec(&self, path: &[u8]) -> Result<ExecFile, LoadError> {
+        let dentry = self.vfs.walk(&self.ctx, path, true).and_then(|l| l.existing()).map_err(LoadError::Open)?;
+        let st = dentry.inode().stat().map_err(LoadError::Open)?;
+        if st.file_type() != FileType::Regular {
+            return Err(LoadError::Open(Errno::EACCES));
+        }
+        if !self.creds.permits(st.mode, st.uid, st.gid, 1, false, false) {
+            return Err(LoadError::Open(Errno::EACCES));
+        }
+        let ops = dentry.inode().open(libc::O_RDONLY).map_err(LoadError::Open)?;
+        let file = OpenFile::new(ops, libc::O_RDONLY, Some(dentry.clone()));
+        let mapped = MappedFile {
+            path: String::from_utf8_lossy(dentry.path()).into_owned(),
+            dev: st.dev,
+            ino: st.ino,
+            source: Arc::new(FileData(file)),
+        };
+        Ok(ExecFile { file: Arc::new(mapped), size: st.size as u64 })
+    }
+}
+
+/// The host's auxiliary vector, for the CPU capability entries the guest gets.
+fn host_auxv(key: u64) -> u64 {
+    static AUXV: OnceLock<Vec<(u64, u64)>> = OnceLock::new();
+    let auxv = AUXV.get_or_init(|| {
+        let raw = std::fs::read("/proc/self/auxv").unwrap_or_default();
+        raw.chunks_exact(16)
+            .map(|c| (u64::from_ne_bytes(c[..8].try_into().unwrap()), u64::from_ne_bytes(c[8..].try_into().unwrap())))
+            .collect()
+    });
+    auxv.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v)
+}
+
+/// Random bits for address-space layout randomisation.
+pub fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    if platform::host::getrandom(&mut b).is_err() {
+        return 0;
+    }
+    u64::from_ne_bytes(b)
+}
+
+/// Resolves and validates `path` for `task` without changing anything.
+pub fn prepare(task: &Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<loader::Prepared, LoadError> {
+    let fsctx = task.fs.lock();
+    prepare_in(&task.kernel.vfs, &fsctx, *task.process.creds.lock(), path, argv, envp)
+}
+
+/// Resolves and validates `path` in the file-system context `fsctx`.
+pub fn prepare_in(
+    vfs: &Vfs,
+    fsctx: &FsContext,
+    creds: Creds,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<loader::Prepared, LoadError> {
+    let opener = GuestOpener { vfs, ctx: WalkCtx { root: &fsctx.root, start: &fsctx.cwd }, creds };
+    loader::prepare(&opener, path, argv, envp)
+}
+
+/// Replaces `task`'s image with `prepared`. Past the point where the old image is
+/// unmapped a failure kills the process (as on Linux).
+pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadError> {
+    let layout = Layout::randomized(platform::GUEST_TOP, random_u64);
+    let space = AddressSpace::new(task.kernel.mem.clone(), layout);
+    let creds = *task.process.creds.lock();
+    let mut random = [0u8; 16];
+    let _ = platform::host::getrandom(&mut random);
+    let r = random_u64();
+    let params = ExecParams {
+        ids: [creds.uid, creds.euid, creds.gid, creds.egid],
+        hwcap: host_auxv(libc::AT_HWCAP),
+        hwcap2: host_auxv(libc::AT_HWCAP2),
+        minsigstksz: host_auxv(51).max(2048),
+        random,
+        stack_gap: r % 8192,
+        brk_gap: ((r >> 16) % 8192) << 12,
+    };
+    // The point of no return: the old image goes away in the stub.
+    let old = task.mm();
+    let loaded = old.clear(&mut task.stub).map_err(LoadError::from).and_then(|()| prepared.load(&space, &mut task.stub, &params));
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            log::warn!("exec failed after the point of no return: {e}");
+            task.exit = Some(ExitStatus::Signal(libc::SIGSEGV));
+            return Err(e);
+        }
+    };
+    *task.process.mm.lock() = Arc::new(space);
+    drop(old);
+    let mut regs = task.stub.initial_regs().map_err(|_| LoadError::Io(Errno::EIO))?;
+    regs.rip = loaded.entry;
+    regs.rsp = loaded.sp;
+    task.regs = regs;
+    if let Err(e) = task.stub.set_fpregs(platform::initial_fpstate()) {
+        log::warn!("resetting FPU state: {e}");
+    }
+    task.files.lock().close_on_exec();
+    for act in task.process.sigactions.lock().iter_mut() {
+        if act.handler > 1 {
+            *act = crate::abi::KSigaction::default();
+        }
+    }
+    *task.process.exe.lock() = loaded.exe_path;
+    if let Some(dump) = &task.kernel.opts.dump {
+        dump.write(&task.process, "exec");
+    }
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Starting a sandbox: root, program, first task, and the exit status.
+//!
+//! The order is fixed: open the root and build the VFS; resolve and validate the program
+//! (nothing runs if it cannot); set up the kernel; start the first task on its own thread,
+//! which creates its stub, loads the image and runs; wait for it and return its status.
+
+use crate::dump::VmaDump;
+use crate::kernel::exec;
+use crate::kernel::process::{Creds, FsContext, Process};
+use crate::kernel::task::{ExitStatus, Task};
+use crate::kernel::{Kernel, Options};
+use fs::host::{HostFile, HostInode};
+use fs::{FdTable, FileType, OpenFile, Vfs, WalkCtx, Waiter};
+use loader::LoadError;
+use mm::{AddressSpace, Layout};
+use nix::errno::Errno;
+use parking_lot::Mutex;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Exit status when the sentry itself cannot start.
+pub const EXIT_SENTRY_ERROR: i32 = 125;
+/// Exit status when the program exists but cannot be executed.
+pub const EXIT_CANNOT_EXECUTE: i32 = 126;
+/// Exit status when the program does not exist.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// The PATH a guest gets when its environment has none (Linux's default for root).
+const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What `sentry run` was asked to do.
+pub struct RunConfig {
+    /// Host directory that is the guest's root.
+    pub root: PathBuf,
+    /// Guest working directory.
+    pub cwd: Option<String>,
+    /// `K=V` settings added to the environment.
+    pub env: Vec<String>,
+    /// Start from an empty environment.
+    pub clear_env: bool,
+    /// Print syscalls.
+    pub strace: bool,
+    /// VMA dump target: `Some(None)` for stderr.
+    pub dump_vmas: Option<Option<PathBuf>>,
+    /// Program name or guest path.
+    pub program: Vec<u8>,
+    /// Its arguments.
+    pub args: Vec<Vec<u8>>,
+}
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("sentry: {msg}");
+    EXIT_SENTRY_ERROR
+}
+
+/// Runs a sandbox to completion; returns the exit status for the sentry process.
+pub fn run(config: RunConfig) -> i32 {
+    let root_inode = match HostInode::open_root(&config.root) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot open root {}: {}", config.root.display(), e.desc())),
+    };
+    let vfs = Vfs::new(root_inode);
+    vfs.mount("/dev", fs::dev::devfs());
+    let dump = match &config.dump_vmas {
+        None => None,
+        Some(path) => match VmaDump::open(path.as_deref()) {
+            Ok(d) => Some(d),
+            Err(e) => return fail(format!("cannot open the VMA dump file: {e}")),
+        },
+    };
+    let kernel = match Kernel::new(vfs, Options { strace: config.strace, dump }) {
+        Ok(k) => k,
+        Err(e) => return fail(format!("cannot create guest memory: {e}")),
+    };
+
+    let root = kernel.vfs.root();
+    let cwd = match initial_cwd(&kernel.vfs, &root, &config) {
+        Ok(c) => c,
+        Err(msg) => return fail(msg),
+    };
+    let fsctx = FsContext { root: root.clone(), cwd, umask: 0o022 };
+    let envp = guest_env(&config);
+    let program_path = match find_program(&kernel.vfs, &fsctx, &config.program, &envp) {
+        Some(p) => p,
+        None => {
+            eprintln!("sentry: {}: command not found", String::from_utf8_lossy(&config.program));
+            return EXIT_NOT_FOUND;
+        }
+    };
+    let mut argv = vec![config.program.clone()];
+    argv.extend(config.args.iter().cloned());
+    let creds = Creds::of_host();
+    let prepared = match exec::prepare_in(&kernel.vfs, &fsctx, creds, &program_path, argv, envp) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("sentry: {}: {e}", String::from_utf8_lossy(&config.program));
+            return match e {
+                LoadError::Open(Errno::ENOENT) | LoadError::Open(Errno::ENOTDIR) => EXIT_NOT_FOUND,
+                _ => EXIT_CANNOT_EXECUTE,
+            };
+        }
+    };
+    let files = match stdio_table() {
+        Ok(f) => f,
+        Err(e) => return fail(format!("cannot set up the guest's stdio: {}", e.desc())),
+    };
+    if kernel.opts.dump.is_some() {
+        start_dump_on_sigusr1(kernel.clone());
+    }
+
+    let thread_kernel = kernel.clone();
+    let handle = std::thread::Builder::new().name("task-1".into()).spawn(move || {
+        run_first_task(thread_kernel, fsctx, files, prepared)
+    });
+    let status = match handle.map(|h| h.join()) {
+        Ok(Ok(Ok(status))) => status,
+        Ok(Ok(Err(msg))) => return fail(msg),
+        Ok(Err(_)) => return fail("internal error: the first task panicked"),
+        Err(e) => return fail(format!("cannot start a thread: {e}")),
+    };
+    status.shell_status()
+}
+
+/// The first task's thread: create its stub, load the image, run it.
+fn run_first_task(kernel: Arc<Kernel>, fsctx: FsContext, files: FdTable, prepared: loader::Prepared) -> Result<ExitStatus, String> {
+    let stub = platform::spawn(kernel.mem.fd()).map_err(|e| format!("cannot start a stub process: {e}"))?;
+    let pid = kernel.alloc_pid();
+    let empty = AddressSpace::new(kernel.mem.clone(), Layout::fixed(platform::GUEST_TOP));
+    let process = Process::new(pid, Arc::new(empty));
+    process.stub_pid.store(stub.tid(), std::sync::atomic::Ordering::Relaxed);
+    kernel.register(&process);
+    let mut task = Task {
+        kernel: kernel.clone(),
+        process: process.clone(),
+        tid: pid,
+        regs: platform::zeroed_regs(),
+        stub,
+        files: Arc::new(Mutex::new(files)),
+        fs: Arc::new(Mutex::new(fsctx)),
+        waiter: Waiter::new(),
+        sigmask: 0,
+        clear_child_tid: 0,
+        exit: None,
+        altstack: None,
+        iobuf: Vec::new(),
+    };
+    if let Err(e) = exec::commit(&mut task, prepared) {
+        return Err(format!("loading the program failed: {e}"));
+    }
+    let status = task.run();
+    if let Some(dump) = &kernel.opts.dump {
+        dump.write(&process, "exit");
+    }
+    task.stub.kill();
+    kernel.unregister(pid);
+    Ok(status)
+}
+
+/// The guest's starting directory.
+fn initial_cwd(vfs: &Vfs, root: &Arc<fs::Dentry>, config: &RunConfig) -> Result<Arc<fs::Dentry>, String> {
+    let path: Vec<u8> = match &config.cwd {
+        Some(c) => c.as_bytes().to_vec(),
+        None if config.root == std::path::Path::new("/") => match std::env::current_dir() {
+            Ok(d) => std::os::unix::ffi::OsStringExt::into_vec(d.into_os_string()),
+            Err(_) => b"/".to_vec(),
+        },
+        None => b"/".to_vec(),
+    };
+    let ctx = WalkCtx { root, start: root };
+    let d = vfs
+        .walk(&ctx, &path, true)
+        .and_then(|l| l.existing())
+        .map_err(|e| format!("working directory {}: {}", String::from_utf8_lossy(&path), e.desc()))?;
+    if d.inode().file_type() != FileType::Dir {
+        return Err(format!("working directory {}: Not a directory", String::from_utf8_lossy(&path)));
+    }
+    Ok(d)
+}
+
+/// The guest's environment: the sentry's (unless cleared) with `--env` applied.
+fn guest_env(config: &RunConfig) -> Vec<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut env: Vec<Vec<u8>> = if config.clear_env {
+        Vec::new()
+    } else {
+        std::env::vars_os()
+            .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
+            .collect()
+    };
+    for kv in &config.env {
+        let key = kv.split('=').next().unwrap_or("").as_bytes();
+        env.retain(|e| e.split(|&c| c == b'=').next() != Some(key));
+        env.push(kv.as_bytes().to_vec());
+    }
+    env
+}
+
+/// PROGRAM itself if it contains `/`, else the first executable regular file named
+/// PROGRAM in the guest's PATH.
+fn find_program(vfs: &Vfs, fsctx: &FsContext, program: &[u8], envp: &[Vec<u8>]) -> Option<Vec<u8>> {
+    if program.contains(&b'/') {
+        return Some(program.to_vec());
+    }
+    if program.is_empty() {
+        return None;
+    }
+    let path = envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH);
+    let ctx = WalkCtx { root: &fsctx.root, start: &fsctx.cwd };
+    let creds = Creds::of_host();
+    path.split(|&c| c == b':').find_map(|dir| {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let candidate = [dir, b"/", program].concat();
+        let d = vfs.walk(&ctx, &candidate, true).ok()?.existing().ok()?;
+        let st = d.inode().stat().ok()?;
+        (st.file_type() == FileType::Regular && creds.permits(st.mode, st.uid, st.gid, 1, false, false))
+            .then_some(candidate)
+    })
+}
+
+/// Guest fds 0, 1 and 2: the sentry's own stdio, where open.
+fn stdio_table() -> Result<FdTable, Errno> {
+    let mut table = FdTable::new();
+    for fd in 0..3 {
+        // SAFETY-free: borrow the process's stdio fds only to duplicate them.
+        let host = match fd {
+            0 => std::io::stdin().as_fd().try_clone_to_owned(),
+            1 => std::io::stdout().as_fd().try_clone_to_owned(),
+            _ => std::io::stderr().as_fd().try_clone_to_owned(),
+        };
+        let Ok(host) = host else { continue };
+        let flags = nix::fcntl::fcntl(&host, nix::fcntl::FcntlArg::F_GETFL)?;
+        let file = OpenFile::new(Box::new(HostFile::inherit(host)?), flags, None);
+        table.install(fd, file, false, u64::MAX)?;
+    }
+    Ok(table)
+}
+
+/// Writes a VMA dump of every process whenever the sentry gets SIGUSR1.
+fn start_dump_on_sigusr1(kernel: Arc<Kernel>) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGUSR1);
+    // Block it in this thread before any other starts, so every thread inherits the mask
+    // and only the waiter below takes the signal.
+    if set.thread_block().is_err() {
+        return;
+    }
+    let _ = std::thread::Builder::new().name("sigusr1-dump".into()).spawn(move || {
+        while set.wait().is_ok() {
+            if let Some(dump) = &kernel.opts.dump {
+                for p in kernel.processes() {
+                    dump.write(&p, "signal");
+                }
+            }
+        }
+    });
+}

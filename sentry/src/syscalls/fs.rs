@@ -1,0 +1,629 @@
+//! Path-based file syscalls: open, stat, access, directories, links, renames, attributes,
+//! the working directory and statfs.
+
+use super::uaccess::AT_FDCWD;
+use crate::abi::{KStat, KStatfs, Statx, Timespec, Timeval};
+use crate::errno::{SysErr, SysResult};
+use crate::kernel::task::Task;
+use fs::{Dentry, FileType, Lookup, SetAttr, Stat, Time, TimeChange};
+use nix::errno::Errno;
+use std::sync::Arc;
+
+fn path_arg(task: &Task, i: usize) -> Result<Vec<u8>, SysErr> {
+    task.read_path(task.arg(i))
+}
+
+fn do_open(task: &mut Task, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> SysResult {
+    if path.is_empty() {
+        return Err(Errno::ENOENT.into());
+    }
+    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        return Err(Errno::EOPNOTSUPP.into());
+    }
+    let umask = task.fs.lock().umask;
+    let mode = mode & 0o7777 & !umask;
+    let file = task.with_walk(dirfd, path, |ctx| Ok(task.kernel.vfs.open(ctx, path, flags, mode)?))?;
+    let limit = task.process.rlimit(libc::RLIMIT_NOFILE as usize);
+    let fd = task.files.lock().insert(file, flags & libc::O_CLOEXEC != 0, 0, limit)?;
+    Ok(fd as u64)
+}
+
+/// `open(path, flags, mode)`.
+pub fn open(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 0)?;
+    do_open(task, AT_FDCWD, &path, task.arg(1) as i32, task.arg(2) as u32)
+}
+
+/// `openat(dirfd, path, flags, mode)`.
+pub fn openat(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 1)?;
+    do_open(task, task.arg(0) as i32, &path, task.arg(2) as i32, task.arg(3) as u32)
+}
+
+/// `creat(path, mode)`.
+pub fn creat(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 0)?;
+    do_open(task, AT_FDCWD, &path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, task.arg(1) as u32)
+}
+
+/// Stats `path` relative to `dirfd`, or the fd itself with `AT_EMPTY_PATH` and "".
+fn stat_at(task: &Task, dirfd: i32, path_addr: u64, flags: i32) -> Result<Stat, SysErr> {
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | libc::AT_STATX_SYNC_TYPE) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let path = task.read_path(path_addr)?;
+    if path.is_empty() {
+        if flags & libc::AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT.into());
+        }
+        if dirfd == AT_FDCWD {
+            return Ok(task.fs.lock().cwd.inode().stat()?);
+        }
+        return Ok(task.file(dirfd)?.ops.stat()?);
+    }
+    let d = task.lookup_at(dirfd, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+    Ok(d.inode().stat()?)
+}
+
+/// `stat(path, buf)`.
+pub fn stat(task: &mut Task) -> SysResult {
+    let st = stat_at(task, AT_FDCWD, task.arg(0), 0)?;
+    task.write_obj(task.arg(1), &KStat::from(&st))?;
+    Ok(0)
+}
+
+/// `lstat(path, buf)`.
+pub fn lstat(task: &mut Task) -> SysResult {
+    let st = stat_at(task, AT_FDCWD, task.arg(0), libc::AT_SYMLINK_NOFOLLOW)?;
+    task.write_obj(task.arg(1), &KStat::from(&st))?;
+    Ok(0)
+}
+
+/// `fstat(fd, buf)`.
+pub fn fstat(task: &mut Task) -> SysResult {
+    let st = task.file(task.arg(0) as i32)?.ops.stat()?;
+    task.write_obj(task.arg(1), &KStat::from(&st))?;
+    Ok(0)
+}
+
+/// `newfstatat(dirfd, path, buf, flags)`.
+pub fn newfstatat(task: &mut Task) -> SysResult {
+    let st = stat_at(task, task.arg(0) as i32, task.arg(1), task.arg(3) as i32)?;
+    task.write_obj(task.arg(2), &KStat::from(&st))?;
+    Ok(0)
+}
+
+/// `statx(dirfd, path, flags, mask, buf)`.
+pub fn statx(task: &mut Task) -> SysResult {
+    let flags = task.arg(2) as i32;
+    if task.arg(3) as u32 & 0x8000_0000 != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let st = stat_at(task, task.arg(0) as i32, task.arg(1), flags & !libc::AT_STATX_SYNC_TYPE)?;
+    task.write_obj(task.arg(4), &Statx::from(&st))?;
+    Ok(0)
+}
+
+fn access_at(task: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: i32) -> SysResult {
+    if mode & !7 != 0 || flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let path = task.read_path(path_addr)?;
+    let d = if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        task.dentry_of_fd(dirfd)?
+    } else {
+        task.lookup_at(dirfd, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?
+    };
+    if mode == 0 {
+        return Ok(0);
+    }
+    let st = d.inode().stat()?;
+    let creds = *task.process.creds.lock();
+    let real = flags & libc::AT_EACCESS == 0;
+    if creds.permits(st.mode, st.uid, st.gid, mode, real, st.file_type() == FileType::Dir) {
+        Ok(0)
+    } else {
+        Err(Errno::EACCES.into())
+    }
+}
+
+/// `access(path, mode)`.
+pub fn access(task: &mut Task) -> SysResult {
+    access_at(task, AT_FDCWD, task.arg(0), task.arg(1) as u32, 0)
+}
+
+/// `faccessat(dirfd, path, mode)`.
+pub fn faccessat(task: &mut Task) -> SysResult {
+    access_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as u32, 0)
+}
+
+/// `faccessat2(dirfd, path, mode, flags)`.
+pub fn faccessat2(task: &mut Task) -> SysResult {
+    access_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as u32, task.arg(3) as i32)
+}
+
+fn readlink_at(task: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> SysResult {
+    if (size as i64) <= 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let path = task.read_path(path_addr)?;
+    let d = if path.is_empty() { task.dentry_of_fd(dirfd)? } else { task.lookup_at(dirfd, &path, false)? };
+    let target = d.inode().readlink()?;
+    let n = target.len().min(size as usize);
+    task.mm().write(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+/// `readlink(path, buf, size)`.
+pub fn readlink(task: &mut Task) -> SysResult {
+    readlink_at(task, AT_FDCWD, task.arg(0), task.arg(1), task.arg(2))
+}
+
+/// `readlinkat(dirfd, path, buf, size)`.
+pub fn readlinkat(task: &mut Task) -> SysResult {
+    readlink_at(task, task.arg(0) as i32, task.arg(1), task.arg(2), task.arg(3))
+}
+
+/// `getcwd(buf, size)`.
+pub fn getcwd(task: &mut Task) -> SysResult {
+    let cwd = task.fs.lock().cwd.clone();
+    let mut path = cwd.path().to_vec();
+    path.push(0);
+    if (task.arg(1) as usize) < path.len() {
+        return Err(Errno::ERANGE.into());
+    }
+    task.mm().write(task.arg(0), &path)?;
+    Ok(path.len() as u64)
+}
+
+fn set_cwd(task: &Task, d: Arc<Dentry>) -> SysResult {
+    if d.inode().file_type() != FileType::Dir {
+        return Err(Errno::ENOTDIR.into());
+    }
+    let st = d.inode().stat()?;
+    if !task.process.creds.lock().permits(st.mode, st.uid, st.gid, 1, false, true) {
+        return Err(Errno::EACCES.into());
+    }
+    task.fs.lock().cwd = d;
+    Ok(0)
+}
+
+/// `chdir(path)`.
+pub fn chdir(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 0)?;
+    let d = task.lookup_at(AT_FDCWD, &path, true)?;
+    set_cwd(task, d)
+}
+
+/// `fchdir(fd)`.
+pub fn fchdir(task: &mut Task) -> SysResult {
+    let d = task.file(task.arg(0) as i32)?.dentry.clone().ok_or(Errno::ENOTDIR)?;
+    set_cwd(task, d)
+}
+
+/// `chroot(path)`.
+pub fn chroot(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 0)?;
+    let d = task.lookup_at(AT_FDCWD, &path, true)?;
+    if d.inode().file_type() != FileType::Dir {
+        return Err(Errno::ENOTDIR.into());
+    }
+    if task.process.creds.lock().euid != 0 {
+        return Err(Errno::EPERM.into());
+    }
+    task.fs.lock().root = d;
+    Ok(0)
+}
+
+/// Walks `path` for a call that creates or removes its last component.
+fn walk_parent(task: &Task, dirfd: i32, path: &[u8]) -> Result<Lookup, SysErr> {
+    if path.is_empty() {
+        return Err(Errno::ENOENT.into());
+    }
+    task.with_walk(dirfd, path, |ctx| Ok(task.kernel.vfs.walk(ctx, path, false)?))
+}
+
+fn mkdir_at(task: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
+    let path = task.read_path(path_addr)?;
+    let l = walk_parent(task, dirfd, &path)?;
+    if l.child.is_some() || l.is_dot() {
+        return Err(Errno::EEXIST.into());
+    }
+    let umask = task.fs.lock().umask;
+    l.parent.inode().mkdir(&l.name, mode & 0o7777 & !umask)?;
+    Ok(0)
+}
+
+/// `mkdir(path, mode)`.
+pub fn mkdir(task: &mut Task) -> SysResult {
+    mkdir_at(task, AT_FDCWD, task.arg(0), task.arg(1) as u32)
+}
+
+/// `mkdirat(dirfd, path, mode)`.
+pub fn mkdirat(task: &mut Task) -> SysResult {
+    mkdir_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as u32)
+}
+
+fn mknod_at(task: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> SysResult {
+    let path = task.read_path(path_addr)?;
+    let l = walk_parent(task, dirfd, &path)?;
+    if l.child.is_some() || l.is_dot() {
+        return Err(Errno::EEXIST.into());
+    }
+    let umask = task.fs.lock().umask;
+    let perm = mode & 0o7777 & !umask;
+    match mode & libc::S_IFMT {
+        0 | libc::S_IFREG => {
+            l.parent.inode().create(&l.name, libc::O_WRONLY | libc::O_EXCL, perm)?;
+        }
+        libc::S_IFIFO | libc::S_IFSOCK => l.parent.inode().mknod(&l.name, (mode & libc::S_IFMT) | perm, 0)?,
+        // Device nodes would reach host devices: never created for a guest.
+        libc::S_IFCHR | libc::S_IFBLK => {
+            let _ = dev;
+            return Err(Errno::EPERM.into());
+        }
+        _ => return Err(Errno::EINVAL.into()),
+    }
+    Ok(0)
+}
+
+/// `mknod(path, mode, dev)`.
+pub fn mknod(task: &mut Task) -> SysResult {
+    mknod_at(task, AT_FDCWD, task.arg(0), task.arg(1) as u32, task.arg(2))
+}
+
+/// `mknodat(dirfd, path, mode, dev)`.
+pub fn mknodat(task: &mut Task) -> SysResult {
+    mknod_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as u32, task.arg(3))
+}
+
+fn rmdir_at(task: &Task, dirfd: i32, path: &[u8]) -> SysResult {
+    let l = walk_parent(task, dirfd, path)?;
+    match l.name.as_slice() {
+        b"." => return Err(Errno::EINVAL.into()),
+        b".." => return Err(Errno::ENOTEMPTY.into()),
+        b"/" => return Err(Errno::EBUSY.into()),
+        _ => {}
+    }
+    let child = l.child.ok_or(Errno::ENOENT)?;
+    if child.inode().file_type() != FileType::Dir {
+        return Err(Errno::ENOTDIR.into());
+    }
+    l.parent.inode().rmdir(&l.name)?;
+    Ok(0)
+}
+
+fn unlink_at(task: &Task, dirfd: i32, path: &[u8]) -> SysResult {
+    let l = walk_parent(task, dirfd, path)?;
+    let dot = l.is_dot();
+    let child = l.child.as_ref().ok_or(Errno::ENOENT)?;
+    if child.inode().file_type() == FileType::Dir || dot {
+        return Err(Errno::EISDIR.into());
+    }
+    if l.trailing_slash {
+        return Err(Errno::ENOTDIR.into());
+    }
+    l.parent.inode().unlink(&l.name)?;
+    Ok(0)
+}
+
+/// `rmdir(path)`.
+pub fn rmdir(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 0)?;
+    rmdir_at(task, AT_FDCWD, &path)
+}
+
+/// `unlink(path)`.
+pub fn unlink(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 0)?;
+    unlink_at(task, AT_FDCWD, &path)
+}
+
+/// `unlinkat(dirfd, path, flags)`.
+pub fn unlinkat(task: &mut Task) -> SysResult {
+    let (dirfd, flags) = (task.arg(0) as i32, task.arg(2) as i32);
+    let path = path_arg(task, 1)?;
+    match flags {
+        0 => unlink_at(task, dirfd, &path),
+        libc::AT_REMOVEDIR => rmdir_at(task, dirfd, &path),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+fn rename_at(task: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64, flags: u32) -> SysResult {
+    let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
+    if flags & !known != 0 || (flags & libc::RENAME_NOREPLACE != 0 && flags & libc::RENAME_EXCHANGE != 0) {
+        return Err(Errno::EINVAL.into());
+    }
+    let old = task.read_path(old_addr)?;
+    let new = task.read_path(new_addr)?;
+    let lo = walk_parent(task, olddir, &old)?;
+    let ln = walk_parent(task, newdir, &new)?;
+    if lo.is_dot() || ln.is_dot() {
+        return Err(Errno::EBUSY.into());
+    }
+    let src = lo.child.ok_or(Errno::ENOENT)?;
+    if (lo.trailing_slash || ln.trailing_slash) && src.inode().file_type() != FileType::Dir {
+        return Err(Errno::ENOTDIR.into());
+    }
+    lo.parent.inode().rename(&lo.name, ln.parent.inode().as_ref(), &ln.name, flags)?;
+    Ok(0)
+}
+
+/// `rename(old, new)`.
+pub fn rename(task: &mut Task) -> SysResult {
+    rename_at(task, AT_FDCWD, task.arg(0), AT_FDCWD, task.arg(1), 0)
+}
+
+/// `renameat(olddirfd, old, newdirfd, new)`.
+pub fn renameat(task: &mut Task) -> SysResult {
+    rename_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as i32, task.arg(3), 0)
+}
+
+/// `renameat2(olddirfd, old, newdirfd, new, flags)`.
+pub fn renameat2(task: &mut Task) -> SysResult {
+    rename_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as i32, task.arg(3), task.arg(4) as u32)
+}
+
+fn symlink_at(task: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysResult {
+    let target = task.read_path(target_addr)?;
+    if target.is_empty() {
+        return Err(Errno::ENOENT.into());
+    }
+    let path = task.read_path(path_addr)?;
+    let l = walk_parent(task, dirfd, &path)?;
+    if l.child.is_some() || l.is_dot() {
+        return Err(Errno::EEXIST.into());
+    }
+    l.parent.inode().symlink(&l.name, &target)?;
+    Ok(0)
+}
+
+/// `symlink(target, path)`.
+pub fn symlink(task: &mut Task) -> SysResult {
+    symlink_at(task, task.arg(0), AT_FDCWD, task.arg(1))
+}
+
+/// `symlinkat(target, dirfd, path)`.
+pub fn symlinkat(task: &mut Task) -> SysResult {
+    symlink_at(task, task.arg(0), task.arg(1) as i32, task.arg(2))
+}
+
+fn link_at(task: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64, flags: i32) -> SysResult {
+    if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let old = task.read_path(old_addr)?;
+    let src = if old.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        task.dentry_of_fd(olddir)?
+    } else {
+        task.lookup_at(olddir, &old, flags & libc::AT_SYMLINK_FOLLOW != 0)?
+    };
+    if src.inode().file_type() == FileType::Dir {
+        return Err(Errno::EPERM.into());
+    }
+    let new = task.read_path(new_addr)?;
+    let l = walk_parent(task, newdir, &new)?;
+    if l.child.is_some() || l.is_dot() {
+        return Err(Errno::EEXIST.into());
+    }
+    l.parent.inode().link(&l.name, src.inode().as_ref())?;
+    Ok(0)
+}
+
+/// `link(old, new)`.
+pub fn link(task: &mut Task) -> SysResult {
+    link_at(task, AT_FDCWD, task.arg(0), AT_FDCWD, task.arg(1), 0)
+}
+
+/// `linkat(olddirfd, old, newdirfd, new, flags)`.
+pub fn linkat(task: &mut Task) -> SysResult {
+    link_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as i32, task.arg(3), task.arg(4) as i32)
+}
+
+/// Applies `attr` to the object at `path` (or the fd itself for an empty path with
+/// `AT_EMPTY_PATH`).
+fn setattr_at(task: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: bool, attr: SetAttr) -> SysResult {
+    let d = if path.is_empty() && empty_ok { task.dentry_of_fd(dirfd)? } else { task.lookup_at(dirfd, path, follow)? };
+    d.inode().setattr(attr)?;
+    Ok(0)
+}
+
+/// `chmod(path, mode)`.
+pub fn chmod(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 0)?;
+    setattr_at(task, AT_FDCWD, &path, true, false, SetAttr::Mode(task.arg(1) as u32))
+}
+
+/// `fchmod(fd, mode)`.
+pub fn fchmod(task: &mut Task) -> SysResult {
+    let d = task.file(task.arg(0) as i32)?.dentry.clone().ok_or(Errno::EBADF)?;
+    d.inode().setattr(SetAttr::Mode(task.arg(1) as u32))?;
+    Ok(0)
+}
+
+/// `fchmodat(dirfd, path, mode)`.
+pub fn fchmodat(task: &mut Task) -> SysResult {
+    fchmodat_flags(task, 0)
+}
+
+/// `fchmodat2(dirfd, path, mode, flags)`.
+pub fn fchmodat2(task: &mut Task) -> SysResult {
+    fchmodat_flags(task, task.arg(3) as i32)
+}
+
+fn fchmodat_flags(task: &Task, flags: i32) -> SysResult {
+    let path = path_arg(task, 1)?;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    setattr_at(task, task.arg(0) as i32, &path, follow, flags & libc::AT_EMPTY_PATH != 0, SetAttr::Mode(task.arg(2) as u32))
+}
+
+fn owner(task: &Task, uid: usize, gid: usize) -> SetAttr {
+    SetAttr::Owner(task.arg(uid) as u32, task.arg(gid) as u32)
+}
+
+/// `chown(path, uid, gid)`.
+pub fn chown(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 0)?;
+    setattr_at(task, AT_FDCWD, &path, true, false, owner(task, 1, 2))
+}
+
+/// `lchown(path, uid, gid)`.
+pub fn lchown(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 0)?;
+    setattr_at(task, AT_FDCWD, &path, false, false, owner(task, 1, 2))
+}
+
+/// `fchown(fd, uid, gid)`.
+pub fn fchown(task: &mut Task) -> SysResult {
+    let d = task.file(task.arg(0) as i32)?.dentry.clone().ok_or(Errno::EBADF)?;
+    d.inode().setattr(owner(task, 1, 2))?;
+    Ok(0)
+}
+
+/// `fchownat(dirfd, path, uid, gid, flags)`.
+pub fn fchownat(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 1)?;
+    let flags = task.arg(4) as i32;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    setattr_at(task, task.arg(0) as i32, &path, follow, flags & libc::AT_EMPTY_PATH != 0, owner(task, 2, 3))
+}
+
+const UTIME_NOW: i64 = (1 << 30) - 1;
+const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+fn time_change(ts: Timespec) -> Result<TimeChange, SysErr> {
+    match ts.tv_nsec {
+        UTIME_NOW => Ok(TimeChange::Now),
+        UTIME_OMIT => Ok(TimeChange::Omit),
+        0..=999_999_999 => Ok(TimeChange::Set(Time { sec: ts.tv_sec, nsec: ts.tv_nsec })),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+fn utimes_common(task: &Task, dirfd: i32, path_addr: u64, times: Option<[TimeChange; 2]>, flags: i32) -> SysResult {
+    let [a, m] = times.unwrap_or([TimeChange::Now, TimeChange::Now]);
+    let attr = SetAttr::Times(a, m);
+    if path_addr == 0 {
+        // futimens: the fd itself.
+        let d = if dirfd == AT_FDCWD { return Err(Errno::EFAULT.into()) } else { task.dentry_of_fd(dirfd)? };
+        d.inode().setattr(attr)?;
+        return Ok(0);
+    }
+    let path = task.read_path(path_addr)?;
+    setattr_at(task, dirfd, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0, flags & libc::AT_EMPTY_PATH != 0, attr)
+}
+
+/// `utimensat(dirfd, path, times, flags)`.
+pub fn utimensat(task: &mut Task) -> SysResult {
+    let flags = task.arg(3) as i32;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let times = match task.arg(2) {
+        0 => None,
+        addr => {
+            let ts: [Timespec; 2] = task.read_obj(addr)?;
+            Some([time_change(ts[0])?, time_change(ts[1])?])
+        }
+    };
+    utimes_common(task, task.arg(0) as i32, task.arg(1), times, flags)
+}
+
+fn timevals(task: &Task, addr: u64) -> Result<Option<[TimeChange; 2]>, SysErr> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let tv: [Timeval; 2] = task.read_obj(addr)?;
+    let conv = |t: Timeval| -> Result<TimeChange, SysErr> {
+        if !(0..1_000_000).contains(&t.tv_usec) {
+            return Err(Errno::EINVAL.into());
+        }
+        Ok(TimeChange::Set(Time { sec: t.tv_sec, nsec: t.tv_usec * 1000 }))
+    };
+    Ok(Some([conv(tv[0])?, conv(tv[1])?]))
+}
+
+/// `utimes(path, times)`.
+pub fn utimes(task: &mut Task) -> SysResult {
+    let times = timevals(task, task.arg(1))?;
+    utimes_common(task, AT_FDCWD, task.arg(0), times, 0)
+}
+
+/// `futimesat(dirfd, path, times)`.
+pub fn futimesat(task: &mut Task) -> SysResult {
+    let times = timevals(task, task.arg(2))?;
+    utimes_common(task, task.arg(0) as i32, task.arg(1), times, 0)
+}
+
+/// `utime(path, times)`.
+pub fn utime(task: &mut Task) -> SysResult {
+    let times = match task.arg(1) {
+        0 => None,
+        addr => {
+            let t: [i64; 2] = task.read_obj(addr)?;
+            Some([TimeChange::Set(Time { sec: t[0], nsec: 0 }), TimeChange::Set(Time { sec: t[1], nsec: 0 })])
+        }
+    };
+    utimes_common(task, AT_FDCWD, task.arg(0), times, 0)
+}
+
+/// `truncate(path, length)`.
+pub fn truncate(task: &mut Task) -> SysResult {
+    let len = task.arg(1) as i64;
+    if len < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let path = path_arg(task, 0)?;
+    let d = task.lookup_at(AT_FDCWD, &path, true)?;
+    if d.inode().file_type() == FileType::Dir {
+        return Err(Errno::EISDIR.into());
+    }
+    d.inode().setattr(SetAttr::Size(len as u64))?;
+    Ok(0)
+}
+
+/// `ftruncate(fd, length)`.
+pub fn ftruncate(task: &mut Task) -> SysResult {
+    let len = task.arg(1) as i64;
+    let file = task.file(task.arg(0) as i32)?;
+    if len < 0 || !file.writable() {
+        return Err(Errno::EINVAL.into());
+    }
+    file.ops.truncate(len as u64)?;
+    Ok(0)
+}
+
+/// `umask(mask)`.
+pub fn umask(task: &mut Task) -> SysResult {
+    let mut fs = task.fs.lock();
+    let old = fs.umask;
+    fs.umask = task.arg(0) as u32 & 0o777;
+    Ok(old as u64)
+}
+
+/// `statfs(path, buf)`.
+pub fn statfs(task: &mut Task) -> SysResult {
+    let path = path_arg(task, 0)?;
+    let d = task.lookup_at(AT_FDCWD, &path, true)?;
+    let st = d.inode().statfs()?;
+    task.write_obj(task.arg(1), &KStatfs::from(&st))?;
+    Ok(0)
+}
+
+/// `fstatfs(fd, buf)`.
+pub fn fstatfs(task: &mut Task) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    let st = match &file.dentry {
+        Some(d) => d.inode().statfs()?,
+        None => return Err(Errno::ENOSYS.into()),
+    };
+    task.write_obj(task.arg(1), &KStatfs::from(&st))?;
+    Ok(0)
+}

@@ -1,0 +1,525 @@
+//! Reading, writing and managing fds: read/write and their vector and positional forms,
+//! lseek, sendfile, getdents64, dup*, close, fcntl, ioctl, fsync.
+
+use crate::abi::Iovec;
+use crate::errno::{SysErr, SysResult};
+use crate::kernel::task::Task;
+use fs::OpenFile;
+use nix::errno::Errno;
+use std::sync::Arc;
+
+/// Largest count one read or write transfers (Linux: MAX_RW_COUNT).
+const MAX_RW: usize = 0x7fff_f000;
+/// Size of one bounce-buffer transfer between guest memory and a file.
+const CHUNK: usize = 1 << 20;
+/// `F_SETSIG` and `F_GETSIG` (missing from libc).
+const F_SETSIG: i32 = 10;
+const F_GETSIG: i32 = 11;
+/// Most iovecs in one call (UIO_MAXIOV).
+const IOV_MAX: u64 = 1024;
+
+/// Where a transfer happens in the file.
+#[derive(Clone, Copy)]
+enum Pos {
+    /// At the file's offset.
+    Current,
+    /// At this offset, without moving the file's offset.
+    At(u64),
+}
+
+/// Reads up to `count` bytes from `file` into guest memory at `addr`.
+fn read_into(task: &mut Task, file: &Arc<OpenFile>, addr: u64, count: usize, pos: Pos) -> SysResult {
+    if !file.readable() || file.is_path_only() {
+        return Err(Errno::EBADF.into());
+    }
+    let count = count.min(MAX_RW);
+    if count == 0 {
+        return Ok(0);
+    }
+    let mm = task.mm();
+    mm.check_access(addr, count, true)?;
+    let stream = file.ops.poll(0) != 0 || is_stream(file);
+    let mut buf = std::mem::take(&mut task.iobuf);
+    let mut done = 0usize;
+    let result = loop {
+        let want = (count - done).min(CHUNK);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let r = match pos {
+            Pos::Current => file.read(&task.waiter, &mut buf[..want]),
+            Pos::At(off) => file.ops.pread(&mut buf[..want], off + done as u64),
+        };
+        match r {
+            Ok(0) => break Ok(done),
+            Ok(n) => {
+                if let Err(e) = mm.write(addr + done as u64, &buf[..n]) {
+                    break if done > 0 { Ok(done) } else { Err(e.into()) };
+                }
+                done += n;
+                if done == count || n < want || stream {
+                    break Ok(done);
+                }
+            }
+            Err(e) => break if done > 0 { Ok(done) } else { Err(SysErr::from(e)) },
+        }
+    };
+    task.iobuf = buf;
+    result.map(|n| n as u64)
+}
+
+/// Whether reads may return less than asked without being at the end (pipes, ttys).
+fn is_stream(file: &OpenFile) -> bool {
+    file.ops.stat().is_ok_and(|s| !matches!(s.file_type(), fs::FileType::Regular | fs::FileType::Dir))
+}
+
+/// Writes `count` bytes from guest memory at `addr` to `file`.
+fn write_from(task: &mut Task, file: &Arc<OpenFile>, addr: u64, count: usize, pos: Pos) -> SysResult {
+    if !file.writable() || file.is_path_only() {
+        return Err(Errno::EBADF.into());
+    }
+    let count = count.min(MAX_RW);
+    if count == 0 {
+        return Ok(0);
+    }
+    let mm = task.mm();
+    mm.check_access(addr, count, false)?;
+    let mut buf = std::mem::take(&mut task.iobuf);
+    let mut done = 0usize;
+    let result = loop {
+        let want = (count - done).min(CHUNK);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        if let Err(e) = mm.read(addr + done as u64, &mut buf[..want]) {
+            break if done > 0 { Ok(done) } else { Err(e.into()) };
+        }
+        let r = match pos {
+            Pos::Current => file.write(&task.waiter, &buf[..want]),
+            Pos::At(off) => file.ops.pwrite(&buf[..want], off + done as u64),
+        };
+        match r {
+            Ok(n) => {
+                done += n;
+                if done == count || n == 0 || (n < want && file.nonblocking()) {
+                    break Ok(done);
+                }
+            }
+            Err(e) => break if done > 0 { Ok(done) } else { Err(SysErr::from(e)) },
+        }
+    };
+    task.iobuf = buf;
+    result.map(|n| n as u64)
+}
+
+/// `read(fd, buf, count)`.
+pub fn read(task: &mut Task) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    read_into(task, &file, task.arg(1), task.arg(2) as usize, Pos::Current)
+}
+
+/// `write(fd, buf, count)`.
+pub fn write(task: &mut Task) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    write_from(task, &file, task.arg(1), task.arg(2) as usize, Pos::Current)
+}
+
+fn offset_arg(v: u64) -> Result<u64, SysErr> {
+    if (v as i64) < 0 { Err(Errno::EINVAL.into()) } else { Ok(v) }
+}
+
+/// `pread64(fd, buf, count, offset)`.
+pub fn pread64(task: &mut Task) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    let off = offset_arg(task.arg(3))?;
+    read_into(task, &file, task.arg(1), task.arg(2) as usize, Pos::At(off))
+}
+
+/// `pwrite64(fd, buf, count, offset)`.
+pub fn pwrite64(task: &mut Task) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    let off = offset_arg(task.arg(3))?;
+    write_from(task, &file, task.arg(1), task.arg(2) as usize, Pos::At(off))
+}
+
+/// Reads an iovec array.
+fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, SysErr> {
+    if count > IOV_MAX {
+        return Err(Errno::EINVAL.into());
+    }
+    let mm = task.mm();
+    let mut out = Vec::with_capacity(count as usize);
+    let mut total: u64 = 0;
+    for i in 0..count {
+        let v: Iovec = mm.read_obj(addr + i * 16)?;
+        if (v.len as i64) < 0 {
+            return Err(Errno::EINVAL.into());
+        }
+        total = total.saturating_add(v.len);
+        out.push(v);
+    }
+    if total > isize::MAX as u64 {
+        return Err(Errno::EINVAL.into());
+    }
+    Ok(out)
+}
+
+fn readv_at(task: &mut Task, pos: Pos) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    let vecs = iovecs(task, task.arg(1), task.arg(2))?;
+    let mut total = 0u64;
+    for v in vecs.iter().filter(|v| v.len > 0) {
+        let at = match pos {
+            Pos::Current => Pos::Current,
+            Pos::At(off) => Pos::At(off + total),
+        };
+        let n = match read_into(task, &file, v.base, v.len as usize, at) {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
+        total += n;
+        if n < v.len {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+fn writev_at(task: &mut Task, pos: Pos) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    let vecs = iovecs(task, task.arg(1), task.arg(2))?;
+    // Gather into one buffer so a pipe or terminal sees one write, as with Linux.
+    let total_len: u64 = vecs.iter().map(|v| v.len).sum();
+    if total_len <= CHUNK as u64 {
+        let mm = task.mm();
+        let mut data = vec![0u8; total_len as usize];
+        let mut at = 0usize;
+        for v in &vecs {
+            mm.read(v.base, &mut data[at..at + v.len as usize])?;
+            at += v.len as usize;
+        }
+        if data.is_empty() {
+            return if file.writable() { Ok(0) } else { Err(Errno::EBADF.into()) };
+        }
+        if !file.writable() || file.is_path_only() {
+            return Err(Errno::EBADF.into());
+        }
+        let r = match pos {
+            Pos::Current => file.write(&task.waiter, &data),
+            Pos::At(off) => file.ops.pwrite(&data, off),
+        };
+        return Ok(r? as u64);
+    }
+    let mut total = 0u64;
+    for v in vecs.iter().filter(|v| v.len > 0) {
+        let at = match pos {
+            Pos::Current => Pos::Current,
+            Pos::At(off) => Pos::At(off + total),
+        };
+        let n = match write_from(task, &file, v.base, v.len as usize, at) {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
+        total += n;
+        if n < v.len {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// `readv(fd, iov, iovcnt)`.
+pub fn readv(task: &mut Task) -> SysResult {
+    readv_at(task, Pos::Current)
+}
+
+/// `writev(fd, iov, iovcnt)`.
+pub fn writev(task: &mut Task) -> SysResult {
+    writev_at(task, Pos::Current)
+}
+
+/// `preadv(fd, iov, iovcnt, offset)` (and `preadv2` without flags).
+pub fn preadv(task: &mut Task) -> SysResult {
+    let off = offset_arg(task.arg(3))?;
+    readv_at(task, Pos::At(off))
+}
+
+/// `pwritev(fd, iov, iovcnt, offset)` (and `pwritev2` without flags).
+pub fn pwritev(task: &mut Task) -> SysResult {
+    let off = offset_arg(task.arg(3))?;
+    writev_at(task, Pos::At(off))
+}
+
+/// `preadv2`/`pwritev2` with flags: only no flags, and offset -1 meaning "current".
+fn v2(task: &mut Task, write: bool) -> SysResult {
+    if task.arg(5) != 0 {
+        return Err(Errno::EOPNOTSUPP.into());
+    }
+    let pos = if task.arg(3) as i64 == -1 { Pos::Current } else { Pos::At(offset_arg(task.arg(3))?) };
+    if write { writev_at(task, pos) } else { readv_at(task, pos) }
+}
+
+/// `preadv2(fd, iov, iovcnt, offset, flags)`.
+pub fn preadv2(task: &mut Task) -> SysResult {
+    v2(task, false)
+}
+
+/// `pwritev2(fd, iov, iovcnt, offset, flags)`.
+pub fn pwritev2(task: &mut Task) -> SysResult {
+    v2(task, true)
+}
+
+/// `lseek(fd, offset, whence)`.
+pub fn lseek(task: &mut Task) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    if file.is_path_only() {
+        return Err(Errno::EBADF.into());
+    }
+    Ok(file.ops.seek(task.arg(1) as i64, task.arg(2) as i32)?)
+}
+
+/// `sendfile(out_fd, in_fd, offset, count)`.
+pub fn sendfile(task: &mut Task) -> SysResult {
+    let out = task.file(task.arg(0) as i32)?;
+    let inp = task.file(task.arg(1) as i32)?;
+    let (off_ptr, count) = (task.arg(2), (task.arg(3) as usize).min(MAX_RW));
+    if !inp.readable() || !out.writable() {
+        return Err(Errno::EBADF.into());
+    }
+    if out.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let mut off = if off_ptr != 0 { Some(offset_arg(task.read_obj::<u64>(off_ptr)?)?) } else { None };
+    let mut buf = vec![0u8; count.min(CHUNK)];
+    let mut done = 0usize;
+    while done < count {
+        let want = (count - done).min(buf.len());
+        let r = match off {
+            Some(o) => inp.ops.pread(&mut buf[..want], o),
+            None => inp.read(&task.waiter, &mut buf[..want]),
+        };
+        let n = match r {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e.into()),
+            Err(_) => break,
+        };
+        let mut written = 0;
+        while written < n {
+            match out.write(&task.waiter, &buf[written..n]) {
+                Ok(w) => written += w,
+                Err(e) if done + written == 0 => return Err(e.into()),
+                Err(_) => break,
+            }
+        }
+        done += written;
+        if let Some(o) = off.as_mut() {
+            *o += written as u64;
+        }
+        if written < n || n < want {
+            break;
+        }
+    }
+    if let (Some(o), true) = (off, off_ptr != 0) {
+        task.write_obj(off_ptr, &o)?;
+    }
+    Ok(done as u64)
+}
+
+/// `getdents64(fd, dirp, count)`.
+pub fn getdents64(task: &mut Task) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    if file.is_path_only() {
+        return Err(Errno::EBADF.into());
+    }
+    let (addr, count) = (task.arg(1), (task.arg(2) as usize).min(1 << 20));
+    task.mm().check_access(addr, count, true)?;
+    let mut buf = vec![0u8; count];
+    let n = file.ops.getdents(&mut buf)?;
+    task.mm().write(addr, &buf[..n])?;
+    Ok(n as u64)
+}
+
+/// `close(fd)`.
+pub fn close(task: &mut Task) -> SysResult {
+    task.files.lock().remove(task.arg(0) as i32)?;
+    Ok(0)
+}
+
+/// `close_range(first, last, flags)`.
+pub fn close_range(task: &mut Task) -> SysResult {
+    let (first, last, flags) = (task.arg(0) as u32, task.arg(1) as u32, task.arg(2) as u32);
+    if first > last || flags & !(libc::CLOSE_RANGE_CLOEXEC | libc::CLOSE_RANGE_UNSHARE) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let mut files = task.files.lock();
+    if flags & libc::CLOSE_RANGE_CLOEXEC != 0 {
+        let fds: Vec<i32> = files.iter().map(|(fd, _)| fd).filter(|&fd| fd as u32 >= first && fd as u32 <= last).collect();
+        for fd in fds {
+            files.get_mut(fd)?.cloexec = true;
+        }
+    } else {
+        drop(files.remove_range(first, last));
+    }
+    Ok(0)
+}
+
+fn nofile(task: &Task) -> u64 {
+    task.process.rlimit(libc::RLIMIT_NOFILE as usize)
+}
+
+/// `dup(oldfd)`.
+pub fn dup(task: &mut Task) -> SysResult {
+    let limit = nofile(task);
+    let mut files = task.files.lock();
+    let file = files.file(task.arg(0) as i32)?;
+    Ok(files.insert(file, false, 0, limit)? as u64)
+}
+
+fn dup_to(task: &mut Task, old: i32, new: i32, cloexec: bool) -> SysResult {
+    let limit = nofile(task);
+    let mut files = task.files.lock();
+    let file = files.file(old)?;
+    let replaced = files.install(new, file, cloexec, limit)?;
+    drop(files);
+    drop(replaced);
+    Ok(new as u64)
+}
+
+/// `dup2(oldfd, newfd)`.
+pub fn dup2(task: &mut Task) -> SysResult {
+    let (old, new) = (task.arg(0) as i32, task.arg(1) as i32);
+    if old == new {
+        task.file(old)?;
+        return Ok(new as u64);
+    }
+    dup_to(task, old, new, false)
+}
+
+/// `dup3(oldfd, newfd, flags)`.
+pub fn dup3(task: &mut Task) -> SysResult {
+    let (old, new, flags) = (task.arg(0) as i32, task.arg(1) as i32, task.arg(2) as i32);
+    if old == new || flags & !libc::O_CLOEXEC != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    dup_to(task, old, new, flags & libc::O_CLOEXEC != 0)
+}
+
+/// `fcntl(fd, cmd, arg)`.
+pub fn fcntl(task: &mut Task) -> SysResult {
+    let (fd, cmd, arg) = (task.arg(0) as i32, task.arg(1) as i32, task.arg(2));
+    let limit = nofile(task);
+    let mut files = task.files.lock();
+    let entry = files.get(fd)?.clone();
+    match cmd {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            let min = arg as i32;
+            if min < 0 || min as u64 >= limit {
+                return Err(Errno::EINVAL.into());
+            }
+            Ok(files.insert(entry.file, cmd == libc::F_DUPFD_CLOEXEC, min, limit)? as u64)
+        }
+        libc::F_GETFD => Ok(if entry.cloexec { libc::FD_CLOEXEC as u64 } else { 0 }),
+        libc::F_SETFD => {
+            files.get_mut(fd)?.cloexec = arg as i32 & libc::FD_CLOEXEC != 0;
+            Ok(0)
+        }
+        libc::F_GETFL => Ok(entry.file.flags() as u64),
+        libc::F_SETFL => {
+            entry.file.set_flags(arg as i32);
+            Ok(0)
+        }
+        libc::F_GETLK | libc::F_OFD_GETLK => {
+            drop(files);
+            // No other process holds locks the guest can see: report the range unlocked.
+            let addr = arg;
+            let mut lock: [u8; 32] = task.read_obj(addr)?;
+            lock[..2].copy_from_slice(&(libc::F_UNLCK as i16).to_ne_bytes());
+            task.write_obj(addr, &lock)?;
+            Ok(0)
+        }
+        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
+            drop(files);
+            let _: [u8; 32] = task.read_obj(arg)?;
+            Ok(0)
+        }
+        libc::F_GETOWN | libc::F_SETOWN | F_GETSIG | F_SETSIG => Ok(0),
+        libc::F_GET_SEALS | libc::F_ADD_SEALS => Err(Errno::EINVAL.into()),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// `ioctl(fd, request, arg)`: terminal requests are forwarded to a host terminal; FIONREAD,
+/// FIONBIO, FIOCLEX and FIONCLEX are answered here; anything else is ENOTTY.
+pub fn ioctl(task: &mut Task) -> SysResult {
+    let (fd, req, arg) = (task.arg(0) as i32, task.arg(1), task.arg(2));
+    let file = task.file(fd)?;
+    match req as libc::c_ulong {
+        libc::FIOCLEX | libc::FIONCLEX => {
+            task.files.lock().get_mut(fd)?.cloexec = req as libc::c_ulong == libc::FIOCLEX;
+            return Ok(0);
+        }
+        libc::FIONBIO => {
+            let on: i32 = task.read_obj(arg)?;
+            let flags = file.flags();
+            file.set_flags(if on != 0 { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK });
+            return Ok(0);
+        }
+        libc::FIONREAD => {
+            let n = file.ops.readable_bytes()?;
+            task.write_obj(arg, &(n.min(i32::MAX as usize) as i32))?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let size = platform::host::tty_ioctl_size(req).ok_or(Errno::ENOTTY)?;
+    let host = file.ops.host_fd().ok_or(Errno::ENOTTY)?;
+    if !nix::unistd::isatty(host).unwrap_or(false) {
+        return Err(Errno::ENOTTY.into());
+    }
+    let mut buf = vec![0u8; 64];
+    match req as libc::c_ulong {
+        // The terminal's foreground group and session are host pids; the guest sees its own.
+        libc::TIOCGPGRP | libc::TIOCGSID => {
+            task.write_obj(arg, &task.process.pid)?;
+            return Ok(0);
+        }
+        libc::TIOCSPGRP => {
+            let _: i32 = task.read_obj(arg)?;
+            return Ok(0);
+        }
+        libc::TCSETS | libc::TCSETSW | libc::TCSETSF | libc::TIOCSWINSZ => task.mm().read(arg, &mut buf[..size])?,
+        _ => task.mm().check_access(arg, size, true)?,
+    }
+    let r = platform::host::tty_ioctl(host, req, &mut buf)?;
+    if matches!(req as libc::c_ulong, libc::TCGETS | libc::TIOCGWINSZ) {
+        task.mm().write(arg, &buf[..size])?;
+    }
+    Ok(r as u64)
+}
+
+/// `fsync(fd)`, `fdatasync(fd)`, `syncfs(fd)`.
+pub fn fsync(task: &mut Task) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    file.ops.sync()?;
+    Ok(0)
+}
+
+/// `sync()`.
+pub fn sync(_task: &mut Task) -> SysResult {
+    Ok(0)
+}
+
+/// `fadvise64(fd, offset, len, advice)`: advice is accepted and ignored.
+pub fn fadvise64(task: &mut Task) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    if task.arg(3) > 5 {
+        return Err(Errno::EINVAL.into());
+    }
+    if file.ops.seek(0, libc::SEEK_CUR) == Err(Errno::ESPIPE) {
+        return Err(Errno::ESPIPE.into());
+    }
+    Ok(0)
+}

@@ -1,0 +1,147 @@
+//! Memory syscalls: mmap, munmap, mprotect, mremap, brk, madvise, msync, mincore, mlock.
+
+use crate::errno::SysResult;
+use crate::kernel::exec::FileData;
+use crate::kernel::task::Task;
+use fs::MapKind;
+use mm::{Content, MapRequest, MappedFile, Placement, Prot};
+use nix::errno::Errno;
+use std::sync::Arc;
+
+const PROT_MASK: u64 = 7;
+const PROT_GROWS: u64 = 0x0100_0000 | 0x0200_0000;
+
+fn prot_arg(v: u64) -> Result<Prot, Errno> {
+    if v & !(PROT_MASK | PROT_GROWS) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Prot((v & PROT_MASK) as u32))
+}
+
+/// `mmap(addr, length, prot, flags, fd, offset)`.
+pub fn mmap(task: &mut Task) -> SysResult {
+    let (addr, len, prot, flags, fd, off) =
+        (task.arg(0), task.arg(1), task.arg(2), task.arg(3) as i32, task.arg(4) as i32, task.arg(5));
+    let prot = prot_arg(prot)?;
+    let shared = match flags & 0xf {
+        libc::MAP_SHARED | libc::MAP_SHARED_VALIDATE => true,
+        libc::MAP_PRIVATE => false,
+        _ => return Err(Errno::EINVAL.into()),
+    };
+    if off % mm::PAGE_SIZE != 0 || len == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let placement = if flags & libc::MAP_FIXED_NOREPLACE != 0 {
+        Placement::FixedNoReplace
+    } else if flags & libc::MAP_FIXED != 0 {
+        Placement::Fixed
+    } else {
+        Placement::Hint
+    };
+    let content = if flags & libc::MAP_ANONYMOUS != 0 {
+        Content::Zero
+    } else {
+        let file = task.file(fd)?;
+        match file.ops.map_kind() {
+            MapKind::NotMappable => return Err(Errno::ENODEV.into()),
+            MapKind::Zero => Content::Zero,
+            MapKind::Data => {
+                if !file.readable() || (shared && prot.writable() && !file.writable()) {
+                    return Err(Errno::EACCES.into());
+                }
+                let st = file.ops.stat()?;
+                let path = file.display_path();
+                let mapped = MappedFile { path, dev: st.dev, ino: st.ino, source: Arc::new(FileData(file)) };
+                Content::File { file: Arc::new(mapped), offset: off }
+            }
+        }
+    };
+    let req = MapRequest {
+        addr,
+        len,
+        prot,
+        shared,
+        placement,
+        low_2g: flags & libc::MAP_32BIT != 0,
+        content,
+        name: None,
+    };
+    let mm = task.mm();
+    Ok(mm.mmap(&mut task.stub, req)?)
+}
+
+/// `munmap(addr, length)`.
+pub fn munmap(task: &mut Task) -> SysResult {
+    let (mm, addr, len) = (task.mm(), task.arg(0), task.arg(1));
+    mm.munmap(&mut task.stub, addr, len)?;
+    Ok(0)
+}
+
+/// `mprotect(addr, length, prot)`.
+pub fn mprotect(task: &mut Task) -> SysResult {
+    let prot = prot_arg(task.arg(2))?;
+    let (mm, addr, len) = (task.mm(), task.arg(0), task.arg(1));
+    mm.mprotect(&mut task.stub, addr, len, prot)?;
+    Ok(0)
+}
+
+/// `mremap(old, old_size, new_size, flags, new_addr)`.
+pub fn mremap(task: &mut Task) -> SysResult {
+    let flags = task.arg(3) as i32;
+    if flags & !(libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | libc::MREMAP_DONTUNMAP) != 0
+        || flags & libc::MREMAP_DONTUNMAP != 0
+    {
+        return Err(Errno::EINVAL.into());
+    }
+    let fixed = (flags & libc::MREMAP_FIXED != 0).then(|| task.arg(4));
+    let (mm, old, old_len, new_len) = (task.mm(), task.arg(0), task.arg(1), task.arg(2));
+    Ok(mm.mremap(&mut task.stub, old, old_len, new_len, flags & libc::MREMAP_MAYMOVE != 0, fixed)?)
+}
+
+/// `brk(addr)`.
+pub fn brk(task: &mut Task) -> SysResult {
+    let (mm, addr) = (task.mm(), task.arg(0));
+    Ok(mm.brk(&mut task.stub, addr))
+}
+
+/// `madvise(addr, length, advice)`.
+pub fn madvise(task: &mut Task) -> SysResult {
+    task.mm().madvise(task.arg(0), task.arg(1), task.arg(2) as i32)?;
+    Ok(0)
+}
+
+/// `msync(addr, length, flags)`.
+pub fn msync(task: &mut Task) -> SysResult {
+    let flags = task.arg(2) as i32;
+    if flags & !(libc::MS_ASYNC | libc::MS_INVALIDATE | libc::MS_SYNC) != 0
+        || (flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0)
+    {
+        return Err(Errno::EINVAL.into());
+    }
+    task.mm().check_mapped(task.arg(0), task.arg(1))?;
+    Ok(0)
+}
+
+/// `mincore(addr, length, vec)`: every mapped page is reported resident.
+pub fn mincore(task: &mut Task) -> SysResult {
+    let (addr, len, vec) = (task.arg(0), task.arg(1), task.arg(2));
+    let mm = task.mm();
+    mm.check_mapped(addr, len)?;
+    let pages = mm::page_up(len).ok_or(Errno::ENOMEM)? / mm::PAGE_SIZE;
+    mm.write(vec, &vec![1u8; pages as usize])?;
+    Ok(0)
+}
+
+/// `mlock(addr, len)`, `munlock`, `mlock2`: memory is never swapped out by the sentry, so
+/// only the range is checked.
+pub fn mlock(task: &mut Task) -> SysResult {
+    let addr = mm::page_down(task.arg(0));
+    let len = task.arg(1) + (task.arg(0) - addr);
+    task.mm().check_mapped(addr, len)?;
+    Ok(0)
+}
+
+/// `mlockall(flags)`, `munlockall()`.
+pub fn mlockall(_task: &mut Task) -> SysResult {
+    Ok(0)
+}

@@ -1,0 +1,50 @@
+//! The syscall table and its handlers, one module per area.
+//!
+//! [`table`] lists every syscall the sentry implements with its handler, how strace prints
+//! its arguments, and a note where support is partial; anything else returns `ENOSYS` and
+//! is logged once by name. Handlers take the [`Task`] and read their arguments from its
+//! registers with [`Task::arg`].
+
+pub mod fs;
+pub mod io;
+pub mod mm;
+pub mod names;
+pub mod poll;
+pub mod process;
+pub mod signal;
+pub mod table;
+pub mod time;
+mod uaccess;
+
+use crate::errno::{SysErr, SysResult};
+use crate::kernel::task::Task;
+use crate::strace;
+use nix::errno::Errno;
+
+/// A syscall handler.
+pub type Handler = fn(&mut Task) -> SysResult;
+
+/// Runs syscall `nr` for `task`, printing it when `--strace` is on.
+pub fn dispatch(task: &mut Task, nr: u64) -> SysResult {
+    let entry = table::lookup(nr);
+    let trace = task.kernel.opts.strace.then(|| strace::Call::before(task, nr, entry));
+    let ret = match entry {
+        Some(e) => (e.handler)(task),
+        None => {
+            if task.kernel.note_unimplemented(nr) {
+                log::warn!("unimplemented syscall {} ({nr}): returning ENOSYS", names::name(nr));
+            }
+            Err(SysErr::Errno(Errno::ENOSYS))
+        }
+    };
+    if let Some(call) = trace {
+        call.finish(task, &ret);
+    }
+    ret
+}
+
+/// For syscalls the sentry deliberately answers with ENOSYS, as a kernel without the
+/// feature would (listed in the table, so not logged as unknown).
+pub fn unsupported(_task: &mut Task) -> SysResult {
+    Err(SysErr::Errno(Errno::ENOSYS))
+}

@@ -1,0 +1,211 @@
+//! The syscall table: number, name, handler, how strace prints it, and what is partial.
+//!
+//! `sentry syscalls` prints this table; it doubles as the compatibility report.
+
+use super::{Handler, fs, io, mm, process, signal, time};
+use crate::strace::{Arg, Arg::*, Ret};
+use std::sync::OnceLock;
+
+/// One implemented syscall.
+pub struct Syscall {
+    /// Number on x86_64.
+    pub nr: u64,
+    /// Name.
+    pub name: &'static str,
+    /// Implementation.
+    pub handler: Handler,
+    /// How strace prints each argument.
+    pub args: &'static [Arg],
+    /// How strace prints the result.
+    pub ret: Ret,
+    /// What is missing, for partially supported calls.
+    pub note: Option<&'static str>,
+}
+
+const fn sys(nr: i64, name: &'static str, handler: Handler, args: &'static [Arg]) -> Syscall {
+    Syscall { nr: nr as u64, name, handler, args, ret: Ret::Dec, note: None }
+}
+
+impl Syscall {
+    const fn hex(mut self) -> Self {
+        self.ret = Ret::Hex;
+        self
+    }
+
+    const fn partial(mut self, note: &'static str) -> Self {
+        self.note = Some(note);
+        self
+    }
+}
+
+use libc::*;
+
+/// Every implemented syscall.
+pub static TABLE: &[Syscall] = &[
+    sys(SYS_read, "read", io::read, &[Fd, OutBuf, Uint]),
+    sys(SYS_write, "write", io::write, &[Fd, InBuf(2), Uint]),
+    sys(SYS_open, "open", fs::open, &[Str, OpenFlags, Mode]),
+    sys(SYS_close, "close", io::close, &[Fd]),
+    sys(SYS_stat, "stat", fs::stat, &[Str, Ptr]),
+    sys(SYS_fstat, "fstat", fs::fstat, &[Fd, Ptr]),
+    sys(SYS_lstat, "lstat", fs::lstat, &[Str, Ptr]),
+    sys(SYS_poll, "poll", super::poll::poll, &[Ptr, Uint, Int]),
+    sys(SYS_lseek, "lseek", io::lseek, &[Fd, Long, Whence]),
+    sys(SYS_mmap, "mmap", mm::mmap, &[Ptr, Uint, Prot, MapFlags, Fd, Hex])
+        .hex()
+        .partial("MAP_SHARED file mappings are copies: writes do not reach the file"),
+    sys(SYS_mprotect, "mprotect", mm::mprotect, &[Ptr, Uint, Prot]),
+    sys(SYS_munmap, "munmap", mm::munmap, &[Ptr, Uint]),
+    sys(SYS_brk, "brk", mm::brk, &[Ptr]).hex(),
+    sys(SYS_rt_sigaction, "rt_sigaction", signal::rt_sigaction, &[Signal, Ptr, Ptr, Uint])
+        .partial("dispositions are recorded; handlers are not run yet"),
+    sys(SYS_rt_sigprocmask, "rt_sigprocmask", signal::rt_sigprocmask, &[SigHow, Ptr, Ptr, Uint]),
+    sys(SYS_ioctl, "ioctl", io::ioctl, &[Fd, Hex, Ptr])
+        .partial("terminal requests forwarded to a host tty; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"),
+    sys(SYS_pread64, "pread64", io::pread64, &[Fd, OutBuf, Uint, Long]),
+    sys(SYS_pwrite64, "pwrite64", io::pwrite64, &[Fd, InBuf(2), Uint, Long]),
+    sys(SYS_readv, "readv", io::readv, &[Fd, Ptr, Uint]),
+    sys(SYS_writev, "writev", io::writev, &[Fd, Ptr, Uint]),
+    sys(SYS_access, "access", fs::access, &[Str, Int]),
+    sys(SYS_select, "select", super::poll::select, &[Int, Ptr, Ptr, Ptr, Ptr]),
+    sys(SYS_sched_yield, "sched_yield", process::sched_yield, &[]),
+    sys(SYS_mremap, "mremap", mm::mremap, &[Ptr, Uint, Uint, Hex, Ptr])
+        .hex()
+        .partial("no MREMAP_DONTUNMAP, no old_size 0 duplication"),
+    sys(SYS_msync, "msync", mm::msync, &[Ptr, Uint, Hex]),
+    sys(SYS_mincore, "mincore", mm::mincore, &[Ptr, Uint, Ptr]).partial("every mapped page is reported resident"),
+    sys(SYS_madvise, "madvise", mm::madvise, &[Ptr, Uint, Int]),
+    sys(SYS_dup, "dup", io::dup, &[Fd]),
+    sys(SYS_dup2, "dup2", io::dup2, &[Fd, Fd]),
+    sys(SYS_nanosleep, "nanosleep", time::nanosleep, &[Ptr, Ptr]),
+    sys(SYS_getpid, "getpid", process::getpid, &[]),
+    sys(SYS_sendfile, "sendfile", io::sendfile, &[Fd, Fd, Ptr, Uint]),
+    sys(SYS_exit, "exit", process::exit, &[Int]),
+    sys(SYS_uname, "uname", process::uname, &[Ptr]),
+    sys(SYS_fcntl, "fcntl", io::fcntl, &[Fd, Fcntl, Hex]).partial("record locks always succeed (no other locker is visible)"),
+    sys(SYS_fsync, "fsync", io::fsync, &[Fd]),
+    sys(SYS_fdatasync, "fdatasync", io::fsync, &[Fd]),
+    sys(SYS_truncate, "truncate", fs::truncate, &[Str, Long]),
+    sys(SYS_ftruncate, "ftruncate", fs::ftruncate, &[Fd, Long]),
+    sys(SYS_getcwd, "getcwd", fs::getcwd, &[Ptr, Uint]),
+    sys(SYS_chdir, "chdir", fs::chdir, &[Str]),
+    sys(SYS_fchdir, "fchdir", fs::fchdir, &[Fd]),
+    sys(SYS_rename, "rename", fs::rename, &[Str, Str]),
+    sys(SYS_mkdir, "mkdir", fs::mkdir, &[Str, Mode]),
+    sys(SYS_rmdir, "rmdir", fs::rmdir, &[Str]),
+    sys(SYS_creat, "creat", fs::creat, &[Str, Mode]),
+    sys(SYS_link, "link", fs::link, &[Str, Str]),
+    sys(SYS_unlink, "unlink", fs::unlink, &[Str]),
+    sys(SYS_symlink, "symlink", fs::symlink, &[Str, Str]),
+    sys(SYS_readlink, "readlink", fs::readlink, &[Str, OutBuf, Uint]),
+    sys(SYS_chmod, "chmod", fs::chmod, &[Str, Mode]),
+    sys(SYS_fchmod, "fchmod", fs::fchmod, &[Fd, Mode]),
+    sys(SYS_chown, "chown", fs::chown, &[Str, Int, Int]),
+    sys(SYS_fchown, "fchown", fs::fchown, &[Fd, Int, Int]),
+    sys(SYS_lchown, "lchown", fs::lchown, &[Str, Int, Int]),
+    sys(SYS_umask, "umask", fs::umask, &[Mode]),
+    sys(SYS_gettimeofday, "gettimeofday", time::gettimeofday, &[Ptr, Ptr]),
+    sys(SYS_getrlimit, "getrlimit", process::getrlimit, &[Int, Ptr]),
+    sys(SYS_getrusage, "getrusage", process::getrusage, &[Int, Ptr]),
+    sys(SYS_sysinfo, "sysinfo", process::sysinfo, &[Ptr]),
+    sys(SYS_times, "times", process::times, &[Ptr]),
+    sys(SYS_getuid, "getuid", process::getuid, &[]),
+    sys(SYS_getgid, "getgid", process::getgid, &[]),
+    sys(SYS_geteuid, "geteuid", process::geteuid, &[]),
+    sys(SYS_getegid, "getegid", process::getegid, &[]),
+    sys(SYS_getppid, "getppid", process::getppid, &[]),
+    sys(SYS_getgroups, "getgroups", process::getgroups, &[Int, Ptr]),
+    sys(SYS_getresuid, "getresuid", process::getresuid, &[Ptr, Ptr, Ptr]),
+    sys(SYS_getresgid, "getresgid", process::getresgid, &[Ptr, Ptr, Ptr]),
+    sys(SYS_sigaltstack, "sigaltstack", signal::sigaltstack, &[Ptr, Ptr]),
+    sys(SYS_utime, "utime", fs::utime, &[Str, Ptr]),
+    sys(SYS_mknod, "mknod", fs::mknod, &[Str, Mode, Hex]).partial("device nodes are refused (EPERM)"),
+    sys(SYS_statfs, "statfs", fs::statfs, &[Str, Ptr]),
+    sys(SYS_fstatfs, "fstatfs", fs::fstatfs, &[Fd, Ptr]),
+    sys(SYS_prctl, "prctl", process::prctl, &[Int, Hex, Hex, Hex, Hex]).partial("start-up options only"),
+    sys(SYS_arch_prctl, "arch_prctl", process::arch_prctl, &[Hex, Hex]),
+    sys(SYS_setrlimit, "setrlimit", process::setrlimit, &[Int, Ptr]),
+    sys(SYS_chroot, "chroot", fs::chroot, &[Str]),
+    sys(SYS_sync, "sync", io::sync, &[]),
+    sys(SYS_gettid, "gettid", process::gettid, &[]),
+    sys(SYS_time, "time", time::time, &[Ptr]),
+    sys(SYS_sched_setaffinity, "sched_setaffinity", process::sched_setaffinity, &[Int, Uint, Ptr]),
+    sys(SYS_sched_getaffinity, "sched_getaffinity", process::sched_getaffinity, &[Int, Uint, Ptr]),
+    sys(SYS_getdents64, "getdents64", io::getdents64, &[Fd, Ptr, Uint]),
+    sys(SYS_set_tid_address, "set_tid_address", process::set_tid_address, &[Ptr]),
+    sys(SYS_fadvise64, "fadvise64", io::fadvise64, &[Fd, Long, Uint, Int]),
+    sys(SYS_clock_gettime, "clock_gettime", time::clock_gettime, &[Clock, Ptr]),
+    sys(SYS_clock_getres, "clock_getres", time::clock_getres, &[Clock, Ptr]),
+    sys(SYS_clock_nanosleep, "clock_nanosleep", time::clock_nanosleep, &[Clock, Hex, Ptr, Ptr]),
+    sys(SYS_exit_group, "exit_group", process::exit_group, &[Int]),
+    sys(SYS_utimes, "utimes", fs::utimes, &[Str, Ptr]),
+    sys(SYS_openat, "openat", fs::openat, &[Fd, Str, OpenFlags, Mode]),
+    sys(SYS_mkdirat, "mkdirat", fs::mkdirat, &[Fd, Str, Mode]),
+    sys(SYS_mknodat, "mknodat", fs::mknodat, &[Fd, Str, Mode, Hex]).partial("device nodes are refused (EPERM)"),
+    sys(SYS_fchownat, "fchownat", fs::fchownat, &[Fd, Str, Int, Int, AtFlags]),
+    sys(SYS_futimesat, "futimesat", fs::futimesat, &[Fd, Str, Ptr]),
+    sys(SYS_newfstatat, "newfstatat", fs::newfstatat, &[Fd, Str, Ptr, AtFlags]),
+    sys(SYS_unlinkat, "unlinkat", fs::unlinkat, &[Fd, Str, AtFlags]),
+    sys(SYS_renameat, "renameat", fs::renameat, &[Fd, Str, Fd, Str]),
+    sys(SYS_linkat, "linkat", fs::linkat, &[Fd, Str, Fd, Str, AtFlags]),
+    sys(SYS_symlinkat, "symlinkat", fs::symlinkat, &[Str, Fd, Str]),
+    sys(SYS_readlinkat, "readlinkat", fs::readlinkat, &[Fd, Str, OutBuf, Uint]),
+    sys(SYS_fchmodat, "fchmodat", fs::fchmodat, &[Fd, Str, Mode]),
+    sys(SYS_faccessat, "faccessat", fs::faccessat, &[Fd, Str, Int]),
+    sys(SYS_pselect6, "pselect6", super::poll::pselect6, &[Int, Ptr, Ptr, Ptr, Ptr, Ptr]),
+    sys(SYS_ppoll, "ppoll", super::poll::ppoll, &[Ptr, Uint, Ptr, Ptr, Uint]),
+    sys(SYS_set_robust_list, "set_robust_list", process::set_robust_list, &[Ptr, Uint]),
+    sys(SYS_utimensat, "utimensat", fs::utimensat, &[Fd, Str, Ptr, AtFlags]),
+    sys(SYS_dup3, "dup3", io::dup3, &[Fd, Fd, OpenFlags]),
+    sys(SYS_preadv, "preadv", io::preadv, &[Fd, Ptr, Uint, Long]),
+    sys(SYS_pwritev, "pwritev", io::pwritev, &[Fd, Ptr, Uint, Long]),
+    sys(SYS_prlimit64, "prlimit64", process::prlimit64, &[Int, Int, Ptr, Ptr]).partial("only for the calling process"),
+    sys(SYS_syncfs, "syncfs", io::fsync, &[Fd]),
+    sys(SYS_getcpu, "getcpu", process::getcpu, &[Ptr, Ptr, Ptr]),
+    sys(SYS_renameat2, "renameat2", fs::renameat2, &[Fd, Str, Fd, Str, Hex]),
+    sys(SYS_getrandom, "getrandom", process::getrandom, &[Ptr, Uint, Hex]),
+    sys(SYS_mlock, "mlock", mm::mlock, &[Ptr, Uint]),
+    sys(SYS_munlock, "munlock", mm::mlock, &[Ptr, Uint]),
+    sys(SYS_mlockall, "mlockall", mm::mlockall, &[Hex]),
+    sys(SYS_munlockall, "munlockall", mm::mlockall, &[]),
+    sys(SYS_mlock2, "mlock2", mm::mlock, &[Ptr, Uint, Hex]),
+    sys(SYS_preadv2, "preadv2", io::preadv2, &[Fd, Ptr, Uint, Long, Hex]).partial("no RWF_* flags"),
+    sys(SYS_pwritev2, "pwritev2", io::pwritev2, &[Fd, Ptr, Uint, Long, Hex]).partial("no RWF_* flags"),
+    sys(SYS_statx, "statx", fs::statx, &[Fd, Str, AtFlags, Hex, Ptr]),
+    sys(SYS_close_range, "close_range", io::close_range, &[Uint, Uint, Hex]),
+    sys(SYS_faccessat2, "faccessat2", fs::faccessat2, &[Fd, Str, Int, AtFlags]),
+    sys(452, "fchmodat2", fs::fchmodat2, &[Fd, Str, Mode, AtFlags]),
+    sys(SYS_rseq, "rseq", super::unsupported, &[Ptr, Uint, Hex, Hex])
+        .partial("always ENOSYS: restartable sequences need preemption notices ptrace cannot give; glibc falls back"),
+];
+
+/// The entry for syscall `nr`.
+pub fn lookup(nr: u64) -> Option<&'static Syscall> {
+    static INDEX: OnceLock<Vec<Option<&'static Syscall>>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut v = vec![None; super::names::NAMES.len()];
+        for s in TABLE {
+            v[s.nr as usize] = Some(s);
+        }
+        v
+    });
+    index.get(nr as usize).copied().flatten()
+}
+
+/// The table as text: one line per syscall number known to Linux, saying how the sentry
+/// answers it.
+pub fn report() -> String {
+    let mut out = String::new();
+    for (nr, name) in super::names::NAMES.iter().enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        let status = match lookup(nr as u64) {
+            Some(Syscall { note: Some(n), .. }) => format!("partial: {n}"),
+            Some(_) => "supported".to_string(),
+            None => "ENOSYS".to_string(),
+        };
+        out.push_str(&format!("{nr:4} {name:<24} {status}\n"));
+    }
+    out
+}
