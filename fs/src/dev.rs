@@ -53,7 +53,10 @@ pub struct CharDevice {
 
 impl CharDevice {
     fn new(kind: DevKind) -> Arc<CharDevice> {
-        Arc::new(CharDevice { kind, ino: next_ino() })
+        Arc::new(CharDevice {
+            kind,
+            ino: next_ino(),
+        })
     }
 
     fn stat_of(kind: DevKind, ino: u64) -> Stat {
@@ -72,10 +75,14 @@ impl Inode for CharDevice {
         if self.kind == DevKind::Tty {
             let acc = flags & (libc::O_ACCMODE | libc::O_NONBLOCK);
             let oflags = nix::fcntl::OFlag::from_bits_truncate(acc) | nix::fcntl::OFlag::O_CLOEXEC;
-            let fd = nix::fcntl::open("/dev/tty", oflags, nix::sys::stat::Mode::empty()).map_err(|_| Errno::ENXIO)?;
+            let fd = nix::fcntl::open("/dev/tty", oflags, nix::sys::stat::Mode::empty())
+                .map_err(|_| Errno::ENXIO)?;
             return Ok(Box::new(HostFile::new(fd, FileType::CharDev)));
         }
-        Ok(Box::new(DeviceFile { kind: self.kind, ino: self.ino }))
+        Ok(Box::new(DeviceFile {
+            kind: self.kind,
+            ino: self.ino,
+        }))
     }
     fn setattr(&self, _attr: crate::inode::SetAttr) -> Result<()> {
         Ok(())
@@ -116,13 +123,21 @@ impl FileOps for DeviceFile {
         self.fill(buf)
     }
     fn write(&self, _w: &Arc<Waiter>, buf: &[u8], _nonblock: bool) -> Result<usize> {
-        if self.kind == DevKind::Full { Err(Errno::ENOSPC) } else { Ok(buf.len()) }
+        if self.kind == DevKind::Full {
+            Err(Errno::ENOSPC)
+        } else {
+            Ok(buf.len())
+        }
     }
     fn pread(&self, buf: &mut [u8], _off: u64) -> Result<usize> {
         self.fill(buf)
     }
     fn pwrite(&self, buf: &[u8], _off: u64) -> Result<usize> {
-        if self.kind == DevKind::Full { Err(Errno::ENOSPC) } else { Ok(buf.len()) }
+        if self.kind == DevKind::Full {
+            Err(Errno::ENOSPC)
+        } else {
+            Ok(buf.len())
+        }
     }
     fn seek(&self, _off: i64, _whence: i32) -> Result<u64> {
         Ok(0)
@@ -131,7 +146,11 @@ impl FileOps for DeviceFile {
         Ok(CharDevice::stat_of(self.kind, self.ino))
     }
     fn map_kind(&self) -> MapKind {
-        if self.kind == DevKind::Zero { MapKind::Zero } else { MapKind::NotMappable }
+        if self.kind == DevKind::Zero {
+            MapKind::Zero
+        } else {
+            MapKind::NotMappable
+        }
     }
     fn readable_bytes(&self) -> Result<usize> {
         Err(Errno::ENOTTY)

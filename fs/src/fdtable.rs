@@ -28,12 +28,20 @@ impl FdTable {
 
     /// The entry for `fd`.
     pub fn get(&self, fd: i32) -> Result<&FdEntry> {
-        usize::try_from(fd).ok().and_then(|i| self.entries.get(i)).and_then(|e| e.as_ref()).ok_or(Errno::EBADF)
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .and_then(|e| e.as_ref())
+            .ok_or(Errno::EBADF)
     }
 
     /// The entry for `fd`, mutably.
     pub fn get_mut(&mut self, fd: i32) -> Result<&mut FdEntry> {
-        usize::try_from(fd).ok().and_then(|i| self.entries.get_mut(i)).and_then(|e| e.as_mut()).ok_or(Errno::EBADF)
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.entries.get_mut(i))
+            .and_then(|e| e.as_mut())
+            .ok_or(Errno::EBADF)
     }
 
     /// The open file behind `fd`.
@@ -42,9 +50,17 @@ impl FdTable {
     }
 
     /// Installs `file` at the lowest free fd `>= min` below `limit` (`EMFILE` if none).
-    pub fn insert(&mut self, file: Arc<OpenFile>, cloexec: bool, min: i32, limit: u64) -> Result<i32> {
+    pub fn insert(
+        &mut self,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+        min: i32,
+        limit: u64,
+    ) -> Result<i32> {
         let min = usize::try_from(min).map_err(|_| Errno::EINVAL)?;
-        let free = (min..).find(|&i| self.entries.get(i).is_none_or(|e| e.is_none())).expect("unbounded range");
+        let free = (min..)
+            .find(|&i| self.entries.get(i).is_none_or(|e| e.is_none()))
+            .expect("unbounded range");
         if free as u64 >= limit {
             return Err(Errno::EMFILE);
         }
@@ -56,7 +72,13 @@ impl FdTable {
     }
 
     /// Installs `file` at `fd`, returning what was there (`dup2`).
-    pub fn install(&mut self, fd: i32, file: Arc<OpenFile>, cloexec: bool, limit: u64) -> Result<Option<FdEntry>> {
+    pub fn install(
+        &mut self,
+        fd: i32,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+        limit: u64,
+    ) -> Result<Option<FdEntry>> {
         let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
         if i as u64 >= limit {
             return Err(Errno::EBADF);
@@ -69,7 +91,11 @@ impl FdTable {
 
     /// Removes `fd`.
     pub fn remove(&mut self, fd: i32) -> Result<FdEntry> {
-        let e = usize::try_from(fd).ok().and_then(|i| self.entries.get_mut(i)).and_then(|e| e.take()).ok_or(Errno::EBADF)?;
+        let e = usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.entries.get_mut(i))
+            .and_then(|e| e.take())
+            .ok_or(Errno::EBADF)?;
         while self.entries.last().is_some_and(|e| e.is_none()) {
             self.entries.pop();
         }
@@ -90,7 +116,10 @@ impl FdTable {
 
     /// Open fds in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = (i32, &FdEntry)> {
-        self.entries.iter().enumerate().filter_map(|(i, e)| e.as_ref().map(|e| (i as i32, e)))
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i as i32, e)))
     }
 
     /// Removes every fd in `[first, last]` (`close_range`).

@@ -6,8 +6,8 @@
 //! synthetic file's counter), so they are shared exactly as Linux shares them.
 
 use crate::Result;
-use crate::vfs::Dentry;
 use crate::inode::Stat;
+use crate::vfs::Dentry;
 use crate::wait::Waiter;
 use nix::errno::Errno;
 use std::os::fd::BorrowedFd;
@@ -85,6 +85,23 @@ pub trait FileOps: Send + Sync {
     fn read_for_map(&self, buf: &mut [u8], off: u64) -> Result<usize> {
         self.pread(buf, off)
     }
+    /// The description's status flags changed (`fcntl(F_SETFL)`); files backed by a host fd
+    /// pass `O_APPEND` on so host writes land where the guest expects.
+    fn set_status_flags(&self, _flags: i32) {}
+    /// The queue woken whenever this file's readiness may change (sentry-side files such
+    /// as pipes), for poll to sleep on.
+    fn wait_queue(&self) -> Option<&crate::wait::WaitQueue> {
+        None
+    }
+    /// Whether reads may return less than asked before the end (pipes, terminals,
+    /// sockets): such reads are not retried to fill the buffer.
+    fn is_stream(&self) -> bool {
+        false
+    }
+    /// The pipe end, for `F_GETPIPE_SZ`/`F_SETPIPE_SZ`.
+    fn pipe_end(&self) -> Option<&crate::pipe::PipeEnd> {
+        None
+    }
     /// A name for `/proc/pid/fd` when the file has no path (`pipe:[N]`, ...).
     fn anon_name(&self) -> Option<String> {
         None
@@ -101,13 +118,19 @@ pub struct OpenFile {
 }
 
 /// Status flags `fcntl(F_SETFL)` may change.
-pub const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+pub const SETFL_MASK: i32 =
+    libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
 
 impl OpenFile {
     /// A new description with open `flags` (creation flags are dropped).
     pub fn new(ops: Box<dyn FileOps>, flags: i32, dentry: Option<Arc<Dentry>>) -> Arc<OpenFile> {
-        let keep = !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
-        Arc::new(OpenFile { ops, flags: AtomicI32::new(flags & keep), dentry })
+        let keep =
+            !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
+        Arc::new(OpenFile {
+            ops,
+            flags: AtomicI32::new(flags & keep),
+            dentry,
+        })
     }
 
     /// Status flags and access mode (`F_GETFL`).
@@ -118,7 +141,9 @@ impl OpenFile {
     /// Replaces the changeable status flags (`F_SETFL`).
     pub fn set_flags(&self, flags: i32) {
         let old = self.flags();
-        self.flags.store((old & !SETFL_MASK) | (flags & SETFL_MASK), Ordering::Relaxed);
+        let new = (old & !SETFL_MASK) | (flags & SETFL_MASK);
+        self.flags.store(new, Ordering::Relaxed);
+        self.ops.set_status_flags(new);
     }
 
     /// Whether reads are allowed.

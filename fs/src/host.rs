@@ -31,9 +31,18 @@ pub fn stat_from_host(st: &FileStat) -> Stat {
         size: st.st_size,
         blksize: st.st_blksize,
         blocks: st.st_blocks,
-        atime: Time { sec: st.st_atime, nsec: st.st_atime_nsec },
-        mtime: Time { sec: st.st_mtime, nsec: st.st_mtime_nsec },
-        ctime: Time { sec: st.st_ctime, nsec: st.st_ctime_nsec },
+        atime: Time {
+            sec: st.st_atime,
+            nsec: st.st_atime_nsec,
+        },
+        mtime: Time {
+            sec: st.st_mtime,
+            nsec: st.st_mtime_nsec,
+        },
+        ctime: Time {
+            sec: st.st_ctime,
+            nsec: st.st_ctime_nsec,
+        },
         btime: None,
     }
 }
@@ -51,13 +60,27 @@ pub struct HostInode {
 impl HostInode {
     /// Opens host directory `path` as the root of a host-backed tree.
     pub fn open_root(path: &std::path::Path) -> Result<Arc<HostInode>> {
-        let fd = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
-        Ok(Arc::new(HostInode { fd, ftype: FileType::Dir }))
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Arc::new(HostInode {
+            fd,
+            ftype: FileType::Dir,
+        }))
     }
 
     fn from_fd(fd: OwnedFd) -> Result<Arc<HostInode>> {
-        let st = fstatat(&fd, "", AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW)?;
-        Ok(Arc::new(HostInode { fd, ftype: FileType::from_mode(st.st_mode) }))
+        let st = fstatat(
+            &fd,
+            "",
+            AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+        Ok(Arc::new(HostInode {
+            fd,
+            ftype: FileType::from_mode(st.st_mode),
+        }))
     }
 
     fn child_name(name: &[u8]) -> Result<&std::ffi::OsStr> {
@@ -71,7 +94,10 @@ impl HostInode {
     }
 
     fn other<'a>(inode: &'a dyn Inode) -> Result<&'a HostInode> {
-        inode.as_any().downcast_ref::<HostInode>().ok_or(Errno::EXDEV)
+        inode
+            .as_any()
+            .downcast_ref::<HostInode>()
+            .ok_or(Errno::EXDEV)
     }
 }
 
@@ -88,7 +114,11 @@ impl Inode for HostInode {
     }
 
     fn stat(&self) -> Result<Stat> {
-        let st = fstatat(&self.fd, "", AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        let st = fstatat(
+            &self.fd,
+            "",
+            AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
         Ok(stat_from_host(&st))
     }
 
@@ -97,11 +127,21 @@ impl Inode for HostInode {
         // Most lookups are of directories: one openat tells that.
         let dir = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY;
         match openat(&self.fd, name, dir, Mode::empty()) {
-            Ok(fd) => return Ok(Arc::new(HostInode { fd, ftype: FileType::Dir })),
+            Ok(fd) => {
+                return Ok(Arc::new(HostInode {
+                    fd,
+                    ftype: FileType::Dir,
+                }));
+            }
             Err(Errno::ENOTDIR) => {}
             Err(e) => return Err(e),
         }
-        let fd = openat(&self.fd, name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
         Ok(HostInode::from_fd(fd)?)
     }
 
@@ -117,21 +157,42 @@ impl Inode for HostInode {
         if self.ftype == FileType::Symlink {
             return Err(Errno::ELOOP);
         }
-        let fd = nix::fcntl::open(proc_fd_path(self.fd.as_fd()).as_str(), host_open_flags(flags), Mode::empty())?;
+        let fd = nix::fcntl::open(
+            proc_fd_path(self.fd.as_fd()).as_str(),
+            host_open_flags(flags),
+            Mode::empty(),
+        )?;
         Ok(Box::new(HostFile::new(fd, self.ftype)))
     }
 
-    fn create(&self, name: &[u8], flags: i32, mode: u32) -> Result<(Arc<dyn Inode>, Box<dyn FileOps>)> {
+    fn create(
+        &self,
+        name: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> Result<(Arc<dyn Inode>, Box<dyn FileOps>)> {
         let name = Self::child_name(name)?;
-        let oflags = host_open_flags(flags) | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::from_bits_truncate(flags & libc::O_EXCL);
+        let oflags = host_open_flags(flags)
+            | OFlag::O_CREAT
+            | OFlag::O_NOFOLLOW
+            | OFlag::from_bits_truncate(flags & libc::O_EXCL);
         let fd = openat(&self.fd, name, oflags, Mode::from_bits_truncate(mode))?;
-        let path_fd = openat(&self.fd, name, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
+        let path_fd = openat(
+            &self.fd,
+            name,
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
         let inode = HostInode::from_fd(path_fd)?;
         Ok((inode, Box::new(HostFile::new(fd, FileType::Regular))))
     }
 
     fn mkdir(&self, name: &[u8], mode: u32) -> Result<()> {
-        nix::sys::stat::mkdirat(&self.fd, Self::child_name(name)?, Mode::from_bits_truncate(mode))
+        nix::sys::stat::mkdirat(
+            &self.fd,
+            Self::child_name(name)?,
+            Mode::from_bits_truncate(mode),
+        )
     }
 
     fn mknod(&self, name: &[u8], mode: u32, rdev: u64) -> Result<()> {
@@ -160,11 +221,19 @@ impl Inode for HostInode {
     }
 
     fn unlink(&self, name: &[u8]) -> Result<()> {
-        nix::unistd::unlinkat(&self.fd, Self::child_name(name)?, nix::unistd::UnlinkatFlags::NoRemoveDir)
+        nix::unistd::unlinkat(
+            &self.fd,
+            Self::child_name(name)?,
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        )
     }
 
     fn rmdir(&self, name: &[u8]) -> Result<()> {
-        nix::unistd::unlinkat(&self.fd, Self::child_name(name)?, nix::unistd::UnlinkatFlags::RemoveDir)
+        nix::unistd::unlinkat(
+            &self.fd,
+            Self::child_name(name)?,
+            nix::unistd::UnlinkatFlags::RemoveDir,
+        )
     }
 
     fn rename(&self, name: &[u8], new_dir: &dyn Inode, new_name: &[u8], flags: u32) -> Result<()> {
@@ -206,17 +275,20 @@ impl Inode for HostInode {
             }
             SetAttr::Times(atime, mtime) => {
                 let conv = |t: TimeChange| match t {
-                    TimeChange::Omit => nix::sys::time::TimeSpec::UTIME_OMIT,
-                    TimeChange::Now => nix::sys::time::TimeSpec::UTIME_NOW,
-                    TimeChange::Set(t) => nix::sys::time::TimeSpec::new(t.sec, t.nsec),
+                    TimeChange::Omit => libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: libc::UTIME_OMIT,
+                    },
+                    TimeChange::Now => libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: libc::UTIME_NOW,
+                    },
+                    TimeChange::Set(t) => libc::timespec {
+                        tv_sec: t.sec,
+                        tv_nsec: t.nsec,
+                    },
                 };
-                nix::sys::stat::utimensat(
-                    &self.fd,
-                    "",
-                    &conv(atime),
-                    &conv(mtime),
-                    nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-                )
+                platform::host::utimens_fd(self.fd.as_fd(), &[conv(atime), conv(mtime)])
             }
         }
     }
@@ -260,7 +332,11 @@ impl HostFile {
     /// Wraps an open host fd of type `ftype`.
     pub fn new(fd: OwnedFd, ftype: FileType) -> HostFile {
         let stream = matches!(ftype, FileType::Fifo | FileType::Socket | FileType::CharDev);
-        HostFile { fd, stream, regular: ftype == FileType::Regular }
+        HostFile {
+            fd,
+            stream,
+            regular: ftype == FileType::Regular,
+        }
     }
 
     /// Wraps an inherited host fd, finding out what it is.
@@ -271,7 +347,10 @@ impl HostFile {
 
     fn ready(&self, events: i16) -> i16 {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::from_bits_truncate(events))];
+        let mut fds = [PollFd::new(
+            self.fd.as_fd(),
+            PollFlags::from_bits_truncate(events),
+        )];
         match poll(&mut fds, PollTimeout::ZERO) {
             Ok(n) if n > 0 => fds[0].revents().map_or(0, |r| r.bits()),
             _ => 0,
@@ -354,7 +433,11 @@ impl FileOps for HostFile {
     }
 
     fn poll(&self, events: PollEvents) -> PollEvents {
-        if self.stream { self.ready(events) } else { events & (libc::POLLIN | libc::POLLOUT) }
+        if self.stream {
+            self.ready(events)
+        } else {
+            events & (libc::POLLIN | libc::POLLOUT)
+        }
     }
 
     fn readable_bytes(&self) -> Result<usize> {
@@ -372,7 +455,24 @@ impl FileOps for HostFile {
         Some(self.fd.as_fd())
     }
 
+    fn is_stream(&self) -> bool {
+        self.stream
+    }
+
+    fn set_status_flags(&self, flags: i32) {
+        let Ok(host) = nix::fcntl::fcntl(&self.fd, nix::fcntl::FcntlArg::F_GETFL) else {
+            return;
+        };
+        let keep = host & !libc::O_APPEND;
+        let new = OFlag::from_bits_truncate(keep | (flags & libc::O_APPEND));
+        let _ = nix::fcntl::fcntl(&self.fd, nix::fcntl::FcntlArg::F_SETFL(new));
+    }
+
     fn map_kind(&self) -> MapKind {
-        if self.regular { MapKind::Data } else { MapKind::NotMappable }
+        if self.regular {
+            MapKind::Data
+        } else {
+            MapKind::NotMappable
+        }
     }
 }

@@ -180,10 +180,20 @@ pub trait Inode: Send + Sync + Any {
     fn readlink(&self) -> Result<Vec<u8>> {
         Err(Errno::EINVAL)
     }
+    /// Where following this symlink leads, for links that are not plain paths (magic
+    /// links); `None` means: follow the path [`readlink`](Self::readlink) returns.
+    fn link_target(&self) -> Option<Result<crate::synth::LinkTarget>> {
+        None
+    }
     /// Opens the object itself with `flags` (`O_*`; creation flags already handled).
     fn open(&self, flags: i32) -> Result<Box<dyn FileOps>>;
     /// Creates and opens the regular file `name` in this directory.
-    fn create(&self, _name: &[u8], _flags: i32, _mode: u32) -> Result<(Arc<dyn Inode>, Box<dyn FileOps>)> {
+    fn create(
+        &self,
+        _name: &[u8],
+        _flags: i32,
+        _mode: u32,
+    ) -> Result<(Arc<dyn Inode>, Box<dyn FileOps>)> {
         Err(Errno::EACCES)
     }
     /// Creates directory `name`.
@@ -211,7 +221,13 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EACCES)
     }
     /// Renames `name` to `new_name` in `new_dir` (same filesystem), with `renameat2` flags.
-    fn rename(&self, _name: &[u8], _new_dir: &dyn Inode, _new_name: &[u8], _flags: u32) -> Result<()> {
+    fn rename(
+        &self,
+        _name: &[u8],
+        _new_dir: &dyn Inode,
+        _new_name: &[u8],
+        _flags: u32,
+    ) -> Result<()> {
         Err(Errno::EXDEV)
     }
     /// Changes an attribute.

@@ -15,6 +15,7 @@ pub mod fdtable;
 pub mod file;
 pub mod host;
 pub mod inode;
+pub mod pipe;
 pub mod synth;
 pub mod vfs;
 pub mod wait;

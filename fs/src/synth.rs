@@ -26,8 +26,13 @@ pub fn next_ino() -> u64 {
 pub fn boot_time() -> Time {
     static BOOT: std::sync::OnceLock<Time> = std::sync::OnceLock::new();
     *BOOT.get_or_init(|| {
-        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        Time { sec: d.as_secs() as i64, nsec: d.subsec_nanos() as i64 }
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Time {
+            sec: d.as_secs() as i64,
+            nsec: d.subsec_nanos() as i64,
+        }
     })
 }
 
@@ -38,7 +43,11 @@ pub fn synth_stat(ino: u64, mode: u32, rdev: u64, size: i64) -> Stat {
         dev: SYNTH_DEV,
         ino,
         mode,
-        nlink: if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 },
+        nlink: if mode & libc::S_IFMT == libc::S_IFDIR {
+            2
+        } else {
+            1
+        },
         rdev,
         size,
         blksize: 4096,
@@ -51,11 +60,24 @@ pub fn synth_stat(ino: u64, mode: u32, rdev: u64, size: i64) -> Stat {
 
 /// `statfs` of synthetic filesystems.
 pub fn synth_statfs() -> StatFs {
-    StatFs { fs_type: TMPFS_MAGIC, bsize: 4096, namelen: 255, frsize: 4096, ..StatFs::default() }
+    StatFs {
+        fs_type: TMPFS_MAGIC,
+        bsize: 4096,
+        namelen: 255,
+        frsize: 4096,
+        ..StatFs::default()
+    }
 }
 
 /// Appends one `linux_dirent64` record to `buf` at `*used`; false if it does not fit.
-pub fn put_dirent(buf: &mut [u8], used: &mut usize, ino: u64, off: i64, dtype: u8, name: &[u8]) -> bool {
+pub fn put_dirent(
+    buf: &mut [u8],
+    used: &mut usize,
+    ino: u64,
+    off: i64,
+    dtype: u8,
+    name: &[u8],
+) -> bool {
     let reclen = (19 + name.len() + 1).next_multiple_of(8);
     if *used + reclen > buf.len() {
         return false;
@@ -82,7 +104,10 @@ impl SynthDir {
     pub fn new(children: Vec<(&str, Arc<dyn Inode>)>) -> Arc<SynthDir> {
         Arc::new(SynthDir {
             ino: next_ino(),
-            children: children.into_iter().map(|(n, i)| (n.as_bytes().to_vec(), i)).collect(),
+            children: children
+                .into_iter()
+                .map(|(n, i)| (n.as_bytes().to_vec(), i))
+                .collect(),
         })
     }
 }
@@ -95,18 +120,29 @@ impl Inode for SynthDir {
         Ok(synth_stat(self.ino, libc::S_IFDIR | 0o755, 0, 0))
     }
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>> {
-        self.children.iter().find(|(n, _)| n == name).map(|(_, i)| i.clone()).ok_or(Errno::ENOENT)
+        self.children
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| i.clone())
+            .ok_or(Errno::ENOENT)
     }
     fn open(&self, flags: i32) -> Result<Box<dyn FileOps>> {
         if flags & libc::O_ACCMODE != libc::O_RDONLY {
             return Err(Errno::EISDIR);
         }
-        let mut entries = vec![(self.ino, FileType::Dir, b".".to_vec()), (self.ino, FileType::Dir, b"..".to_vec())];
+        let mut entries = vec![
+            (self.ino, FileType::Dir, b".".to_vec()),
+            (self.ino, FileType::Dir, b"..".to_vec()),
+        ];
         for (name, inode) in &self.children {
             let ino = inode.stat().map(|s| s.ino).unwrap_or(0);
             entries.push((ino, inode.file_type(), name.clone()));
         }
-        Ok(Box::new(DirListing { ino: self.ino, entries, pos: Mutex::new(0) }))
+        Ok(Box::new(DirListing {
+            ino: self.ino,
+            entries,
+            pos: Mutex::new(0),
+        }))
     }
     fn statfs(&self) -> Result<StatFs> {
         Ok(synth_statfs())
@@ -128,7 +164,14 @@ impl FileOps for DirListing {
         let mut pos = self.pos.lock();
         let mut used = 0;
         while let Some((ino, ft, name)) = self.entries.get(*pos) {
-            if !put_dirent(buf, &mut used, *ino, *pos as i64 + 1, ft.dirent_type(), name) {
+            if !put_dirent(
+                buf,
+                &mut used,
+                *ino,
+                *pos as i64 + 1,
+                ft.dirent_type(),
+                name,
+            ) {
                 if used == 0 {
                     return Err(Errno::EINVAL);
                 }
@@ -150,21 +193,55 @@ impl FileOps for DirListing {
     fn stat(&self) -> Result<Stat> {
         Ok(synth_stat(self.ino, libc::S_IFDIR | 0o755, 0, 0))
     }
-    fn read(&self, _w: &Arc<crate::wait::Waiter>, _buf: &mut [u8], _nonblock: bool) -> Result<usize> {
+    fn read(
+        &self,
+        _w: &Arc<crate::wait::Waiter>,
+        _buf: &mut [u8],
+        _nonblock: bool,
+    ) -> Result<usize> {
         Err(Errno::EISDIR)
     }
 }
 
-/// A symlink with a fixed target.
+/// What a symlink points to.
+pub enum LinkTarget {
+    /// A path, resolved like any symlink's.
+    Path(Vec<u8>),
+    /// An object reached directly (a "magic link" such as `/proc/self/fd/N`): `readlink`
+    /// shows `name`, following it lands on `dentry` or, for objects without one (pipes),
+    /// on `file` itself.
+    Magic {
+        /// What readlink returns.
+        name: Vec<u8>,
+        /// Where a walk continues.
+        dentry: Option<Arc<crate::vfs::Dentry>>,
+        /// The open file, for objects without a dentry.
+        file: Option<Arc<crate::file::OpenFile>>,
+    },
+}
+
+/// Computes a symlink's target when it is read or followed.
+pub type TargetFn = Box<dyn Fn() -> Result<LinkTarget> + Send + Sync>;
+
+/// A symlink with a fixed or computed target.
 pub struct SynthSymlink {
     ino: u64,
-    target: Vec<u8>,
+    target: TargetFn,
 }
 
 impl SynthSymlink {
     /// A symlink to `target`.
     pub fn new(target: &str) -> Arc<SynthSymlink> {
-        Arc::new(SynthSymlink { ino: next_ino(), target: target.as_bytes().to_vec() })
+        let t = target.as_bytes().to_vec();
+        Self::dynamic(Box::new(move || Ok(LinkTarget::Path(t.clone()))))
+    }
+
+    /// A symlink whose target `target` computes.
+    pub fn dynamic(target: TargetFn) -> Arc<SynthSymlink> {
+        Arc::new(SynthSymlink {
+            ino: next_ino(),
+            target,
+        })
     }
 }
 
@@ -173,13 +250,175 @@ impl Inode for SynthSymlink {
         FileType::Symlink
     }
     fn stat(&self) -> Result<Stat> {
-        Ok(synth_stat(self.ino, libc::S_IFLNK | 0o777, 0, self.target.len() as i64))
+        let len = self.readlink().map_or(0, |t| t.len());
+        Ok(synth_stat(self.ino, libc::S_IFLNK | 0o777, 0, len as i64))
     }
     fn readlink(&self) -> Result<Vec<u8>> {
-        Ok(self.target.clone())
+        Ok(match (self.target)()? {
+            LinkTarget::Path(p) => p,
+            LinkTarget::Magic { name, .. } => name,
+        })
+    }
+    fn link_target(&self) -> Option<Result<LinkTarget>> {
+        Some((self.target)())
     }
     fn open(&self, _flags: i32) -> Result<Box<dyn FileOps>> {
         Err(Errno::ELOOP)
+    }
+    fn statfs(&self) -> Result<StatFs> {
+        Ok(synth_statfs())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Produces a synthetic file's contents when it is opened.
+pub type Generator = Box<dyn Fn() -> Result<Vec<u8>> + Send + Sync>;
+
+/// A read-only file whose contents are generated at open (`/proc/meminfo`, ...).
+pub struct DataFile {
+    ino: u64,
+    mode: u32,
+    contents: Generator,
+}
+
+impl DataFile {
+    /// A file (permissions `mode`) whose contents `contents` produces.
+    pub fn new(mode: u32, contents: Generator) -> Arc<DataFile> {
+        Arc::new(DataFile {
+            ino: next_ino(),
+            mode,
+            contents,
+        })
+    }
+}
+
+impl Inode for DataFile {
+    fn file_type(&self) -> FileType {
+        FileType::Regular
+    }
+    fn stat(&self) -> Result<Stat> {
+        Ok(synth_stat(self.ino, libc::S_IFREG | self.mode, 0, 0))
+    }
+    fn open(&self, flags: i32) -> Result<Box<dyn FileOps>> {
+        if flags & libc::O_ACCMODE != libc::O_RDONLY {
+            return Err(Errno::EACCES);
+        }
+        Ok(Box::new(Snapshot {
+            ino: self.ino,
+            mode: self.mode,
+            data: (self.contents)()?,
+            pos: Mutex::new(0),
+        }))
+    }
+    fn statfs(&self) -> Result<StatFs> {
+        Ok(synth_statfs())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An open [`DataFile`]: the contents as they were at open.
+struct Snapshot {
+    ino: u64,
+    mode: u32,
+    data: Vec<u8>,
+    pos: Mutex<u64>,
+}
+
+impl FileOps for Snapshot {
+    fn read(
+        &self,
+        _w: &Arc<crate::wait::Waiter>,
+        buf: &mut [u8],
+        _nonblock: bool,
+    ) -> Result<usize> {
+        let mut pos = self.pos.lock();
+        let n = self.pread(buf, *pos)?;
+        *pos += n as u64;
+        Ok(n)
+    }
+    fn pread(&self, buf: &mut [u8], off: u64) -> Result<usize> {
+        let start = (off as usize).min(self.data.len());
+        let n = buf.len().min(self.data.len() - start);
+        buf[..n].copy_from_slice(&self.data[start..start + n]);
+        Ok(n)
+    }
+    fn seek(&self, off: i64, whence: i32) -> Result<u64> {
+        let mut pos = self.pos.lock();
+        let base = match whence {
+            libc::SEEK_SET => 0,
+            libc::SEEK_CUR => *pos as i64,
+            libc::SEEK_END => self.data.len() as i64,
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = base
+            .checked_add(off)
+            .filter(|&n| n >= 0)
+            .ok_or(Errno::EINVAL)?;
+        *pos = new as u64;
+        Ok(*pos)
+    }
+    fn stat(&self) -> Result<Stat> {
+        Ok(synth_stat(self.ino, libc::S_IFREG | self.mode, 0, 0))
+    }
+    fn read_for_map(&self, buf: &mut [u8], off: u64) -> Result<usize> {
+        self.pread(buf, off)
+    }
+}
+
+/// Lists a dynamic directory's children at the moment of the call.
+pub type Lister = Box<dyn Fn() -> Vec<(Vec<u8>, Arc<dyn Inode>)> + Send + Sync>;
+
+/// A directory whose children are computed when looked at (`/proc`, `/proc/[pid]/fd`).
+pub struct DynDir {
+    ino: u64,
+    list: Lister,
+}
+
+impl DynDir {
+    /// A directory whose children `list` produces.
+    pub fn new(list: Lister) -> Arc<DynDir> {
+        Arc::new(DynDir {
+            ino: next_ino(),
+            list,
+        })
+    }
+}
+
+impl Inode for DynDir {
+    fn file_type(&self) -> FileType {
+        FileType::Dir
+    }
+    fn stat(&self) -> Result<Stat> {
+        Ok(synth_stat(self.ino, libc::S_IFDIR | 0o555, 0, 0))
+    }
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>> {
+        (self.list)()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| i)
+            .ok_or(Errno::ENOENT)
+    }
+    fn open(&self, flags: i32) -> Result<Box<dyn FileOps>> {
+        if flags & libc::O_ACCMODE != libc::O_RDONLY {
+            return Err(Errno::EISDIR);
+        }
+        let mut entries = vec![
+            (self.ino, FileType::Dir, b".".to_vec()),
+            (self.ino, FileType::Dir, b"..".to_vec()),
+        ];
+        for (name, inode) in (self.list)() {
+            let ino = inode.stat().map(|s| s.ino).unwrap_or(0);
+            entries.push((ino, inode.file_type(), name));
+        }
+        Ok(Box::new(DirListing {
+            ino: self.ino,
+            entries,
+            pos: Mutex::new(0),
+        }))
     }
     fn statfs(&self) -> Result<StatFs> {
         Ok(synth_statfs())

@@ -9,10 +9,13 @@
 //! symlinks say.
 
 use crate::Result;
-use crate::file::{FileOps, OpenFile};
-use crate::inode::{FileType, Inode, Stat};
+use crate::file::{FileOps, MapKind, OpenFile, PollEvents};
+use crate::inode::{FileType, Inode, Stat, StatFs};
+use crate::synth::LinkTarget;
+use crate::wait::{WaitQueue, Waiter};
 use nix::errno::Errno;
 use parking_lot::RwLock;
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -31,7 +34,11 @@ pub struct Dentry {
 impl Dentry {
     /// A root dentry (`/`) for `inode`.
     pub fn root(inode: Arc<dyn Inode>) -> Arc<Dentry> {
-        Arc::new(Dentry { inode, parent: None, path: b"/".to_vec() })
+        Arc::new(Dentry {
+            inode,
+            parent: None,
+            path: b"/".to_vec(),
+        })
     }
 
     /// The inode.
@@ -63,7 +70,11 @@ impl Dentry {
             path.push(b'/');
         }
         path.extend_from_slice(name);
-        Arc::new(Dentry { inode, parent: Some(self.clone()), path })
+        Arc::new(Dentry {
+            inode,
+            parent: Some(self.clone()),
+            path,
+        })
     }
 
     fn child_path(&self, name: &[u8]) -> Vec<u8> {
@@ -122,7 +133,10 @@ pub struct WalkCtx<'a> {
 impl Vfs {
     /// A tree rooted at `root`.
     pub fn new(root: Arc<dyn Inode>) -> Vfs {
-        Vfs { root: Dentry::root(root), mounts: RwLock::new(HashMap::new()) }
+        Vfs {
+            root: Dentry::root(root),
+            mounts: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The root dentry.
@@ -162,11 +176,19 @@ impl Vfs {
             return Err(Errno::ENAMETOOLONG);
         }
         let trailing_slash = path.ends_with(b"/");
-        let mut cur = if path[0] == b'/' { ctx.root.clone() } else { ctx.start.clone() };
+        let mut cur = if path[0] == b'/' {
+            ctx.root.clone()
+        } else {
+            ctx.start.clone()
+        };
         let mut queue: VecDeque<Vec<u8>> = components(path);
         let mut links = 0;
         let up = |d: &Arc<Dentry>| -> Arc<Dentry> {
-            if Arc::ptr_eq(d, ctx.root) { d.clone() } else { d.parent.clone().unwrap_or_else(|| d.clone()) }
+            if Arc::ptr_eq(d, ctx.root) {
+                d.clone()
+            } else {
+                d.parent.clone().unwrap_or_else(|| d.clone())
+            }
         };
         let mut last: Option<(Arc<Dentry>, Vec<u8>, Option<Arc<Dentry>>)> = None;
         while let Some(comp) = queue.pop_front() {
@@ -187,10 +209,30 @@ impl Vfs {
                 }
                 Err(e) => return Err(e),
             };
-            if child.inode.file_type() == FileType::Symlink && (!is_last || follow_last || trailing_slash) {
+            if child.inode.file_type() == FileType::Symlink
+                && (!is_last || follow_last || trailing_slash)
+            {
                 links += 1;
                 if links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
+                }
+                if let Some(magic) = child.inode.link_target() {
+                    if let LinkTarget::Magic { dentry, file, .. } = magic? {
+                        let target = match (dentry, file) {
+                            (Some(d), _) => d,
+                            (None, Some(f)) if is_last => {
+                                parent.child(&comp, Arc::new(OpenFileInode(f)))
+                            }
+                            (None, Some(_)) => return Err(Errno::ENOTDIR),
+                            (None, None) => return Err(Errno::ENOENT),
+                        };
+                        if is_last {
+                            last = Some((parent, comp, Some(target)));
+                            break;
+                        }
+                        cur = target;
+                        continue;
+                    }
                 }
                 let target = child.inode.readlink()?;
                 if target.is_empty() {
@@ -199,7 +241,11 @@ impl Vfs {
                 let mut more = components(&target);
                 more.extend(queue.drain(..));
                 queue = more;
-                cur = if target[0] == b'/' { ctx.root.clone() } else { parent };
+                cur = if target[0] == b'/' {
+                    ctx.root.clone()
+                } else {
+                    parent
+                };
                 if queue.is_empty() {
                     // The link pointed at "/" (or only slashes and dots resolved away).
                     last = Some((up(&cur), b"/".to_vec(), Some(cur.clone())));
@@ -213,12 +259,24 @@ impl Vfs {
             }
             cur = child;
         }
-        let (parent, name, child) = last.unwrap_or_else(|| (up(&cur), b"/".to_vec(), Some(cur.clone())));
-        Ok(Lookup { parent, name, child, trailing_slash })
+        let (parent, name, child) =
+            last.unwrap_or_else(|| (up(&cur), b"/".to_vec(), Some(cur.clone())));
+        Ok(Lookup {
+            parent,
+            name,
+            child,
+            trailing_slash,
+        })
     }
 
     /// Opens `path` with `open(2)` semantics (`flags`, creation `mode` after umask).
-    pub fn open(&self, ctx: &WalkCtx<'_>, path: &[u8], flags: i32, mode: u32) -> Result<Arc<OpenFile>> {
+    pub fn open(
+        &self,
+        ctx: &WalkCtx<'_>,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> Result<Arc<OpenFile>> {
         let creat = flags & libc::O_CREAT != 0;
         let excl = creat && flags & libc::O_EXCL != 0;
         let nofollow = flags & libc::O_NOFOLLOW != 0;
@@ -246,7 +304,11 @@ impl Vfs {
         }
         if flags & libc::O_PATH != 0 {
             let ops = Box::new(PathOnly(dentry.inode.clone()));
-            return Ok(OpenFile::new(ops, flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW), Some(dentry)));
+            return Ok(OpenFile::new(
+                ops,
+                flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW),
+                Some(dentry),
+            ));
         }
         if ft == FileType::Symlink {
             return Err(Errno::ELOOP);
@@ -264,7 +326,10 @@ impl Vfs {
 
 /// Splits a path into its non-empty components.
 fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
-    path.split(|&c| c == b'/').filter(|c| !c.is_empty()).map(|c| c.to_vec()).collect()
+    path.split(|&c| c == b'/')
+        .filter(|c| !c.is_empty())
+        .map(|c| c.to_vec())
+        .collect()
 }
 
 /// An `O_PATH` description: no I/O, only the object's identity.
@@ -279,5 +344,75 @@ impl FileOps for PathOnly {
     }
     fn poll(&self, _events: i16) -> i16 {
         libc::POLLNVAL
+    }
+}
+
+/// The object behind a magic link to a file that has no dentry (a pipe): opening it gives
+/// a new description sharing the same file.
+struct OpenFileInode(Arc<OpenFile>);
+
+impl Inode for OpenFileInode {
+    fn file_type(&self) -> FileType {
+        self.0
+            .ops
+            .stat()
+            .map_or(FileType::Regular, |s| s.file_type())
+    }
+    fn stat(&self) -> Result<Stat> {
+        self.0.ops.stat()
+    }
+    fn open(&self, _flags: i32) -> Result<Box<dyn FileOps>> {
+        Ok(Box::new(SharedOps(self.0.clone())))
+    }
+    fn statfs(&self) -> Result<StatFs> {
+        Ok(crate::synth::synth_statfs())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// File operations forwarded to another open file.
+struct SharedOps(Arc<OpenFile>);
+
+impl FileOps for SharedOps {
+    fn read(&self, w: &Arc<Waiter>, buf: &mut [u8], nonblock: bool) -> Result<usize> {
+        self.0.ops.read(w, buf, nonblock)
+    }
+    fn write(&self, w: &Arc<Waiter>, buf: &[u8], nonblock: bool) -> Result<usize> {
+        self.0.ops.write(w, buf, nonblock)
+    }
+    fn pread(&self, buf: &mut [u8], off: u64) -> Result<usize> {
+        self.0.ops.pread(buf, off)
+    }
+    fn pwrite(&self, buf: &[u8], off: u64) -> Result<usize> {
+        self.0.ops.pwrite(buf, off)
+    }
+    fn seek(&self, off: i64, whence: i32) -> Result<u64> {
+        self.0.ops.seek(off, whence)
+    }
+    fn stat(&self) -> Result<Stat> {
+        self.0.ops.stat()
+    }
+    fn poll(&self, events: PollEvents) -> PollEvents {
+        self.0.ops.poll(events)
+    }
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        self.0.ops.wait_queue()
+    }
+    fn is_stream(&self) -> bool {
+        self.0.ops.is_stream()
+    }
+    fn readable_bytes(&self) -> Result<usize> {
+        self.0.ops.readable_bytes()
+    }
+    fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.0.ops.host_fd()
+    }
+    fn map_kind(&self) -> MapKind {
+        self.0.ops.map_kind()
+    }
+    fn anon_name(&self) -> Option<String> {
+        self.0.ops.anon_name()
     }
 }

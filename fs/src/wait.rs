@@ -28,9 +28,14 @@ impl Waiter {
     /// A new waiter.
     pub fn new() -> Arc<Waiter> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        let flags = nix::sys::eventfd::EfdFlags::EFD_CLOEXEC | nix::sys::eventfd::EfdFlags::EFD_NONBLOCK;
+        let flags =
+            nix::sys::eventfd::EfdFlags::EFD_CLOEXEC | nix::sys::eventfd::EfdFlags::EFD_NONBLOCK;
         let efd = nix::sys::eventfd::EventFd::from_value_and_flags(0, flags).expect("eventfd");
-        Arc::new(Waiter { efd: efd.into(), interrupted: AtomicBool::new(false), id: NEXT.fetch_add(1, Ordering::Relaxed) })
+        Arc::new(Waiter {
+            efd: efd.into(),
+            interrupted: AtomicBool::new(false),
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     /// Wakes the waiter if it sleeps (or makes its next sleep return at once).
@@ -67,7 +72,11 @@ impl Waiter {
 
     /// Sleeps until woken or until one of the host `fds` reports one of its events;
     /// returns whether a host fd did. `EINTR` if interrupted, `ETIMEDOUT` at `deadline`.
-    pub fn wait_fds(&self, fds: &[(BorrowedFd<'_>, i16)], deadline: Option<Instant>) -> Result<bool> {
+    pub fn wait_fds(
+        &self,
+        fds: &[(BorrowedFd<'_>, i16)],
+        deadline: Option<Instant>,
+    ) -> Result<bool> {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         loop {
             if self.is_interrupted() {
@@ -95,7 +104,9 @@ impl Waiter {
                 Err(e) => return Err(e),
                 Ok(_) => {}
             }
-            let host_ready = polls[1..].iter().any(|p| p.revents().is_some_and(|r| !r.is_empty()));
+            let host_ready = polls[1..]
+                .iter()
+                .any(|p| p.revents().is_some_and(|r| !r.is_empty()));
             let woken = polls[0].revents().is_some_and(|r| !r.is_empty());
             if woken {
                 self.drain();
@@ -136,7 +147,10 @@ impl WaitQueue {
     /// Registers `w` until the returned guard is dropped.
     pub fn register(&self, w: &Arc<Waiter>) -> Registration<'_> {
         self.waiters.lock().push(w.clone());
-        Registration { queue: self, id: w.id }
+        Registration {
+            queue: self,
+            id: w.id,
+        }
     }
 
     /// Wakes every registered waiter.

@@ -36,8 +36,14 @@ impl Tree {
 
     fn resolve(&self, path: &str) -> Result<Vec<u8>, Errno> {
         let root = self.vfs.root();
-        let ctx = WalkCtx { root: &root, start: &root };
-        self.vfs.walk(&ctx, path.as_bytes(), true)?.existing().map(|d| d.path().to_vec())
+        let ctx = WalkCtx {
+            root: &root,
+            start: &root,
+        };
+        self.vfs
+            .walk(&ctx, path.as_bytes(), true)?
+            .existing()
+            .map(|d| d.path().to_vec())
     }
 }
 
@@ -61,12 +67,19 @@ fn dotdot_never_leaves_the_root() {
 fn symlinks_resolve_inside_the_root() {
     let t = Tree::new("links");
     assert_eq!(t.resolve("/abs/file").unwrap(), b"/a/b/file");
-    assert_eq!(t.resolve("/esc"), Err(Errno::ENOENT), "a relative link past the root stops at the root");
+    assert_eq!(
+        t.resolve("/esc"),
+        Err(Errno::ENOENT),
+        "a relative link past the root stops at the root"
+    );
     assert_eq!(t.resolve("/esc2"), Err(Errno::ENOENT));
     assert_eq!(t.resolve("/loop1"), Err(Errno::ELOOP));
     assert_eq!(t.resolve("/dangling"), Err(Errno::ENOENT));
     let root = t.vfs.root();
-    let ctx = WalkCtx { root: &root, start: &root };
+    let ctx = WalkCtx {
+        root: &root,
+        start: &root,
+    };
     let l = t.vfs.walk(&ctx, b"/dangling", false).unwrap();
     assert_eq!(l.child.unwrap().inode().file_type(), FileType::Symlink);
 }
@@ -84,32 +97,71 @@ fn trailing_slash_and_notdir() {
 fn mounts_replace_host_directories() {
     let t = Tree::new("mount");
     let root = t.vfs.root();
-    let ctx = WalkCtx { root: &root, start: &root };
-    let null = t.vfs.walk(&ctx, b"/dev/null", true).unwrap().existing().unwrap();
+    let ctx = WalkCtx {
+        root: &root,
+        start: &root,
+    };
+    let null = t
+        .vfs
+        .walk(&ctx, b"/dev/null", true)
+        .unwrap()
+        .existing()
+        .unwrap();
     assert_eq!(null.inode().file_type(), FileType::CharDev);
     assert_eq!(t.resolve("/dev/../a/b").unwrap(), b"/a/b");
-    assert_eq!(t.resolve("/dev/sda"), Err(Errno::ENOENT), "no host device is reachable");
+    assert_eq!(
+        t.resolve("/dev/sda"),
+        Err(Errno::ENOENT),
+        "no host device is reachable"
+    );
 }
 
 #[test]
 fn open_create_and_read_back() {
     let t = Tree::new("open");
     let root = t.vfs.root();
-    let ctx = WalkCtx { root: &root, start: &root };
+    let ctx = WalkCtx {
+        root: &root,
+        start: &root,
+    };
     let w = fs::Waiter::new();
-    let f = t.vfs.open(&ctx, b"/a/new", libc::O_CREAT | libc::O_WRONLY, 0o644).unwrap();
+    let f = t
+        .vfs
+        .open(&ctx, b"/a/new", libc::O_CREAT | libc::O_WRONLY, 0o644)
+        .unwrap();
     assert_eq!(f.write(&w, b"data").unwrap(), 4);
-    assert_eq!(t.vfs.open(&ctx, b"/a/new", libc::O_CREAT | libc::O_EXCL, 0o644).err(), Some(Errno::EEXIST));
-    assert_eq!(t.vfs.open(&ctx, b"/a", libc::O_WRONLY, 0).err(), Some(Errno::EISDIR));
-    assert_eq!(t.vfs.open(&ctx, b"/a/new", libc::O_DIRECTORY, 0).err(), Some(Errno::ENOTDIR));
-    assert_eq!(t.vfs.open(&ctx, b"/loop1", libc::O_RDONLY, 0).err(), Some(Errno::ELOOP));
-    assert_eq!(t.vfs.open(&ctx, b"/dangling", libc::O_RDONLY | libc::O_NOFOLLOW, 0).err(), Some(Errno::ELOOP));
+    assert_eq!(
+        t.vfs
+            .open(&ctx, b"/a/new", libc::O_CREAT | libc::O_EXCL, 0o644)
+            .err(),
+        Some(Errno::EEXIST)
+    );
+    assert_eq!(
+        t.vfs.open(&ctx, b"/a", libc::O_WRONLY, 0).err(),
+        Some(Errno::EISDIR)
+    );
+    assert_eq!(
+        t.vfs.open(&ctx, b"/a/new", libc::O_DIRECTORY, 0).err(),
+        Some(Errno::ENOTDIR)
+    );
+    assert_eq!(
+        t.vfs.open(&ctx, b"/loop1", libc::O_RDONLY, 0).err(),
+        Some(Errno::ELOOP)
+    );
+    assert_eq!(
+        t.vfs
+            .open(&ctx, b"/dangling", libc::O_RDONLY | libc::O_NOFOLLOW, 0)
+            .err(),
+        Some(Errno::ELOOP)
+    );
     let r = t.vfs.open(&ctx, b"/abs/../new", libc::O_RDONLY, 0).unwrap();
     let mut buf = [0u8; 8];
     assert_eq!(r.read(&w, &mut buf).unwrap(), 4);
     assert_eq!(&buf[..4], b"data");
     // Creating through a dangling link made by the guest lands inside the root.
     std::os::unix::fs::symlink("/made-by-link", t.base.join("root/mk")).unwrap();
-    t.vfs.open(&ctx, b"/mk", libc::O_CREAT | libc::O_WRONLY, 0o644).err();
+    t.vfs
+        .open(&ctx, b"/mk", libc::O_CREAT | libc::O_WRONLY, 0o644)
+        .err();
     assert!(!std::path::Path::new("/made-by-link").exists());
 }

@@ -64,7 +64,9 @@ pub fn parse(file: Arc<MappedFile>, size: u64) -> Result<Elf, LoadError> {
     if head[header::EI_DATA] != header::ELFDATA2LSB {
         return Err(LoadError::WrongArch("not a little-endian ELF"));
     }
-    let hdr = header::header64::Header::parse(&head).map(Header::from).map_err(|_| LoadError::Malformed("bad ELF header"))?;
+    let hdr = header::header64::Header::parse(&head)
+        .map(Header::from)
+        .map_err(|_| LoadError::Malformed("bad ELF header"))?;
     if hdr.e_machine != header::EM_X86_64 {
         return Err(LoadError::WrongArch("not an x86_64 ELF"));
     }
@@ -78,11 +80,18 @@ pub fn parse(file: Arc<MappedFile>, size: u64) -> Result<Elf, LoadError> {
     if ph_bytes == 0 || ph_bytes > MAX_PHDRS_BYTES {
         return Err(LoadError::Malformed("bad program header count"));
     }
-    if hdr.e_phoff.checked_add(ph_bytes).is_none_or(|end| end > size) {
+    if hdr
+        .e_phoff
+        .checked_add(ph_bytes)
+        .is_none_or(|end| end > size)
+    {
         return Err(LoadError::Malformed("program headers past end of file"));
     }
     let raw = read_exact(&file, hdr.e_phoff, ph_bytes)?;
-    let ctx = goblin::container::Ctx::new(goblin::container::Container::Big, goblin::container::Endian::Little);
+    let ctx = goblin::container::Ctx::new(
+        goblin::container::Container::Big,
+        goblin::container::Endian::Little,
+    );
     let phdrs = ProgramHeader::parse(&raw, 0, hdr.e_phnum as usize, ctx)
         .map_err(|_| LoadError::Malformed("bad program headers"))?;
 
@@ -93,15 +102,27 @@ pub fn parse(file: Arc<MappedFile>, size: u64) -> Result<Elf, LoadError> {
         match ph.p_type {
             program_header::PT_LOAD => {
                 if ph.p_filesz > ph.p_memsz {
-                    return Err(LoadError::Malformed("segment file size exceeds memory size"));
+                    return Err(LoadError::Malformed(
+                        "segment file size exceeds memory size",
+                    ));
                 }
-                if ph.p_offset.checked_add(ph.p_filesz).is_none_or(|end| end > size) {
+                if ph
+                    .p_offset
+                    .checked_add(ph.p_filesz)
+                    .is_none_or(|end| end > size)
+                {
                     return Err(LoadError::Malformed("segment past end of file"));
                 }
                 if (ph.p_vaddr.wrapping_sub(ph.p_offset)) % PAGE_SIZE != 0 {
-                    return Err(LoadError::Malformed("segment offset and address are not congruent"));
+                    return Err(LoadError::Malformed(
+                        "segment offset and address are not congruent",
+                    ));
                 }
-                if ph.p_vaddr.checked_add(ph.p_memsz).is_none_or(|end| end >= platform::GUEST_TOP) {
+                if ph
+                    .p_vaddr
+                    .checked_add(ph.p_memsz)
+                    .is_none_or(|end| end >= platform::GUEST_TOP)
+                {
                     return Err(LoadError::Malformed("segment outside the address space"));
                 }
                 loads.push(ph.clone());
@@ -113,12 +134,18 @@ pub fn parse(file: Arc<MappedFile>, size: u64) -> Result<Elf, LoadError> {
                 if ph.p_filesz < 2 || ph.p_filesz > MAX_INTERP {
                     return Err(LoadError::Malformed("bad PT_INTERP size"));
                 }
-                if ph.p_offset.checked_add(ph.p_filesz).is_none_or(|end| end > size) {
+                if ph
+                    .p_offset
+                    .checked_add(ph.p_filesz)
+                    .is_none_or(|end| end > size)
+                {
                     return Err(LoadError::Malformed("PT_INTERP past end of file"));
                 }
                 let mut path = read_exact(&file, ph.p_offset, ph.p_filesz)?;
                 if path.pop() != Some(0) || path.contains(&0) {
-                    return Err(LoadError::Malformed("PT_INTERP is not a NUL-terminated path"));
+                    return Err(LoadError::Malformed(
+                        "PT_INTERP is not a NUL-terminated path",
+                    ));
                 }
                 interp = Some(path);
             }
@@ -150,15 +177,30 @@ pub fn parse(file: Arc<MappedFile>, size: u64) -> Result<Elf, LoadError> {
 impl Elf {
     /// Lowest page and end of the loadable image (unrelocated).
     fn span(&self) -> (u64, u64) {
-        let lo = self.loads.iter().map(|l| page_down(l.p_vaddr)).min().unwrap_or(0);
-        let hi = self.loads.iter().map(|l| l.p_vaddr + l.p_memsz).max().unwrap_or(0);
+        let lo = self
+            .loads
+            .iter()
+            .map(|l| page_down(l.p_vaddr))
+            .min()
+            .unwrap_or(0);
+        let hi = self
+            .loads
+            .iter()
+            .map(|l| l.p_vaddr + l.p_memsz)
+            .max()
+            .unwrap_or(0);
         (lo, hi)
     }
 
     /// Maps the segments. An `ET_DYN` image goes at `base` if given, else wherever the
     /// address space puts a mapping of its size; returns the load bias and the end of the
     /// highest segment.
-    pub fn map(&self, space: &AddressSpace, host: &mut dyn HostMapper, base: Option<u64>) -> Result<(u64, u64), LoadError> {
+    pub fn map(
+        &self,
+        space: &AddressSpace,
+        host: &mut dyn HostMapper,
+        base: Option<u64>,
+    ) -> Result<(u64, u64), LoadError> {
         let (lo, hi) = self.span();
         let total = page_up(hi - lo).ok_or(LoadError::Malformed("image too large"))?;
         let bias = if !self.dynamic {
@@ -198,7 +240,13 @@ fn prot_of(ph: &ProgramHeader) -> Prot {
 
 /// Maps one PT_LOAD like Linux's `elf_map` + `padzero` + bss: file pages privately, the
 /// tail of the last file page zeroed, anonymous pages for the rest of `p_memsz`.
-fn map_segment(space: &AddressSpace, host: &mut dyn HostMapper, file: &Arc<MappedFile>, seg: &ProgramHeader, bias: u64) -> Result<(), LoadError> {
+fn map_segment(
+    space: &AddressSpace,
+    host: &mut dyn HostMapper,
+    file: &Arc<MappedFile>,
+    seg: &ProgramHeader,
+    bias: u64,
+) -> Result<(), LoadError> {
     let prot = prot_of(seg);
     let vaddr = bias + seg.p_vaddr;
     let start = page_down(vaddr);
@@ -209,7 +257,10 @@ fn map_segment(space: &AddressSpace, host: &mut dyn HostMapper, file: &Arc<Mappe
         let req = MapRequest {
             addr: start,
             placement: Placement::Fixed,
-            content: Content::File { file: file.clone(), offset: seg.p_offset - (vaddr - start) },
+            content: Content::File {
+                file: file.clone(),
+                offset: seg.p_offset - (vaddr - start),
+            },
             ..MapRequest::anon(mapped_file_end - start, prot)
         };
         space.mmap(host, req)?;
@@ -219,7 +270,11 @@ fn map_segment(space: &AddressSpace, host: &mut dyn HostMapper, file: &Arc<Mappe
             space.poke(file_end, &vec![0u8; pad as usize])?;
         }
     }
-    let anon_start = if seg.p_filesz > 0 { mapped_file_end } else { start };
+    let anon_start = if seg.p_filesz > 0 {
+        mapped_file_end
+    } else {
+        start
+    };
     if mem_end > anon_start {
         let req = MapRequest {
             addr: anon_start,

@@ -59,7 +59,9 @@ impl LoadError {
     pub fn errno(&self) -> Errno {
         match self {
             LoadError::Open(e) | LoadError::Io(e) => *e,
-            LoadError::NotExecutable | LoadError::WrongArch(_) | LoadError::Malformed(_) => Errno::ENOEXEC,
+            LoadError::NotExecutable | LoadError::WrongArch(_) | LoadError::Malformed(_) => {
+                Errno::ENOEXEC
+            }
             LoadError::Loop => Errno::ELOOP,
             LoadError::TooBig => Errno::E2BIG,
             LoadError::Mm(MmError::NoMem) => Errno::ENOMEM,
@@ -93,7 +95,12 @@ pub struct Prepared {
 }
 
 /// Resolves `path` (following `#!` lines), validates the images and the argument sizes.
-pub fn prepare(opener: &dyn Opener, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<Prepared, LoadError> {
+pub fn prepare(
+    opener: &dyn Opener,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<Prepared, LoadError> {
     check_args(&argv, &envp)?;
     let execfn = path.to_vec();
     let mut argv = argv;
@@ -111,13 +118,21 @@ pub fn prepare(opener: &dyn Opener, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<V
                     let i = opener.open_exec(ipath)?;
                     let ielf = elf::parse(i.file, i.size)?;
                     if ielf.interp.is_some() {
-                        return Err(LoadError::Malformed("the interpreter itself has an interpreter"));
+                        return Err(LoadError::Malformed(
+                            "the interpreter itself has an interpreter",
+                        ));
                     }
                     Some(ielf)
                 }
             };
             check_args(&argv, &envp)?;
-            return Ok(Prepared { exe, interp, argv, envp, execfn });
+            return Ok(Prepared {
+                exe,
+                interp,
+                argv,
+                envp,
+                execfn,
+            });
         }
         if let Some(sh) = script::parse_shebang(head) {
             // argv becomes: interpreter [arg] script-path argv[1..]
@@ -155,7 +170,11 @@ fn check_args(argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<(), LoadError> {
         }
         total += s.len() + 1 + 8;
     }
-    if total > MAX_ARGS_TOTAL { Err(LoadError::TooBig) } else { Ok(()) }
+    if total > MAX_ARGS_TOTAL {
+        Err(LoadError::TooBig)
+    } else {
+        Ok(())
+    }
 }
 
 /// Per-exec values that come from the kernel rather than the file.
@@ -190,15 +209,27 @@ pub struct Loaded {
 }
 
 impl Prepared {
+    /// The filename given to `execve` (`AT_EXECFN`).
+    pub fn execfn(&self) -> &[u8] {
+        &self.execfn
+    }
+
     /// Guest path of the executable image (after `#!` resolution).
     pub fn exe_path(&self) -> &str {
         &self.exe.file.path
     }
 
     /// Maps everything into the empty address space `space` and builds the stack.
-    pub fn load(self, space: &AddressSpace, host: &mut dyn HostMapper, params: &ExecParams) -> Result<Loaded, LoadError> {
+    pub fn load(
+        self,
+        space: &AddressSpace,
+        host: &mut dyn HostMapper,
+        params: &ExecParams,
+    ) -> Result<Loaded, LoadError> {
         let layout = space.layout();
-        let (bias, end) = self.exe.map(space, host, self.exe.dynamic.then_some(layout.pie_base))?;
+        let (bias, end) = self
+            .exe
+            .map(space, host, self.exe.dynamic.then_some(layout.pie_base))?;
         let brk = mm::page_up(end).ok_or(LoadError::Malformed("image too large"))?;
         space.set_brk_start(brk + params.brk_gap);
         let (entry, base) = match &self.interp {
@@ -208,7 +239,11 @@ impl Prepared {
             }
             None => (bias + self.exe.entry, 0),
         };
-        let stack_prot = if self.exe.exec_stack { Prot(Prot::RW.0 | Prot::EXEC.0) } else { Prot::RW };
+        let stack_prot = if self.exe.exec_stack {
+            Prot(Prot::RW.0 | Prot::EXEC.0)
+        } else {
+            Prot::RW
+        };
         let stack_req = MapRequest {
             addr: layout.stack_top - STACK_SIZE,
             placement: Placement::Fixed,
@@ -251,6 +286,11 @@ impl Prepared {
         };
         let built = stack::build(layout.stack_top, &spec);
         space.write(built.sp, &built.bytes)?;
-        Ok(Loaded { entry, sp: built.sp, argv: self.argv, exe_path: self.exe.file.path.clone() })
+        Ok(Loaded {
+            entry,
+            sp: built.sp,
+            argv: self.argv,
+            exe_path: self.exe.file.path.clone(),
+        })
     }
 }

@@ -38,7 +38,10 @@ pub fn parse_shebang(head: &[u8]) -> Option<Shebang> {
         }
         None => (line, None),
     };
-    (!interp.is_empty()).then(|| Shebang { interp: interp.to_vec(), arg })
+    (!interp.is_empty()).then(|| Shebang {
+        interp: interp.to_vec(),
+        arg,
+    })
 }
 
 #[cfg(test)]
@@ -47,14 +50,29 @@ mod tests {
 
     #[test]
     fn parses_like_linux() {
-        assert_eq!(parse_shebang(b"#!/bin/sh\necho"), Some(Shebang { interp: b"/bin/sh".to_vec(), arg: None }));
+        assert_eq!(
+            parse_shebang(b"#!/bin/sh\necho"),
+            Some(Shebang {
+                interp: b"/bin/sh".to_vec(),
+                arg: None
+            })
+        );
         assert_eq!(
             parse_shebang(b"#! /usr/bin/env  python3 -u \n"),
-            Some(Shebang { interp: b"/usr/bin/env".to_vec(), arg: Some(b"python3 -u".to_vec()) })
+            Some(Shebang {
+                interp: b"/usr/bin/env".to_vec(),
+                arg: Some(b"python3 -u".to_vec())
+            })
         );
         assert_eq!(parse_shebang(b"#!\n"), None);
         assert_eq!(parse_shebang(b"#!   \t\n"), None);
         assert_eq!(parse_shebang(b"\x7fELF"), None);
-        assert_eq!(parse_shebang(b"#!/bin/sh"), Some(Shebang { interp: b"/bin/sh".to_vec(), arg: None }));
+        assert_eq!(
+            parse_shebang(b"#!/bin/sh"),
+            Some(Shebang {
+                interp: b"/bin/sh".to_vec(),
+                arg: None
+            })
+        );
     }
 }

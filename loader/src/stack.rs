@@ -105,7 +105,12 @@ pub fn build(top: u64, spec: &StackSpec<'_>) -> BuiltStack {
         p -= spec.execfn.len() as u64 + 1;
         p
     };
-    let strings_len: u64 = spec.argv.iter().chain(spec.envp).map(|s| s.len() as u64 + 1).sum();
+    let strings_len: u64 = spec
+        .argv
+        .iter()
+        .chain(spec.envp)
+        .map(|s| s.len() as u64 + 1)
+        .sum();
     p -= strings_len;
     let strings_start = p;
     let mut ptrs = Vec::with_capacity(spec.argv.len() + spec.envp.len());
@@ -171,7 +176,11 @@ mod tests {
 
     fn cstr(b: &BuiltStack, addr: u64) -> Vec<u8> {
         let at = (addr - b.sp) as usize;
-        b.bytes[at..].iter().take_while(|&&c| c != 0).copied().collect()
+        b.bytes[at..]
+            .iter()
+            .take_while(|&&c| c != 0)
+            .copied()
+            .collect()
     }
 
     #[test]
@@ -179,7 +188,12 @@ mod tests {
         let top = 0x7fff_0000_0000;
         let argv = vec![b"ls".to_vec(), b"-l".to_vec()];
         let envp = vec![b"A=1".to_vec()];
-        let auxv = [(at::PAGESZ, AuxVal::Val(4096)), (at::RANDOM, AuxVal::Random), (at::EXECFN, AuxVal::ExecFn), (at::PLATFORM, AuxVal::Platform)];
+        let auxv = [
+            (at::PAGESZ, AuxVal::Val(4096)),
+            (at::RANDOM, AuxVal::Random),
+            (at::EXECFN, AuxVal::ExecFn),
+            (at::PLATFORM, AuxVal::Platform),
+        ];
         let spec = StackSpec {
             argv: &argv,
             envp: &envp,
@@ -205,7 +219,11 @@ mod tests {
         assert_eq!(cstr(&b, env0), b"A=1");
         let execfn = env0 + 4;
         assert_eq!(cstr(&b, execfn), b"/bin/ls");
-        assert_eq!(execfn + 8, top - 8, "execfn sits right below the end marker");
+        assert_eq!(
+            execfn + 8,
+            top - 8,
+            "execfn sits right below the end marker"
+        );
         // auxv
         let aux = b.sp + 48;
         assert_eq!((word(&b, aux), word(&b, aux + 8)), (at::PAGESZ, 4096));
@@ -214,8 +232,15 @@ mod tests {
         assert_eq!(word(&b, aux + 40), execfn);
         let platform = word(&b, aux + 56);
         assert_eq!(cstr(&b, platform), b"x86_64");
-        assert_eq!(random + 16, platform, "random bytes right below the platform string");
-        assert!(platform + 7 <= (argv0 - 0x123) & !0xf, "platform below the aligned gap");
+        assert_eq!(
+            random + 16,
+            platform,
+            "random bytes right below the platform string"
+        );
+        assert!(
+            platform + 7 <= (argv0 - 0x123) & !0xf,
+            "platform below the aligned gap"
+        );
         assert_eq!((word(&b, aux + 64), word(&b, aux + 72)), (at::NULL, 0));
         assert!(aux + 80 <= random, "the vector ends below the random bytes");
     }

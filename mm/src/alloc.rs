@@ -22,7 +22,11 @@ impl ExtentAllocator {
         if size > 0 {
             free.insert(0, size);
         }
-        ExtentAllocator { free, cursor: 0, size }
+        ExtentAllocator {
+            free,
+            cursor: 0,
+            size,
+        }
     }
 
     /// Allocates `len` bytes, preferring a place with `slack` free bytes after them.
@@ -46,7 +50,10 @@ impl ExtentAllocator {
                 return Some(from);
             }
         }
-        self.free.range(from..).find(|&(_, &elen)| elen >= len).map(|(&s, _)| s)
+        self.free
+            .range(from..)
+            .find(|&(_, &elen)| elen >= len)
+            .map(|(&s, _)| s)
     }
 
     /// Removes `[off, off + len)`, which must lie inside one free extent.

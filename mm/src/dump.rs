@@ -12,7 +12,15 @@ fn perms(v: &VmaInfo) -> String {
 pub fn render_dump(vmas: &[VmaInfo]) -> String {
     let mut out = String::new();
     for v in vmas {
-        let _ = writeln!(out, "{:x}-{:x} {} {:x} {}", v.start, v.end, perms(v), v.memfd_offset, v.name);
+        let _ = writeln!(
+            out,
+            "{:x}-{:x} {} {:x} {}",
+            v.start,
+            v.end,
+            perms(v),
+            v.memfd_offset,
+            v.name
+        );
     }
     out
 }

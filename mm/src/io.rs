@@ -21,7 +21,13 @@ enum Access {
 impl AddressSpace {
     /// Calls `f(memfd_offset, position_in_buffer, len)` for each piece of
     /// `[addr, addr + len)`, after checking the whole range.
-    fn chunks(&self, addr: u64, len: usize, access: Access, mut f: impl FnMut(u64, usize, usize)) -> Result<(), MmError> {
+    fn chunks(
+        &self,
+        addr: u64,
+        len: usize,
+        access: Access,
+        mut f: impl FnMut(u64, usize, usize),
+    ) -> Result<(), MmError> {
         if len == 0 {
             return Ok(());
         }
@@ -52,25 +58,36 @@ impl AddressSpace {
     /// Copies guest memory at `addr` into `buf`.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MmError> {
         let mem = self.mem.clone();
-        self.chunks(addr, buf.len(), Access::Read, |off, at, n| mem.read(off, &mut buf[at..at + n]))
+        self.chunks(addr, buf.len(), Access::Read, |off, at, n| {
+            mem.read(off, &mut buf[at..at + n])
+        })
     }
 
     /// Copies `data` into guest memory at `addr`.
     pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), MmError> {
         let mem = self.mem.clone();
-        self.chunks(addr, data.len(), Access::Write, |off, at, n| mem.write(off, &data[at..at + n]))
+        self.chunks(addr, data.len(), Access::Write, |off, at, n| {
+            mem.write(off, &data[at..at + n])
+        })
     }
 
     /// Writes `data` at `addr` whatever the protection (the loader filling read-only
     /// pages); the range must still be mapped.
     pub fn poke(&self, addr: u64, data: &[u8]) -> Result<(), MmError> {
         let mem = self.mem.clone();
-        self.chunks(addr, data.len(), Access::Force, |off, at, n| mem.write(off, &data[at..at + n]))
+        self.chunks(addr, data.len(), Access::Force, |off, at, n| {
+            mem.write(off, &data[at..at + n])
+        })
     }
 
     /// Checks that `[addr, addr + len)` could be read (or written, with `write`).
     pub fn check_access(&self, addr: u64, len: usize, write: bool) -> Result<(), MmError> {
-        self.chunks(addr, len, if write { Access::Write } else { Access::Read }, |_, _, _| ())
+        self.chunks(
+            addr,
+            len,
+            if write { Access::Write } else { Access::Read },
+            |_, _, _| (),
+        )
     }
 
     /// Reads a NUL-terminated string of at most `max` bytes (NUL excluded).
@@ -85,7 +102,11 @@ impl AddressSpace {
             self.read(pos, &mut buf)?;
             if let Some(nul) = buf.iter().position(|&b| b == 0) {
                 out.extend_from_slice(&buf[..nul]);
-                return if out.len() > max { Err(MmError::TooLong) } else { Ok(out) };
+                return if out.len() > max {
+                    Err(MmError::TooLong)
+                } else {
+                    Ok(out)
+                };
             }
             out.extend_from_slice(&buf);
             if out.len() > max {

@@ -67,7 +67,12 @@ impl MemoryFile {
             return Err(MmError::Host("mmap(memory file)", Errno::last()));
         }
         let base = NonNull::new(ptr.cast::<u8>()).expect("mmap returned NULL");
-        Ok(Arc::new(MemoryFile { fd, base, size, alloc: Mutex::new(ExtentAllocator::new(size)) }))
+        Ok(Arc::new(MemoryFile {
+            fd,
+            base,
+            size,
+            alloc: Mutex::new(ExtentAllocator::new(size)),
+        }))
     }
 
     /// The memfd, for mapping into stubs.
@@ -100,7 +105,10 @@ impl MemoryFile {
         // SAFETY: fallocate on our own memfd; it changes file contents only.
         let r = unsafe { libc::fallocate(self.fd.as_raw_fd(), mode, off as i64, len as i64) };
         if r != 0 {
-            log::warn!("punching memory file hole at {off:#x}+{len:#x}: {}", Errno::last());
+            log::warn!(
+                "punching memory file hole at {off:#x}+{len:#x}: {}",
+                Errno::last()
+            );
         }
     }
 
@@ -117,7 +125,11 @@ impl MemoryFile {
         // SAFETY: the source range lies inside our live mapping (checked above) and cannot
         // overlap `buf`, which is ordinary sentry memory outside the mapping.
         unsafe {
-            std::ptr::copy_nonoverlapping(self.base.as_ptr().add(off as usize), buf.as_mut_ptr(), buf.len());
+            std::ptr::copy_nonoverlapping(
+                self.base.as_ptr().add(off as usize),
+                buf.as_mut_ptr(),
+                buf.len(),
+            );
         }
     }
 
@@ -127,18 +139,29 @@ impl MemoryFile {
         // SAFETY: the destination lies inside our live, writable mapping (checked above)
         // and cannot overlap `data`, which is sentry memory outside the mapping.
         unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.base.as_ptr().add(off as usize), data.len());
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.base.as_ptr().add(off as usize),
+                data.len(),
+            );
         }
     }
 
     /// Runs `f` on the bytes at `[off, off + len)` as a mutable slice, for filling fresh
     /// ranges (file contents) without a bounce buffer.
-    pub(crate) fn with_slice_mut<R>(&self, off: u64, len: u64, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    pub(crate) fn with_slice_mut<R>(
+        &self,
+        off: u64,
+        len: u64,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> R {
         self.check(off, len);
         // SAFETY: the range lies inside our live, writable mapping. Callers use this only
         // on ranges they just allocated and have not mapped into any stub, so nothing else
         // reads or writes these bytes while the slice exists.
-        let slice = unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().add(off as usize), len as usize) };
+        let slice = unsafe {
+            std::slice::from_raw_parts_mut(self.base.as_ptr().add(off as usize), len as usize)
+        };
         f(slice)
     }
 
@@ -150,7 +173,9 @@ impl MemoryFile {
         let end = src + len;
         let mut pos = src;
         while pos < end {
-            let Some((data, hole)) = self.next_data(pos, end) else { break };
+            let Some((data, hole)) = self.next_data(pos, end) else {
+                break;
+            };
             let n = hole - data;
             // SAFETY: both ranges lie inside our live mapping (checked above); they do not
             // overlap because the caller copies between two distinct allocations.
@@ -175,13 +200,19 @@ impl MemoryFile {
         }
         // SAFETY: as above.
         let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
-        let hole = if hole < 0 { end } else { (hole as u64).min(end) };
+        let hole = if hole < 0 {
+            end
+        } else {
+            (hole as u64).min(end)
+        };
         Some((data as u64, hole))
     }
 
     /// Bytes of memory the file really holds (allocated pages).
     pub fn resident_bytes(&self) -> u64 {
-        nix::sys::stat::fstat(&self.fd).map(|st| st.st_blocks as u64 * 512).unwrap_or(0)
+        nix::sys::stat::fstat(&self.fd)
+            .map(|st| st.st_blocks as u64 * 512)
+            .unwrap_or(0)
     }
 }
 
@@ -206,7 +237,11 @@ impl MemRange {
     /// Allocates a zeroed range of `len` bytes with `slack` growth room if possible.
     pub(crate) fn new(file: &Arc<MemoryFile>, len: u64, slack: u64) -> Result<Self, MmError> {
         let off = file.allocate(len, slack)?;
-        Ok(MemRange { file: file.clone(), off, len })
+        Ok(MemRange {
+            file: file.clone(),
+            off,
+            len,
+        })
     }
 
     /// Offset of the range in the memory file.
@@ -227,7 +262,11 @@ impl MemRange {
     /// Splits off `[at, len)` into a new range; `self` keeps `[0, at)`.
     pub(crate) fn split_off(&mut self, at: u64) -> MemRange {
         assert!(at > 0 && at < self.len);
-        let tail = MemRange { file: self.file.clone(), off: self.off + at, len: self.len - at };
+        let tail = MemRange {
+            file: self.file.clone(),
+            off: self.off + at,
+            len: self.len - at,
+        };
         self.len = at;
         tail
     }

@@ -12,6 +12,7 @@ use crate::vma::{Backing, MappedFile, Prot, Vma, VmaMap, VmaName};
 use parking_lot::RwLock;
 use platform::HostMapper;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Lowest address a guest may map (Linux's default `vm.mmap_min_addr`).
 pub const MIN_ADDR: u64 = 0x10000;
@@ -55,7 +56,12 @@ impl Layout {
         let gap = (128 << 20) + (1 << 20) + (STACK_SIZE.max(128 << 20) - (128 << 20));
         let mmap_base = page_down(stack_top - gap - ((rand() & 0xfff_ffff) << 12));
         let pie_base = page_down(top / 3 * 2) + ((rand() & 0xfff_ffff) << 12);
-        Layout { top, stack_top, mmap_base, pie_base }
+        Layout {
+            top,
+            stack_top,
+            mmap_base,
+            pie_base,
+        }
     }
 
     /// A fixed layout (no randomisation), for tests and reproducible runs.
@@ -158,6 +164,9 @@ pub(crate) struct State {
 pub struct AddressSpace {
     pub(crate) mem: Arc<MemoryFile>,
     pub(crate) state: RwLock<State>,
+    /// Bumped by every change of the host view, so that a stub sharing this address space
+    /// with another (`CLONE_VM`) can tell it missed a change and reinstall.
+    generation: AtomicU64,
 }
 
 /// `madvise` advice values the sentry acts on or accepts.
@@ -177,7 +186,13 @@ impl AddressSpace {
     pub fn new(mem: Arc<MemoryFile>, layout: Layout) -> Self {
         AddressSpace {
             mem,
-            state: RwLock::new(State { vmas: VmaMap::default(), layout, brk_start: 0, brk: 0 }),
+            state: RwLock::new(State {
+                vmas: VmaMap::default(),
+                layout,
+                brk_start: 0,
+                brk: 0,
+            }),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -193,6 +208,7 @@ impl AddressSpace {
 
     /// Creates a mapping and returns its address.
     pub fn mmap(&self, host: &mut dyn HostMapper, req: MapRequest) -> Result<u64, MmError> {
+        self.changed();
         let len = match page_up(req.len) {
             Some(0) => return Err(MmError::Invalid),
             Some(l) => l,
@@ -211,7 +227,9 @@ impl AddressSpace {
                 if req.addr < MIN_ADDR {
                     return Err(MmError::Perm);
                 }
-                if req.placement == Placement::FixedNoReplace && st.vmas.overlaps(req.addr, req.addr + len) {
+                if req.placement == Placement::FixedNoReplace
+                    && st.vmas.overlaps(req.addr, req.addr + len)
+                {
                     return Err(MmError::Exists);
                 }
                 req.addr
@@ -227,11 +245,20 @@ impl AddressSpace {
             Content::Zero => 0,
         };
         let backing = self.new_backing(len, req.shared, &req.content)?;
-        host.map(addr, len, req.prot.0 as i32, backing.offset()).map_err(|e| MmError::Host("mmap in stub", e))?;
+        host.map(addr, len, req.prot.0 as i32, backing.offset())
+            .map_err(|e| MmError::Host("mmap in stub", e))?;
         // The host mapping already replaced whatever was there; drop it only now.
         let replaced = st.vmas.remove_range(addr, addr + len);
         drop(replaced);
-        st.vmas.insert(Vma { start: addr, end: addr + len, prot: req.prot, shared: req.shared, backing, name, file_offset });
+        st.vmas.insert(Vma {
+            start: addr,
+            end: addr + len,
+            prot: req.prot,
+            shared: req.shared,
+            backing,
+            name,
+            file_offset,
+        });
         Ok(addr)
     }
 
@@ -240,27 +267,45 @@ impl AddressSpace {
         if let Content::File { file, offset } = content {
             fill_from_file(&range, 0, len, file, *offset)?;
         }
-        Ok(if shared { Backing::Shared { mem: Arc::new(range), off: 0 } } else { Backing::Private(range) })
+        Ok(if shared {
+            Backing::Shared {
+                mem: Arc::new(range),
+                off: 0,
+            }
+        } else {
+            Backing::Private(range)
+        })
     }
 
     /// Removes mappings in `[addr, addr + len)`.
     pub fn munmap(&self, host: &mut dyn HostMapper, addr: u64, len: u64) -> Result<(), MmError> {
+        self.changed();
         let mut st = self.state.write();
         let end = check_range(addr, len, st.layout.top)?;
         if !st.vmas.overlaps(addr, end) {
             return Ok(());
         }
-        host.unmap(addr, end - addr).map_err(|e| MmError::Host("munmap in stub", e))?;
+        host.unmap(addr, end - addr)
+            .map_err(|e| MmError::Host("munmap in stub", e))?;
         drop(st.vmas.remove_range(addr, end));
         Ok(())
     }
 
     /// Changes the protection of `[addr, addr + len)`, which must be fully mapped.
-    pub fn mprotect(&self, host: &mut dyn HostMapper, addr: u64, len: u64, prot: Prot) -> Result<(), MmError> {
+    pub fn mprotect(
+        &self,
+        host: &mut dyn HostMapper,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+    ) -> Result<(), MmError> {
+        self.changed();
         if !is_aligned(addr) {
             return Err(MmError::Invalid);
         }
-        let Some(len) = page_up(len) else { return Err(MmError::NoMem) };
+        let Some(len) = page_up(len) else {
+            return Err(MmError::NoMem);
+        };
         if len == 0 {
             return Ok(());
         }
@@ -269,7 +314,8 @@ impl AddressSpace {
         if !st.vmas.is_fully_mapped(addr, end) {
             return Err(MmError::NoMem);
         }
-        host.protect(addr, len, prot.0 as i32).map_err(|e| MmError::Host("mprotect in stub", e))?;
+        host.protect(addr, len, prot.0 as i32)
+            .map_err(|e| MmError::Host("mprotect in stub", e))?;
         st.vmas.split_at(addr);
         st.vmas.split_at(end);
         let starts: Vec<u64> = st.vmas.range(addr, end).map(|v| v.start).collect();
@@ -291,25 +337,31 @@ impl AddressSpace {
         may_move: bool,
         fixed: Option<u64>,
     ) -> Result<u64, MmError> {
+        self.changed();
         if !is_aligned(old) || (fixed.is_some() && !may_move) {
             return Err(MmError::Invalid);
         }
         let (Some(old_len), Some(new_len)) = (page_up(old_len), page_up(new_len)) else {
             return Err(MmError::Invalid);
         };
-        if new_len == 0 || old_len == 0 {
-            // old_len == 0 duplicates a shared mapping in Linux; not supported here.
+        if new_len == 0 {
             return Err(MmError::Invalid);
         }
         let mut st = self.state.write();
         let top = st.layout.top;
+        if old_len == 0 {
+            return self.duplicate_shared(&mut st, host, old, new_len, may_move, fixed);
+        }
         let old_end = old.checked_add(old_len).ok_or(MmError::Fault)?;
         match st.vmas.find(old) {
             Some(v) if v.end >= old_end => {}
             _ => return Err(MmError::Fault),
         }
         if let Some(dst) = fixed {
-            if !is_aligned(dst) || dst.checked_add(new_len).is_none_or(|e| e > top) || dst < MIN_ADDR {
+            if !is_aligned(dst)
+                || dst.checked_add(new_len).is_none_or(|e| e > top)
+                || dst < MIN_ADDR
+            {
                 return Err(MmError::Invalid);
             }
             if dst < old_end && old < dst + new_len {
@@ -318,7 +370,8 @@ impl AddressSpace {
         }
         if fixed.is_none() && new_len <= old_len {
             if new_len < old_len {
-                host.unmap(old + new_len, old_len - new_len).map_err(|e| MmError::Host("munmap in stub", e))?;
+                host.unmap(old + new_len, old_len - new_len)
+                    .map_err(|e| MmError::Host("munmap in stub", e))?;
                 drop(st.vmas.remove_range(old + new_len, old_end));
             }
             return Ok(old);
@@ -346,7 +399,8 @@ impl AddressSpace {
             }
         };
         if fixed.is_some() {
-            host.unmap(dst, new_len).map_err(|e| MmError::Host("munmap in stub", e))?;
+            host.unmap(dst, new_len)
+                .map_err(|e| MmError::Host("munmap in stub", e))?;
             drop(st.vmas.remove_range(dst, dst + new_len));
         }
         let mut vma = st.vmas.remove(old).expect("split VMA");
@@ -357,7 +411,8 @@ impl AddressSpace {
             tmp.split_at(tail_start);
             vma = tmp.remove(old).expect("head");
             let tail = tmp.remove(tail_start).expect("tail");
-            host.unmap(tail.start, tail.len()).map_err(|e| MmError::Host("munmap in stub", e))?;
+            host.unmap(tail.start, tail.len())
+                .map_err(|e| MmError::Host("munmap in stub", e))?;
             drop(tail);
         }
         // Move: map the same memory-file pages at the new address, then drop the old view.
@@ -366,24 +421,96 @@ impl AddressSpace {
             st.vmas.insert(vma);
             return Err(MmError::Host("mmap in stub", e));
         }
-        host.unmap(old, moved_len).map_err(|e| MmError::Host("munmap in stub", e))?;
+        host.unmap(old, moved_len)
+            .map_err(|e| MmError::Host("munmap in stub", e))?;
         vma.end = dst + moved_len;
         vma.start = dst;
-        let res = if new_len > moved_len { self.resize_backing(host, &mut vma, new_len, dst) } else { Ok(()) };
+        let res = if new_len > moved_len {
+            self.resize_backing(host, &mut vma, new_len, dst)
+        } else {
+            Ok(())
+        };
         st.vmas.insert(vma);
         res.map(|()| dst)
     }
 
+    /// `mremap` with an old size of 0: a second mapping of the same shared pages.
+    fn duplicate_shared(
+        &self,
+        st: &mut State,
+        host: &mut dyn HostMapper,
+        old: u64,
+        new_len: u64,
+        may_move: bool,
+        fixed: Option<u64>,
+    ) -> Result<u64, MmError> {
+        let vma = st.vmas.find(old).ok_or(MmError::Fault)?;
+        let Backing::Shared { mem, off } = &vma.backing else {
+            return Err(MmError::Invalid);
+        };
+        if !may_move {
+            return Err(MmError::Invalid);
+        }
+        let start_off = off + (old - vma.start);
+        if start_off + new_len > mem.len() {
+            return Err(MmError::NoMem);
+        }
+        let (mem, prot, name, file_offset) = (
+            mem.clone(),
+            vma.prot,
+            vma.name.clone(),
+            vma.file_offset + (old - vma.start),
+        );
+        let top = st.layout.top;
+        let dst = match fixed {
+            Some(d) => d,
+            None => st
+                .vmas
+                .find_gap_top_down(new_len, MIN_ADDR, st.layout.mmap_base)
+                .ok_or(MmError::NoMem)?,
+        };
+        if dst + new_len > top {
+            return Err(MmError::Invalid);
+        }
+        host.map(dst, new_len, prot.0 as i32, mem.offset() + start_off)
+            .map_err(|e| MmError::Host("mmap in stub", e))?;
+        drop(st.vmas.remove_range(dst, dst + new_len));
+        st.vmas.insert(Vma {
+            start: dst,
+            end: dst + new_len,
+            prot,
+            shared: true,
+            backing: Backing::Shared {
+                mem,
+                off: start_off,
+            },
+            name,
+            file_offset,
+        });
+        Ok(dst)
+    }
+
     /// Grows `vma` (not in the map) to `new_len` at address `at`, in place in the memory
     /// file when possible, else by copying into a bigger range.
-    fn resize_backing(&self, host: &mut dyn HostMapper, vma: &mut Vma, new_len: u64, at: u64) -> Result<(), MmError> {
+    fn resize_backing(
+        &self,
+        host: &mut dyn HostMapper,
+        vma: &mut Vma,
+        new_len: u64,
+        at: u64,
+    ) -> Result<(), MmError> {
         let old_len = vma.len();
         debug_assert!(new_len > old_len);
         match &mut vma.backing {
             Backing::Private(range) => {
                 if range.try_grow(new_len) {
-                    host.map(at + old_len, new_len - old_len, vma.prot.0 as i32, range.offset() + old_len)
-                        .map_err(|e| MmError::Host("mmap in stub", e))?;
+                    host.map(
+                        at + old_len,
+                        new_len - old_len,
+                        vma.prot.0 as i32,
+                        range.offset() + old_len,
+                    )
+                    .map_err(|e| MmError::Host("mmap in stub", e))?;
                 } else {
                     let fresh = MemRange::new(&self.mem, new_len, new_len.min(MAX_SLACK))?;
                     self.mem.copy(range.offset(), fresh.offset(), old_len);
@@ -394,15 +521,26 @@ impl AddressSpace {
                 // Linux fills file-mapping growth from the file; keep the file bytes too.
                 if let VmaName::File(file) = &vma.name {
                     let file = file.clone();
-                    fill_from_file(range, old_len, new_len - old_len, &file, vma.file_offset + old_len)?;
+                    fill_from_file(
+                        range,
+                        old_len,
+                        new_len - old_len,
+                        &file,
+                        vma.file_offset + old_len,
+                    )?;
                 }
             }
             Backing::Shared { mem, off } => {
                 if *off + new_len > mem.len() {
                     return Err(MmError::NoMem);
                 }
-                host.map(at + old_len, new_len - old_len, vma.prot.0 as i32, mem.offset() + *off + old_len)
-                    .map_err(|e| MmError::Host("mmap in stub", e))?;
+                host.map(
+                    at + old_len,
+                    new_len - old_len,
+                    vma.prot.0 as i32,
+                    mem.offset() + *off + old_len,
+                )
+                .map_err(|e| MmError::Host("mmap in stub", e))?;
             }
         }
         vma.end = vma.start + new_len;
@@ -411,12 +549,15 @@ impl AddressSpace {
 
     /// `brk`: sets the program break to `addr` if possible; returns the break in effect.
     pub fn brk(&self, host: &mut dyn HostMapper, addr: u64) -> u64 {
+        self.changed();
         let mut st = self.state.write();
         let cur = st.brk;
         if addr < st.brk_start {
             return cur;
         }
-        let (Some(old_end), Some(new_end)) = (page_up(cur), page_up(addr)) else { return cur };
+        let (Some(old_end), Some(new_end)) = (page_up(cur), page_up(addr)) else {
+            return cur;
+        };
         let heap_start = page_up(st.brk_start).expect("brk start");
         if new_end > old_end {
             if new_end > st.layout.top || st.vmas.overlaps(old_end, new_end) {
@@ -435,11 +576,16 @@ impl AddressSpace {
                 r
             } else {
                 // The heap's last VMA (mprotect may have split the heap) grows.
-                let last = st.vmas.find(old_end - PAGE_SIZE).filter(|v| matches!(v.name, VmaName::Heap));
+                let last = st
+                    .vmas
+                    .find(old_end - PAGE_SIZE)
+                    .filter(|v| matches!(v.name, VmaName::Heap));
                 match last.map(|v| v.start).and_then(|s| st.vmas.remove(s)) {
                     Some(mut vma) => {
                         let start = vma.start;
-                        let r = self.resize_backing(host, &mut vma, new_end - start, start).is_ok();
+                        let r = self
+                            .resize_backing(host, &mut vma, new_end - start, start)
+                            .is_ok();
                         st.vmas.insert(vma);
                         r
                     }
@@ -471,7 +617,9 @@ impl AddressSpace {
         if !is_aligned(addr) || !(0..=advice::MAX_KNOWN).contains(&advice) {
             return Err(MmError::Invalid);
         }
-        let Some(len) = page_up(len) else { return Err(MmError::Invalid) };
+        let Some(len) = page_up(len) else {
+            return Err(MmError::Invalid);
+        };
         let end = addr.checked_add(len).ok_or(MmError::Invalid)?;
         let st = self.state.read();
         if !matches!(advice, advice::DONTNEED | advice::FREE | advice::REMOVE) {
@@ -488,7 +636,13 @@ impl AddressSpace {
             }
             self.mem.zero(v.offset_of(s), e - s);
             if let (VmaName::File(file), Backing::Private(range)) = (&v.name, &v.backing) {
-                fill_from_file(range, s - v.start, e - s, file, v.file_offset + (s - v.start))?;
+                fill_from_file(
+                    range,
+                    s - v.start,
+                    e - s,
+                    file,
+                    v.file_offset + (s - v.start),
+                )?;
             }
         }
         result
@@ -499,18 +653,14 @@ impl AddressSpace {
         if !is_aligned(addr) {
             return Err(MmError::Invalid);
         }
-        let end = page_up(len).and_then(|l| addr.checked_add(l)).ok_or(MmError::NoMem)?;
-        if self.state.read().vmas.is_fully_mapped(addr, end) { Ok(()) } else { Err(MmError::NoMem) }
-    }
-
-    /// Removes every mapping (the old image at `execve`): the stub stops mapping them,
-    /// then their memory is freed.
-    pub fn clear(&self, host: &mut dyn HostMapper) -> Result<(), MmError> {
-        let mut st = self.state.write();
-        let top = st.layout.top;
-        host.unmap(MIN_ADDR, top - MIN_ADDR).map_err(|e| MmError::Host("munmap in stub", e))?;
-        drop(st.vmas.remove_range(0, top));
-        Ok(())
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .ok_or(MmError::NoMem)?;
+        if self.state.read().vmas.is_fully_mapped(addr, end) {
+            Ok(())
+        } else {
+            Err(MmError::NoMem)
+        }
     }
 
     /// Every VMA, for the VMA dump and `/proc/pid/maps`.
@@ -530,7 +680,10 @@ impl AddressSpace {
                     self.mem.copy(r.offset(), copy.offset(), r.len());
                     Backing::Private(copy)
                 }
-                Backing::Shared { mem, off } => Backing::Shared { mem: mem.clone(), off: *off },
+                Backing::Shared { mem, off } => Backing::Shared {
+                    mem: mem.clone(),
+                    off: *off,
+                },
             };
             vmas.insert(Vma {
                 start: v.start,
@@ -544,36 +697,62 @@ impl AddressSpace {
         }
         Ok(AddressSpace {
             mem: self.mem.clone(),
-            state: RwLock::new(State { vmas, layout: st.layout, brk_start: st.brk_start, brk: st.brk }),
+            state: RwLock::new(State {
+                vmas,
+                layout: st.layout,
+                brk_start: st.brk_start,
+                brk: st.brk,
+            }),
+            generation: AtomicU64::new(0),
         })
     }
 
-    /// Maps every VMA into a fresh stub.
-    pub fn install(&self, host: &mut dyn HostMapper) -> Result<(), MmError> {
+    /// The current generation of the host view (see [`AddressSpace::install`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Maps every VMA into a stub (a fresh one, or one that missed changes made through
+    /// another stub sharing this address space, after unmapping everything in it); returns
+    /// the generation the stub is now in sync with.
+    pub fn install(&self, host: &mut dyn HostMapper) -> Result<u64, MmError> {
         let st = self.state.read();
+        let generation = self.generation();
         for v in st.vmas.iter() {
             host.map(v.start, v.len(), v.prot.0 as i32, v.backing.offset())
                 .map_err(|e| MmError::Host("mmap in stub", e))?;
         }
-        Ok(())
+        Ok(generation)
     }
 }
 
 /// Copies file bytes into `[at, at + len)` of `range`; the part past end of file is zero.
-fn fill_from_file(range: &MemRange, at: u64, len: u64, file: &MappedFile, offset: u64) -> Result<(), MmError> {
-    range.file().with_slice_mut(range.offset() + at, len, |buf| {
-        let mut done = 0;
-        while done < buf.len() {
-            match file.source.read_at(&mut buf[done..], offset + done as u64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(MmError::File(e)),
+fn fill_from_file(
+    range: &MemRange,
+    at: u64,
+    len: u64,
+    file: &MappedFile,
+    offset: u64,
+) -> Result<(), MmError> {
+    range
+        .file()
+        .with_slice_mut(range.offset() + at, len, |buf| {
+            let mut done = 0;
+            while done < buf.len() {
+                match file.source.read_at(&mut buf[done..], offset + done as u64) {
+                    Ok(0) => break,
+                    Ok(n) => done += n,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(MmError::File(e)),
+                }
             }
-        }
-        buf[done..].fill(0);
-        Ok(())
-    })
+            buf[done..].fill(0);
+            Ok(())
+        })
 }
 
 fn check_range(addr: u64, len: u64, top: u64) -> Result<u64, MmError> {
@@ -600,7 +779,11 @@ fn info(v: &Vma) -> VmaInfo {
         prot: v.prot,
         shared: v.shared,
         memfd_offset: v.backing.offset(),
-        file_offset: if matches!(v.name, VmaName::File(_)) { v.file_offset } else { 0 },
+        file_offset: if matches!(v.name, VmaName::File(_)) {
+            v.file_offset
+        } else {
+            0
+        },
         dev_ino,
         name,
     }
@@ -614,11 +797,17 @@ impl State {
             return Err(MmError::NoMem);
         }
         if low_2g {
-            return self.vmas.find_gap_top_down(len, 0x4000_0000, 0x8000_0000).ok_or(MmError::NoMem);
+            return self
+                .vmas
+                .find_gap_top_down(len, 0x4000_0000, 0x8000_0000)
+                .ok_or(MmError::NoMem);
         }
         if hint != 0 {
             if let Some(h) = page_up(hint) {
-                if h >= MIN_ADDR && h.checked_add(len).is_some_and(|e| e <= top) && !self.vmas.overlaps(h, h + len) {
+                if h >= MIN_ADDR
+                    && h.checked_add(len).is_some_and(|e| e <= top)
+                    && !self.vmas.overlaps(h, h + len)
+                {
                     return Ok(h);
                 }
             }

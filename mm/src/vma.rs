@@ -115,7 +115,10 @@ impl Backing {
     fn split_off(&mut self, at: u64) -> Backing {
         match self {
             Backing::Private(r) => Backing::Private(r.split_off(at)),
-            Backing::Shared { mem, off } => Backing::Shared { mem: mem.clone(), off: *off + at },
+            Backing::Shared { mem, off } => Backing::Shared {
+                mem: mem.clone(),
+                off: *off + at,
+            },
         }
     }
 }
@@ -179,18 +182,30 @@ pub struct VmaMap {
 impl VmaMap {
     /// Adds `vma`, which must not overlap any existing one.
     pub fn insert(&mut self, vma: Vma) {
-        debug_assert!(!self.overlaps(vma.start, vma.end), "overlapping insert at {:#x}", vma.start);
+        debug_assert!(
+            !self.overlaps(vma.start, vma.end),
+            "overlapping insert at {:#x}",
+            vma.start
+        );
         self.map.insert(vma.start, vma);
     }
 
     /// The VMA containing `addr`.
     pub fn find(&self, addr: u64) -> Option<&Vma> {
-        self.map.range(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
+        self.map
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| addr < v.end)
     }
 
     /// The VMA containing `addr`, mutably.
     pub fn find_mut(&mut self, addr: u64) -> Option<&mut Vma> {
-        self.map.range_mut(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
+        self.map
+            .range_mut(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| addr < v.end)
     }
 
     /// Whether any VMA intersects `[start, end)`.
@@ -200,9 +215,17 @@ impl VmaMap {
 
     /// VMAs intersecting `[start, end)`, in address order.
     pub fn range(&self, start: u64, end: u64) -> impl Iterator<Item = &Vma> {
-        let first = self.map.range(..=start).next_back().filter(|(_, v)| v.end > start).map(|(&k, _)| k);
+        let first = self
+            .map
+            .range(..=start)
+            .next_back()
+            .filter(|(_, v)| v.end > start)
+            .map(|(&k, _)| k);
         let from = first.unwrap_or(start);
-        self.map.range((Bound::Included(from), Bound::Excluded(end))).map(|(_, v)| v).filter(move |v| v.end > start)
+        self.map
+            .range((Bound::Included(from), Bound::Excluded(end)))
+            .map(|(_, v)| v)
+            .filter(move |v| v.end > start)
     }
 
     /// Makes `addr` a VMA boundary by splitting the VMA that strictly contains it.
@@ -220,7 +243,9 @@ impl VmaMap {
         self.split_at(start);
         self.split_at(end);
         let keys: Vec<u64> = self.map.range(start..end).map(|(&k, _)| k).collect();
-        keys.into_iter().filter_map(|k| self.map.remove(&k)).collect()
+        keys.into_iter()
+            .filter_map(|k| self.map.remove(&k))
+            .collect()
     }
 
     /// Removes the VMA starting exactly at `start`.
@@ -263,5 +288,4 @@ impl VmaMap {
     pub fn iter(&self) -> impl Iterator<Item = &Vma> {
         self.map.values()
     }
-
 }

@@ -1,6 +1,8 @@
 //! Address-space semantics against a fake host that records what the stub would map.
 
-use mm::{AddressSpace, Content, Layout, MapRequest, MemoryFile, MmError, Placement, Prot, VmaName};
+use mm::{
+    AddressSpace, Content, Layout, MapRequest, MemoryFile, MmError, Placement, Prot, VmaName,
+};
 use nix::errno::Errno;
 use platform::HostMapper;
 use std::collections::BTreeMap;
@@ -39,7 +41,10 @@ impl HostMapper for FakeHost {
 
 fn space() -> (AddressSpace, FakeHost) {
     let mem = MemoryFile::new(1 << 36).unwrap();
-    (AddressSpace::new(mem, Layout::fixed(TOP)), FakeHost::default())
+    (
+        AddressSpace::new(mem, Layout::fixed(TOP)),
+        FakeHost::default(),
+    )
 }
 
 /// The host view must equal the VMA map page by page.
@@ -54,29 +59,75 @@ fn assert_consistent(a: &AddressSpace, h: &FakeHost) {
 }
 
 fn fixed(addr: u64, len: u64, prot: Prot) -> MapRequest {
-    MapRequest { addr, placement: Placement::Fixed, ..MapRequest::anon(len, prot) }
+    MapRequest {
+        addr,
+        placement: Placement::Fixed,
+        ..MapRequest::anon(len, prot)
+    }
 }
 
 #[test]
 fn mmap_hint_fixed_and_noreplace() {
     let (a, mut h) = space();
-    let x = a.mmap(&mut h, MapRequest { addr: 0x1000_0000, ..MapRequest::anon(3 * P, Prot::RW) }).unwrap();
+    let x = a
+        .mmap(
+            &mut h,
+            MapRequest {
+                addr: 0x1000_0000,
+                ..MapRequest::anon(3 * P, Prot::RW)
+            },
+        )
+        .unwrap();
     assert_eq!(x, 0x1000_0000, "a free hint is honoured");
-    let y = a.mmap(&mut h, MapRequest { addr: 0x1000_0000, ..MapRequest::anon(P, Prot::RW) }).unwrap();
+    let y = a
+        .mmap(
+            &mut h,
+            MapRequest {
+                addr: 0x1000_0000,
+                ..MapRequest::anon(P, Prot::RW)
+            },
+        )
+        .unwrap();
     assert_ne!(y, x, "a taken hint is not");
-    let noreplace = MapRequest { addr: x + P, placement: Placement::FixedNoReplace, ..MapRequest::anon(P, Prot::RW) };
+    let noreplace = MapRequest {
+        addr: x + P,
+        placement: Placement::FixedNoReplace,
+        ..MapRequest::anon(P, Prot::RW)
+    };
     assert_eq!(a.mmap(&mut h, noreplace), Err(MmError::Exists));
     a.write(x, b"hello").unwrap();
     a.mmap(&mut h, fixed(x + P, P, Prot::READ)).unwrap();
-    assert_eq!(a.vmas().iter().filter(|v| v.start >= x && v.end <= x + 3 * P).count(), 3);
+    assert_eq!(
+        a.vmas()
+            .iter()
+            .filter(|v| v.start >= x && v.end <= x + 3 * P)
+            .count(),
+        3
+    );
     let mut b = [0u8; 5];
     a.read(x, &mut b).unwrap();
     assert_eq!(&b, b"hello");
-    assert_eq!(a.write(x + P, b"x"), Err(MmError::Fault), "the fixed replacement is read-only");
-    assert_eq!(a.mmap(&mut h, fixed(x + 1, P, Prot::RW)), Err(MmError::Invalid));
-    assert_eq!(a.mmap(&mut h, fixed(0x1000, P, Prot::RW)), Err(MmError::Perm));
-    assert_eq!(a.mmap(&mut h, fixed(TOP - P, 2 * P, Prot::RW)), Err(MmError::NoMem));
-    assert_eq!(a.mmap(&mut h, MapRequest::anon(0, Prot::RW)), Err(MmError::Invalid));
+    assert_eq!(
+        a.write(x + P, b"x"),
+        Err(MmError::Fault),
+        "the fixed replacement is read-only"
+    );
+    assert_eq!(
+        a.mmap(&mut h, fixed(x + 1, P, Prot::RW)),
+        Err(MmError::Invalid)
+    );
+    assert_eq!(
+        a.mmap(&mut h, fixed(0x1000, P, Prot::RW)),
+        Err(MmError::Perm)
+    );
+    assert_eq!(
+        a.mmap(&mut h, fixed(TOP - P, 2 * P, Prot::RW)),
+        Err(MmError::NoMem)
+    );
+    assert_eq!(
+        a.mmap(&mut h, MapRequest::anon(0, Prot::RW)),
+        Err(MmError::Invalid)
+    );
     assert_consistent(&a, &h);
 }
 
@@ -89,7 +140,10 @@ fn munmap_middle_splits_and_frees() {
     }
     let before = a.memory_file().resident_bytes();
     a.munmap(&mut h, x + 3 * P, 4 * P).unwrap();
-    assert!(a.memory_file().resident_bytes() <= before - 4 * P, "unmapped pages are freed");
+    assert!(
+        a.memory_file().resident_bytes() <= before - 4 * P,
+        "unmapped pages are freed"
+    );
     assert_eq!(a.read_obj::<u8>(x + 2 * P), Ok(3));
     assert_eq!(a.read_obj::<u8>(x + 7 * P), Ok(8));
     assert_eq!(a.read_obj::<u8>(x + 3 * P), Err(MmError::Fault));
@@ -108,7 +162,10 @@ fn mprotect_splits_and_requires_mapping() {
     assert!(a.write(x, b"a").is_ok());
     assert_eq!(a.write(x + P, b"a"), Err(MmError::Fault));
     assert!(a.write(x + 3 * P, b"a").is_ok());
-    assert_eq!(a.mprotect(&mut h, x + 3 * P, 2 * P, Prot::READ), Err(MmError::NoMem));
+    assert_eq!(
+        a.mprotect(&mut h, x + 3 * P, 2 * P, Prot::READ),
+        Err(MmError::NoMem)
+    );
     assert_consistent(&a, &h);
 }
 
@@ -119,26 +176,51 @@ fn mremap_grow_shrink_move() {
     a.write(x + P, b"keep").unwrap();
     // Block growth in place with a neighbour.
     a.mmap(&mut h, fixed(x + 2 * P, P, Prot::RW)).unwrap();
-    assert_eq!(a.mremap(&mut h, x, 2 * P, 4 * P, false, None), Err(MmError::NoMem));
+    assert_eq!(
+        a.mremap(&mut h, x, 2 * P, 4 * P, false, None),
+        Err(MmError::NoMem)
+    );
     let y = a.mremap(&mut h, x, 2 * P, 4 * P, true, None).unwrap();
     assert_ne!(x, y);
     let mut b = [0u8; 4];
     a.read(y + P, &mut b).unwrap();
     assert_eq!(&b, b"keep");
-    assert_eq!(a.read_obj::<u8>(x), Err(MmError::Fault), "the old range is gone");
+    assert_eq!(
+        a.read_obj::<u8>(x),
+        Err(MmError::Fault),
+        "the old range is gone"
+    );
     assert_eq!(a.mremap(&mut h, y, 4 * P, P, false, None), Ok(y));
     assert_eq!(a.read_obj::<u8>(y + P), Err(MmError::Fault));
-    assert_eq!(a.mremap(&mut h, y, P, 64 * P, false, None), Err(MmError::NoMem), "x's neighbour is in the way");
+    assert_eq!(
+        a.mremap(&mut h, y, P, 64 * P, false, None),
+        Err(MmError::NoMem),
+        "x's neighbour is in the way"
+    );
     // Grow in place into free space.
-    let y = a.mmap(&mut h, MapRequest { addr: 0x3000_0000, ..MapRequest::anon(P, Prot::RW) }).unwrap();
+    let y = a
+        .mmap(
+            &mut h,
+            MapRequest {
+                addr: 0x3000_0000,
+                ..MapRequest::anon(P, Prot::RW)
+            },
+        )
+        .unwrap();
     let g = a.mremap(&mut h, y, P, 64 * P, false, None).unwrap();
     assert_eq!(g, y);
     a.write(y + 63 * P, b"z").unwrap();
     // Fixed move.
     let dst = 0x2000_0000;
-    assert_eq!(a.mremap(&mut h, y, 64 * P, 64 * P, true, Some(dst)), Ok(dst));
+    assert_eq!(
+        a.mremap(&mut h, y, 64 * P, 64 * P, true, Some(dst)),
+        Ok(dst)
+    );
     assert_eq!(a.read_obj::<u8>(dst + 63 * P), Ok(b'z'));
-    assert_eq!(a.mremap(&mut h, dst + 60 * P, 8 * P, P, false, None), Err(MmError::Fault));
+    assert_eq!(
+        a.mremap(&mut h, dst + 60 * P, 8 * P, P, false, None),
+        Err(MmError::Fault)
+    );
     assert_consistent(&a, &h);
 }
 
@@ -151,11 +233,19 @@ fn brk_grows_and_shrinks() {
     a.write(0x60_0123 + 99_999, b"x").unwrap();
     assert_eq!(a.brk(&mut h, 0x70_0000 + 10 * P), 0x70_0000 + 10 * P);
     assert_eq!(a.read_obj::<u8>(0x60_0123 + 99_999), Ok(b'x'));
-    let heap: Vec<_> = a.vmas().into_iter().filter(|v| v.name == "[heap]").collect();
+    let heap: Vec<_> = a
+        .vmas()
+        .into_iter()
+        .filter(|v| v.name == "[heap]")
+        .collect();
     assert_eq!(heap.len(), 1, "the heap stays one VMA");
     assert_eq!(a.brk(&mut h, 0x60_2000), 0x60_2000);
     assert_eq!(a.read_obj::<u8>(0x60_0123 + 99_999), Err(MmError::Fault));
-    assert_eq!(a.brk(&mut h, 0x1000), 0x60_2000, "below the start: unchanged");
+    assert_eq!(
+        a.brk(&mut h, 0x1000),
+        0x60_2000,
+        "below the start: unchanged"
+    );
     // A mapping in the way stops the break.
     a.mmap(&mut h, fixed(0x80_0000, P, Prot::RW)).unwrap();
     assert_eq!(a.brk(&mut h, 0x90_0000), 0x60_2000);
@@ -166,14 +256,25 @@ fn brk_grows_and_shrinks() {
 fn madvise_dontneed_zeroes_private_not_shared() {
     let (a, mut h) = space();
     let x = a.mmap(&mut h, MapRequest::anon(2 * P, Prot::RW)).unwrap();
-    let s = a.mmap(&mut h, MapRequest { shared: true, ..MapRequest::anon(P, Prot::RW) }).unwrap();
+    let s = a
+        .mmap(
+            &mut h,
+            MapRequest {
+                shared: true,
+                ..MapRequest::anon(P, Prot::RW)
+            },
+        )
+        .unwrap();
     a.write(x, b"a").unwrap();
     a.write(s, b"b").unwrap();
     a.madvise(x, 2 * P, mm::advice::DONTNEED).unwrap();
     a.madvise(s, P, mm::advice::DONTNEED).unwrap();
     assert_eq!(a.read_obj::<u8>(x), Ok(0));
     assert_eq!(a.read_obj::<u8>(s), Ok(b'b'));
-    assert_eq!(a.madvise(x + 1, P, mm::advice::DONTNEED), Err(MmError::Invalid));
+    assert_eq!(
+        a.madvise(x + 1, P, mm::advice::DONTNEED),
+        Err(MmError::Invalid)
+    );
     assert_eq!(a.madvise(x, P, 999), Err(MmError::Invalid));
 }
 
@@ -181,7 +282,15 @@ fn madvise_dontneed_zeroes_private_not_shared() {
 fn fork_copies_private_and_shares_shared() {
     let (a, mut h) = space();
     let x = a.mmap(&mut h, MapRequest::anon(P, Prot::RW)).unwrap();
-    let s = a.mmap(&mut h, MapRequest { shared: true, ..MapRequest::anon(P, Prot::RW) }).unwrap();
+    let s = a
+        .mmap(
+            &mut h,
+            MapRequest {
+                shared: true,
+                ..MapRequest::anon(P, Prot::RW)
+            },
+        )
+        .unwrap();
     a.write(x, b"p").unwrap();
     let child = a.fork().unwrap();
     let mut ch = FakeHost::default();
@@ -208,8 +317,16 @@ fn private_file_mapping_copies_contents_with_offset() {
     let (a, mut h) = space();
     let mut data = vec![b'a'; P as usize];
     data.extend(vec![b'b'; 100]);
-    let file = Arc::new(mm::MappedFile { path: "/f".into(), dev: 1, ino: 2, source: Arc::new(Bytes(data)) });
-    let req = MapRequest { content: Content::File { file, offset: P }, ..MapRequest::anon(2 * P, Prot::READ) };
+    let file = Arc::new(mm::MappedFile {
+        path: "/f".into(),
+        dev: 1,
+        ino: 2,
+        source: Arc::new(Bytes(data)),
+    });
+    let req = MapRequest {
+        content: Content::File { file, offset: P },
+        ..MapRequest::anon(2 * P, Prot::READ)
+    };
     let x = a.mmap(&mut h, req).unwrap();
     assert_eq!(a.read_obj::<u8>(x), Ok(b'b'));
     assert_eq!(a.read_obj::<u8>(x + 99), Ok(b'b'));
@@ -224,7 +341,11 @@ fn strings_stop_at_nul_and_faults() {
     let (a, mut h) = space();
     let x = a.mmap(&mut h, MapRequest::anon(P, Prot::RW)).unwrap();
     a.write(x + P - 3, b"abc").unwrap();
-    assert_eq!(a.read_cstring(x + P - 3, 100), Err(MmError::Fault), "runs into unmapped memory");
+    assert_eq!(
+        a.read_cstring(x + P - 3, 100),
+        Err(MmError::Fault),
+        "runs into unmapped memory"
+    );
     a.write(x, b"hello\0").unwrap();
     assert_eq!(a.read_cstring(x, 100).unwrap(), b"hello");
     assert_eq!(a.read_cstring(x, 3), Err(MmError::TooLong));

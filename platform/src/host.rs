@@ -8,7 +8,14 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// Reads `linux_dirent64` records from directory `fd` into `buf` (`getdents64(2)`).
 pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which we own mutably.
-    let r = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            fd.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
     Errno::result(r).map(|n| n as usize)
 }
 
@@ -57,4 +64,27 @@ pub fn getrandom(buf: &mut [u8]) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+/// Sets the access and modification times of the object `fd` refers to (an `O_PATH` fd
+/// of a symlink included), with `utimensat(fd, "", times, AT_EMPTY_PATH)`.
+pub fn utimens_fd(fd: BorrowedFd<'_>, times: &[libc::timespec; 2]) -> Result<(), Errno> {
+    // SAFETY: the path is a valid empty C string and `times` points at two timespecs,
+    // which is all utimensat reads.
+    let r = unsafe {
+        libc::utimensat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            times.as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// Sends `sig` to thread `tid` of thread group `tgid` (`tgkill(2)`).
+pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<(), Errno> {
+    // SAFETY: tgkill takes three integers and touches no memory of ours.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) };
+    Errno::result(r).map(drop)
 }

@@ -23,7 +23,7 @@ pub use error::PlatformError;
 pub use regs::{FpState, Regs, initial_fpstate, zeroed_regs};
 pub use spawn::{STUB_MEMFD, spawn};
 pub use stub::{GUEST_TOP, STUB_BASE};
-pub use thread::{Event, FaultInfo, HostMapper, StubThread};
+pub use thread::{Event, FaultInfo, HostMapper, Kicker, StubThread};
 
 /// Protection bits as the host's `mmap`/`mprotect` take them (`PROT_*`).
 pub type Prot = i32;

@@ -28,16 +28,31 @@ const RET_ALLOW: u32 = 0x7fff_0000;
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
 
 fn load(k: u32) -> Insn {
-    Insn { code: BPF_LD_W_ABS, jt: 0, jf: 0, k }
+    Insn {
+        code: BPF_LD_W_ABS,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 
 /// Jump over `skip_if_false` instructions unless the accumulator equals `k`.
 fn jeq(k: u32, skip_if_false: u8) -> Insn {
-    Insn { code: BPF_JEQ_K, jt: 0, jf: skip_if_false, k }
+    Insn {
+        code: BPF_JEQ_K,
+        jt: 0,
+        jf: skip_if_false,
+        k,
+    }
 }
 
 fn ret(k: u32) -> Insn {
-    Insn { code: BPF_RET_K, jt: 0, jf: 0, k }
+    Insn {
+        code: BPF_RET_K,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 
 /// The filter program allowing syscalls whose reported IP is `gadget_return`.
@@ -85,7 +100,10 @@ mod tests {
         let prog = stub_filter(gadget);
         assert_eq!(run(&prog, AUDIT_ARCH_X86_64, gadget), RET_ALLOW);
         assert_eq!(run(&prog, AUDIT_ARCH_X86_64, gadget + 1), RET_KILL_PROCESS);
-        assert_eq!(run(&prog, AUDIT_ARCH_X86_64, gadget + (1 << 32)), RET_KILL_PROCESS);
+        assert_eq!(
+            run(&prog, AUDIT_ARCH_X86_64, gadget + (1 << 32)),
+            RET_KILL_PROCESS
+        );
         assert_eq!(run(&prog, AUDIT_ARCH_X86_64, 0x401000), RET_KILL_PROCESS);
         assert_eq!(run(&prog, 0x4000_0003, gadget), RET_KILL_PROCESS);
     }

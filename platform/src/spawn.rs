@@ -128,8 +128,12 @@ fn strip_host_mappings(thread: &mut StubThread, pid: Pid) -> Result<(), Platform
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
         .map_err(|e| PlatformError::Io("reading the stub's maps", e))?;
     for line in maps.lines() {
-        let Some((range, _)) = line.split_once(' ') else { continue };
-        let Some((lo, hi)) = range.split_once('-') else { continue };
+        let Some((range, _)) = line.split_once(' ') else {
+            continue;
+        };
+        let Some((lo, hi)) = range.split_once('-') else {
+            continue;
+        };
         let (Ok(lo), Ok(hi)) = (u64::from_str_radix(lo, 16), u64::from_str_radix(hi, 16)) else {
             continue;
         };

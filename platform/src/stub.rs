@@ -145,9 +145,10 @@ fn create_image_fd() -> Result<OwnedFd, PlatformError> {
         .map_err(|e| PlatformError::Io("writing the stub image", e))?;
     let fd = OwnedFd::from(file);
     let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_ADD_SEALS(
-        nix::fcntl::SealFlag::from_bits_truncate(seals),
-    ))
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_ADD_SEALS(nix::fcntl::SealFlag::from_bits_truncate(seals)),
+    )
     .map_err(|e| PlatformError::Errno("sealing the stub image", e))?;
     Ok(fd)
 }

@@ -52,6 +52,22 @@ pub trait HostMapper {
     fn protect(&mut self, addr: u64, len: u64, prot: i32) -> Result<(), Errno>;
 }
 
+/// A handle other threads use to kick a stub thread out of guest code: the stub gets a
+/// host SIGCHLD, its tracer sees [`Event::Interrupted`], and the signal goes no further.
+#[derive(Clone, Copy, Debug)]
+pub struct Kicker {
+    tgid: i32,
+    tid: i32,
+}
+
+impl Kicker {
+    /// Interrupts the stub thread if it is running guest code (harmless otherwise: the
+    /// next switch returns [`Event::Interrupted`] at once).
+    pub fn kick(&self) {
+        let _ = crate::host::tgkill(self.tgid, self.tid, libc::SIGCHLD);
+    }
+}
+
 /// A stub thread traced by the current sentry thread.
 pub struct StubThread {
     tid: Pid,
@@ -64,12 +80,25 @@ pub struct StubThread {
 impl StubThread {
     /// Takes ownership of a freshly exec'd stub stopped in its exec trap.
     pub(crate) fn adopt(tid: Pid) -> Result<Self, PlatformError> {
-        Ok(StubThread { tid, alive: true, placement: Placement::new(), _not_send_sync: PhantomData })
+        Ok(StubThread {
+            tid,
+            alive: true,
+            placement: Placement::new(),
+            _not_send_sync: PhantomData,
+        })
     }
 
     /// Host pid of the stub thread.
     pub fn tid(&self) -> i32 {
         self.tid.as_raw()
+    }
+
+    /// A handle to interrupt this thread from elsewhere.
+    pub fn kicker(&self) -> Kicker {
+        Kicker {
+            tgid: self.tid.as_raw(),
+            tid: self.tid.as_raw(),
+        }
     }
 
     /// Whether the stub is still alive as far as this tracer knows.
@@ -120,13 +149,21 @@ impl StubThread {
                     .map_err(|e| self.died_or("PTRACE_GETSIGINFO", e))?;
                 let synchronous = matches!(
                     sig,
-                    Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGFPE | Signal::SIGILL | Signal::SIGTRAP
+                    Signal::SIGSEGV
+                        | Signal::SIGBUS
+                        | Signal::SIGFPE
+                        | Signal::SIGILL
+                        | Signal::SIGTRAP
                 ) && info.si_code > 0;
                 if synchronous {
                     // SAFETY: for these kernel-generated fault signals the kernel filled the
                     // `si_addr` member of the union.
                     let addr = unsafe { info.si_addr() } as u64;
-                    Ok(Event::Fault(FaultInfo { signo: sig as i32, code: info.si_code, addr }))
+                    Ok(Event::Fault(FaultInfo {
+                        signo: sig as i32,
+                        code: info.si_code,
+                        addr,
+                    }))
                 } else {
                     Ok(Event::Interrupted)
                 }
@@ -149,7 +186,8 @@ impl StubThread {
         regs.orig_rax = u64::MAX;
         let mut a = [0u64; 6];
         a[..args.len()].copy_from_slice(args);
-        (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9) = (a[0], a[1], a[2], a[3], a[4], a[5]);
+        (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9) =
+            (a[0], a[1], a[2], a[3], a[4], a[5]);
         self.placement.follow_tracer(self.tid);
         self.setregs(&regs)?;
         ptrace::cont(self.tid, None).map_err(|e| self.died_or("PTRACE_CONT", e))?;
@@ -159,7 +197,9 @@ impl StubThread {
                 self.alive = false;
                 Err(PlatformError::StubDied)
             }
-            other => Err(PlatformError::UnexpectedStop(format!("injected syscall {nr}: {other:?}"))),
+            other => Err(PlatformError::UnexpectedStop(format!(
+                "injected syscall {nr}: {other:?}"
+            ))),
         }
     }
 
@@ -238,7 +278,10 @@ impl StubThread {
 impl HostMapper for StubThread {
     fn map(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> Result<(), Errno> {
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
-        self.inject(libc::SYS_mmap, &[addr, len, prot as u64, flags, STUB_MEMFD as u64, offset])
+        self.inject(
+            libc::SYS_mmap,
+            &[addr, len, prot as u64, flags, STUB_MEMFD as u64, offset],
+        )
     }
 
     fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
@@ -253,5 +296,60 @@ impl HostMapper for StubThread {
 impl Drop for StubThread {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// `NT_X86_XSTATE`: the XSAVE area as ptrace exposes it.
+const NT_X86_XSTATE: i32 = 0x202;
+/// Room for the largest XSAVE area a CPU may have (AMX tiles included).
+const XSTATE_MAX: usize = 16384;
+
+impl StubThread {
+    /// Reads the thread's full extended state (the XSAVE layout a signal frame holds).
+    pub fn xstate(&mut self) -> Result<Vec<u8>, PlatformError> {
+        let mut buf = vec![0u8; XSTATE_MAX];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: PTRACE_GETREGSET writes at most `iov_len` bytes to `iov_base`, which is
+        // `buf`, alive and exclusively ours for the call; it then updates `iov_len`.
+        let r = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GETREGSET,
+                self.tid.as_raw(),
+                NT_X86_XSTATE,
+                &mut iov,
+            )
+        };
+        if r < 0 {
+            return Err(self.died_or("PTRACE_GETREGSET(NT_X86_XSTATE)", Errno::last()));
+        }
+        buf.truncate(iov.iov_len);
+        Ok(buf)
+    }
+
+    /// Replaces the thread's extended state with an XSAVE image from [`xstate`](Self::xstate)
+    /// (possibly modified by the guest in a signal frame).
+    pub fn set_xstate(&mut self, state: &[u8]) -> Result<(), PlatformError> {
+        let mut copy = state.to_vec();
+        let mut iov = libc::iovec {
+            iov_base: copy.as_mut_ptr().cast(),
+            iov_len: copy.len(),
+        };
+        // SAFETY: PTRACE_SETREGSET reads at most `iov_len` bytes from `iov_base`, which
+        // points at `copy`, alive for the call.
+        let r = unsafe {
+            libc::ptrace(
+                libc::PTRACE_SETREGSET,
+                self.tid.as_raw(),
+                NT_X86_XSTATE,
+                &mut iov,
+            )
+        };
+        if r < 0 {
+            return Err(self.died_or("PTRACE_SETREGSET(NT_X86_XSTATE)", Errno::last()));
+        }
+        Ok(())
     }
 }

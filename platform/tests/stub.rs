@@ -24,7 +24,8 @@ fn guest_syscalls_stop_and_faults_are_reported() {
     let code = [0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x48, 0x89, 0xc3, 0xcc];
     let mem = memfile(&code);
     let mut stub = spawn(mem.as_fd()).expect("spawn stub");
-    stub.map(CODE_ADDR, 0x1000, libc::PROT_READ | libc::PROT_EXEC, 0).expect("map code");
+    stub.map(CODE_ADDR, 0x1000, libc::PROT_READ | libc::PROT_EXEC, 0)
+        .expect("map code");
 
     let mut regs = stub.initial_regs().unwrap();
     regs.rip = CODE_ADDR;

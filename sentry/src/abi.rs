@@ -23,7 +23,10 @@ pub struct Timespec {
 impl Timespec {
     /// From a duration.
     pub fn from_duration(d: std::time::Duration) -> Self {
-        Timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 }
+        Timespec {
+            tv_sec: d.as_secs() as i64,
+            tv_nsec: d.subsec_nanos() as i64,
+        }
     }
 
     /// To a duration; `None` if negative or nanoseconds out of range.
@@ -31,7 +34,10 @@ impl Timespec {
         if self.tv_sec < 0 || !(0..1_000_000_000).contains(&self.tv_nsec) {
             return None;
         }
-        Some(std::time::Duration::new(self.tv_sec as u64, self.tv_nsec as u32))
+        Some(std::time::Duration::new(
+            self.tv_sec as u64,
+            self.tv_nsec as u32,
+        ))
     }
 }
 
@@ -48,7 +54,10 @@ pub struct Timeval {
 impl Timeval {
     /// From a duration.
     pub fn from_duration(d: std::time::Duration) -> Self {
-        Timeval { tv_sec: d.as_secs() as i64, tv_usec: d.subsec_micros() as i64 }
+        Timeval {
+            tv_sec: d.as_secs() as i64,
+            tv_usec: d.subsec_micros() as i64,
+        }
     }
 }
 
@@ -111,7 +120,11 @@ pub struct StatxTimestamp {
 
 impl From<Time> for StatxTimestamp {
     fn from(t: Time) -> Self {
-        StatxTimestamp { tv_sec: t.sec, tv_nsec: t.nsec as u32, reserved: 0 }
+        StatxTimestamp {
+            tv_sec: t.sec,
+            tv_nsec: t.nsec as u32,
+            reserved: 0,
+        }
     }
 }
 
@@ -224,7 +237,9 @@ pub struct Utsname {
 }
 
 /// `struct rlimit`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct Rlimit {
     /// Soft limit.
@@ -291,7 +306,9 @@ pub struct Pollfd {
 }
 
 /// The kernel's `struct sigaction` (not glibc's).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct KSigaction {
     /// Handler address, `SIG_DFL` (0) or `SIG_IGN` (1).
@@ -305,7 +322,9 @@ pub struct KSigaction {
 }
 
 /// `stack_t`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct StackT {
     pub sp: u64,

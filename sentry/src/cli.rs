@@ -44,11 +44,10 @@ struct RunArgs {
     /// Dump every guest VMA after each exec, at exit and on SIGUSR1, to FILE or stderr.
     #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
     dump_vmas: Option<PathBuf>,
-    /// The program: a guest path if it contains `/`, else looked up in the guest's PATH.
-    program: OsString,
-    /// Arguments for the program.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<OsString>,
+    /// PROGRAM [ARGS...]: a guest path if PROGRAM contains `/`, else looked up in the
+    /// guest's PATH. Everything after PROGRAM goes to the guest, options included.
+    #[arg(value_name = "PROGRAM", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<OsString>,
 }
 
 /// Parses the command line and runs it; returns the process exit status.
@@ -67,15 +66,19 @@ pub fn main() -> i32 {
         }
         Command::Run(a) => {
             use std::os::unix::ffi::OsStringExt;
+            let mut command = a.command.into_iter().map(|s| s.into_vec());
+            let program = command.next().unwrap_or_default();
             let config = RunConfig {
                 root: a.root,
                 cwd: a.cwd,
                 env: a.env,
                 clear_env: a.clear_env,
                 strace: a.strace,
-                dump_vmas: a.dump_vmas.map(|p| if p.as_os_str() == "-" { None } else { Some(p) }),
-                program: a.program.into_vec(),
-                args: a.args.into_iter().map(|s| s.into_vec()).collect(),
+                dump_vmas: a
+                    .dump_vmas
+                    .map(|p| if p.as_os_str() == "-" { None } else { Some(p) }),
+                program,
+                args: command.collect(),
             };
             sandbox::run(config)
         }

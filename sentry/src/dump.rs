@@ -16,7 +16,9 @@ impl VmaDump {
             Some(p) => Box::new(std::fs::File::create(p)?),
             None => Box::new(std::io::stderr()),
         };
-        Ok(VmaDump { out: Mutex::new(out) })
+        Ok(VmaDump {
+            out: Mutex::new(out),
+        })
     }
 
     /// Writes one block for `process`, labelled `when` (`exec`, `exit`, `signal`).

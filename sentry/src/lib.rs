@@ -14,6 +14,7 @@ pub mod cli;
 pub mod dump;
 pub mod errno;
 pub mod kernel;
+pub mod procfs;
 pub mod sandbox;
 pub mod strace;
 pub mod syscalls;

@@ -5,16 +5,12 @@
 //! which creates its stub, loads the image and runs; wait for it and return its status.
 
 use crate::dump::VmaDump;
-use crate::kernel::exec;
-use crate::kernel::process::{Creds, FsContext, Process};
-use crate::kernel::task::{ExitStatus, Task};
-use crate::kernel::{Kernel, Options};
+use crate::kernel::process::{Creds, FsContext};
+use crate::kernel::{Kernel, Options, exec, fork};
 use fs::host::{HostFile, HostInode};
-use fs::{FdTable, FileType, OpenFile, Vfs, WalkCtx, Waiter};
+use fs::{FdTable, FileType, OpenFile, Vfs, WalkCtx};
 use loader::LoadError;
-use mm::{AddressSpace, Layout};
 use nix::errno::Errno;
-use parking_lot::Mutex;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,7 +54,13 @@ fn fail(msg: impl std::fmt::Display) -> i32 {
 pub fn run(config: RunConfig) -> i32 {
     let root_inode = match HostInode::open_root(&config.root) {
         Ok(r) => r,
-        Err(e) => return fail(format!("cannot open root {}: {}", config.root.display(), e.desc())),
+        Err(e) => {
+            return fail(format!(
+                "cannot open root {}: {}",
+                config.root.display(),
+                e.desc()
+            ));
+        }
     };
     let vfs = Vfs::new(root_inode);
     vfs.mount("/dev", fs::dev::devfs());
@@ -69,22 +71,38 @@ pub fn run(config: RunConfig) -> i32 {
             Err(e) => return fail(format!("cannot open the VMA dump file: {e}")),
         },
     };
-    let kernel = match Kernel::new(vfs, Options { strace: config.strace, dump }) {
+    let kernel = match Kernel::new(
+        vfs,
+        Options {
+            strace: config.strace,
+            dump,
+        },
+    ) {
         Ok(k) => k,
         Err(e) => return fail(format!("cannot create guest memory: {e}")),
     };
 
+    kernel
+        .vfs
+        .mount("/proc", crate::procfs::procfs(Arc::downgrade(&kernel)));
     let root = kernel.vfs.root();
     let cwd = match initial_cwd(&kernel.vfs, &root, &config) {
         Ok(c) => c,
         Err(msg) => return fail(msg),
     };
-    let fsctx = FsContext { root: root.clone(), cwd, umask: 0o022 };
+    let fsctx = FsContext {
+        root: root.clone(),
+        cwd,
+        umask: 0o022,
+    };
     let envp = guest_env(&config);
     let program_path = match find_program(&kernel.vfs, &fsctx, &config.program, &envp) {
         Some(p) => p,
         None => {
-            eprintln!("sentry: {}: command not found", String::from_utf8_lossy(&config.program));
+            eprintln!(
+                "sentry: {}: command not found",
+                String::from_utf8_lossy(&config.program)
+            );
             return EXIT_NOT_FOUND;
         }
     };
@@ -109,56 +127,23 @@ pub fn run(config: RunConfig) -> i32 {
         start_dump_on_sigusr1(kernel.clone());
     }
 
-    let thread_kernel = kernel.clone();
-    let handle = std::thread::Builder::new().name("task-1".into()).spawn(move || {
-        run_first_task(thread_kernel, fsctx, files, prepared)
-    });
-    let status = match handle.map(|h| h.join()) {
-        Ok(Ok(Ok(status))) => status,
-        Ok(Ok(Err(msg))) => return fail(msg),
-        Ok(Err(_)) => return fail("internal error: the first task panicked"),
-        Err(e) => return fail(format!("cannot start a thread: {e}")),
+    let handle = match fork::start_init(&kernel, fsctx, files, prepared) {
+        Ok(h) => h,
+        Err(_) => return fail("cannot start the first task's thread"),
+    };
+    let status = match handle.join() {
+        Ok(status) => status,
+        Err(_) => return fail("internal error: the first task panicked"),
     };
     status.shell_status()
 }
 
-/// The first task's thread: create its stub, load the image, run it.
-fn run_first_task(kernel: Arc<Kernel>, fsctx: FsContext, files: FdTable, prepared: loader::Prepared) -> Result<ExitStatus, String> {
-    let stub = platform::spawn(kernel.mem.fd()).map_err(|e| format!("cannot start a stub process: {e}"))?;
-    let pid = kernel.alloc_pid();
-    let empty = AddressSpace::new(kernel.mem.clone(), Layout::fixed(platform::GUEST_TOP));
-    let process = Process::new(pid, Arc::new(empty));
-    process.stub_pid.store(stub.tid(), std::sync::atomic::Ordering::Relaxed);
-    kernel.register(&process);
-    let mut task = Task {
-        kernel: kernel.clone(),
-        process: process.clone(),
-        tid: pid,
-        regs: platform::zeroed_regs(),
-        stub,
-        files: Arc::new(Mutex::new(files)),
-        fs: Arc::new(Mutex::new(fsctx)),
-        waiter: Waiter::new(),
-        sigmask: 0,
-        clear_child_tid: 0,
-        exit: None,
-        altstack: None,
-        iobuf: Vec::new(),
-    };
-    if let Err(e) = exec::commit(&mut task, prepared) {
-        return Err(format!("loading the program failed: {e}"));
-    }
-    let status = task.run();
-    if let Some(dump) = &kernel.opts.dump {
-        dump.write(&process, "exit");
-    }
-    task.stub.kill();
-    kernel.unregister(pid);
-    Ok(status)
-}
-
 /// The guest's starting directory.
-fn initial_cwd(vfs: &Vfs, root: &Arc<fs::Dentry>, config: &RunConfig) -> Result<Arc<fs::Dentry>, String> {
+fn initial_cwd(
+    vfs: &Vfs,
+    root: &Arc<fs::Dentry>,
+    config: &RunConfig,
+) -> Result<Arc<fs::Dentry>, String> {
     let path: Vec<u8> = match &config.cwd {
         Some(c) => c.as_bytes().to_vec(),
         None if config.root == std::path::Path::new("/") => match std::env::current_dir() {
@@ -171,9 +156,18 @@ fn initial_cwd(vfs: &Vfs, root: &Arc<fs::Dentry>, config: &RunConfig) -> Result<
     let d = vfs
         .walk(&ctx, &path, true)
         .and_then(|l| l.existing())
-        .map_err(|e| format!("working directory {}: {}", String::from_utf8_lossy(&path), e.desc()))?;
+        .map_err(|e| {
+            format!(
+                "working directory {}: {}",
+                String::from_utf8_lossy(&path),
+                e.desc()
+            )
+        })?;
     if d.inode().file_type() != FileType::Dir {
-        return Err(format!("working directory {}: Not a directory", String::from_utf8_lossy(&path)));
+        return Err(format!(
+            "working directory {}: Not a directory",
+            String::from_utf8_lossy(&path)
+        ));
     }
     Ok(d)
 }
@@ -205,16 +199,23 @@ fn find_program(vfs: &Vfs, fsctx: &FsContext, program: &[u8], envp: &[Vec<u8>]) 
     if program.is_empty() {
         return None;
     }
-    let path = envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH);
-    let ctx = WalkCtx { root: &fsctx.root, start: &fsctx.cwd };
+    let path = envp
+        .iter()
+        .find_map(|e| e.strip_prefix(b"PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let ctx = WalkCtx {
+        root: &fsctx.root,
+        start: &fsctx.cwd,
+    };
     let creds = Creds::of_host();
     path.split(|&c| c == b':').find_map(|dir| {
         let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
         let candidate = [dir, b"/", program].concat();
         let d = vfs.walk(&ctx, &candidate, true).ok()?.existing().ok()?;
         let st = d.inode().stat().ok()?;
-        (st.file_type() == FileType::Regular && creds.permits(st.mode, st.uid, st.gid, 1, false, false))
-            .then_some(candidate)
+        (st.file_type() == FileType::Regular
+            && creds.permits(st.mode, st.uid, st.gid, 1, false, false))
+        .then_some(candidate)
     })
 }
 
@@ -246,13 +247,15 @@ fn start_dump_on_sigusr1(kernel: Arc<Kernel>) {
     if set.thread_block().is_err() {
         return;
     }
-    let _ = std::thread::Builder::new().name("sigusr1-dump".into()).spawn(move || {
-        while set.wait().is_ok() {
-            if let Some(dump) = &kernel.opts.dump {
-                for p in kernel.processes() {
-                    dump.write(&p, "signal");
+    let _ = std::thread::Builder::new()
+        .name("sigusr1-dump".into())
+        .spawn(move || {
+            while set.wait().is_ok() {
+                if let Some(dump) = &kernel.opts.dump {
+                    for p in kernel.processes() {
+                        dump.write(&p, "signal");
+                    }
                 }
             }
-        }
-    });
+        });
 }

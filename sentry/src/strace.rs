@@ -108,7 +108,11 @@ fn flags(value: u64, table: &[(u64, &str)], zero: &str) -> String {
     if rest != 0 {
         parts.push(format!("{rest:#x}"));
     }
-    if parts.is_empty() { zero.to_string() } else { parts.join("|") }
+    if parts.is_empty() {
+        zero.to_string()
+    } else {
+        parts.join("|")
+    }
 }
 
 fn open_flags(v: u64) -> String {
@@ -133,10 +137,17 @@ fn open_flags(v: u64) -> String {
         (libc::O_NOATIME as u64, "O_NOATIME"),
         (libc::O_CLOEXEC as u64, "O_CLOEXEC"),
         (libc::O_PATH as u64, "O_PATH"),
-        (libc::O_TMPFILE as u64 & !(libc::O_DIRECTORY as u64), "O_TMPFILE"),
+        (
+            libc::O_TMPFILE as u64 & !(libc::O_DIRECTORY as u64),
+            "O_TMPFILE",
+        ),
     ];
     let rest = flags(v & !3, &table, "");
-    if rest.is_empty() { acc.to_string() } else { format!("{acc}|{rest}") }
+    if rest.is_empty() {
+        acc.to_string()
+    } else {
+        format!("{acc}|{rest}")
+    }
 }
 
 fn signal_name(sig: u64) -> String {
@@ -152,10 +163,22 @@ impl Call {
     pub fn before(task: &Task, nr: u64, entry: Option<&'static Syscall>) -> Call {
         let name = entry.map_or_else(|| names::name(nr).into_owned(), |e| e.name.to_string());
         let args = match entry {
-            None => (0..6).map(|i| Some(format!("{:#x}", task.arg(i)))).collect(),
-            Some(e) => e.args.iter().enumerate().map(|(i, fmt)| render(task, *fmt, task.arg(i), i, e.args)).collect(),
+            None => (0..6)
+                .map(|i| Some(format!("{:#x}", task.arg(i))))
+                .collect(),
+            Some(e) => e
+                .args
+                .iter()
+                .enumerate()
+                .map(|(i, fmt)| render(task, *fmt, task.arg(i), i, e.args))
+                .collect(),
         };
-        Call { nr, name, args, entry }
+        Call {
+            nr,
+            name,
+            args,
+            entry,
+        }
     }
 
     /// Completes and prints the line with the result.
@@ -212,7 +235,13 @@ impl Call {
 }
 
 fn render(task: &Task, fmt: Arg, v: u64, _i: usize, all: &[Arg]) -> Option<String> {
-    let ptr = |v: u64| if v == 0 { "NULL".to_string() } else { format!("{v:#x}") };
+    let ptr = |v: u64| {
+        if v == 0 {
+            "NULL".to_string()
+        } else {
+            format!("{v:#x}")
+        }
+    };
     Some(match fmt {
         Arg::Int => (v as i32).to_string(),
         Arg::Long => (v as i64).to_string(),
@@ -290,7 +319,11 @@ fn render(task: &Task, fmt: Arg, v: u64, _i: usize, all: &[Arg]) -> Option<Strin
                 ],
                 "",
             );
-            if rest.is_empty() { kind.to_string() } else { format!("{kind}|{rest}") }
+            if rest.is_empty() {
+                kind.to_string()
+            } else {
+                format!("{kind}|{rest}")
+            }
         }
         Arg::Whence => match v as i32 {
             libc::SEEK_SET => "SEEK_SET".into(),
@@ -336,7 +369,9 @@ fn render(task: &Task, fmt: Arg, v: u64, _i: usize, all: &[Arg]) -> Option<Strin
             let mut out = String::from("[");
             let mm = task.mm();
             for i in 0..64u64 {
-                let Ok(p) = mm.read_obj::<u64>(v + i * 8) else { break };
+                let Ok(p) = mm.read_obj::<u64>(v + i * 8) else {
+                    break;
+                };
                 if p == 0 {
                     break;
                 }

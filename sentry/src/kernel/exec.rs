@@ -6,6 +6,7 @@ use fs::{FileType, OpenFile, Vfs, WalkCtx};
 use loader::{ExecFile, ExecParams, LoadError, Opener};
 use mm::{AddressSpace, Layout, MappedFile};
 use nix::errno::Errno;
+use platform::HostMapper;
 use std::sync::{Arc, OnceLock};
 
 /// Reads a guest file's bytes for the loader and for file mappings.
@@ -29,7 +30,11 @@ pub struct GuestOpener<'a> {
 
 impl Opener for GuestOpener<'_> {
     fn open_exec(&self, path: &[u8]) -> Result<ExecFile, LoadError> {
-        let dentry = self.vfs.walk(&self.ctx, path, true).and_then(|l| l.existing()).map_err(LoadError::Open)?;
+        let dentry = self
+            .vfs
+            .walk(&self.ctx, path, true)
+            .and_then(|l| l.existing())
+            .map_err(LoadError::Open)?;
         let st = dentry.inode().stat().map_err(LoadError::Open)?;
         if st.file_type() != FileType::Regular {
             return Err(LoadError::Open(Errno::EACCES));
@@ -37,7 +42,10 @@ impl Opener for GuestOpener<'_> {
         if !self.creds.permits(st.mode, st.uid, st.gid, 1, false, false) {
             return Err(LoadError::Open(Errno::EACCES));
         }
-        let ops = dentry.inode().open(libc::O_RDONLY).map_err(LoadError::Open)?;
+        let ops = dentry
+            .inode()
+            .open(libc::O_RDONLY)
+            .map_err(LoadError::Open)?;
         let file = OpenFile::new(ops, libc::O_RDONLY, Some(dentry.clone()));
         let mapped = MappedFile {
             path: String::from_utf8_lossy(dentry.path()).into_owned(),
@@ -45,7 +53,10 @@ impl Opener for GuestOpener<'_> {
             ino: st.ino,
             source: Arc::new(FileData(file)),
         };
-        Ok(ExecFile { file: Arc::new(mapped), size: st.size as u64 })
+        Ok(ExecFile {
+            file: Arc::new(mapped),
+            size: st.size as u64,
+        })
     }
 }
 
@@ -55,7 +66,12 @@ fn host_auxv(key: u64) -> u64 {
     let auxv = AUXV.get_or_init(|| {
         let raw = std::fs::read("/proc/self/auxv").unwrap_or_default();
         raw.chunks_exact(16)
-            .map(|c| (u64::from_ne_bytes(c[..8].try_into().unwrap()), u64::from_ne_bytes(c[8..].try_into().unwrap())))
+            .map(|c| {
+                (
+                    u64::from_ne_bytes(c[..8].try_into().unwrap()),
+                    u64::from_ne_bytes(c[8..].try_into().unwrap()),
+                )
+            })
             .collect()
     });
     auxv.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v)
@@ -71,9 +87,21 @@ pub fn random_u64() -> u64 {
 }
 
 /// Resolves and validates `path` for `task` without changing anything.
-pub fn prepare(task: &Task, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<loader::Prepared, LoadError> {
+pub fn prepare(
+    task: &Task,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<loader::Prepared, LoadError> {
     let fsctx = task.fs.lock();
-    prepare_in(&task.kernel.vfs, &fsctx, *task.process.creds.lock(), path, argv, envp)
+    prepare_in(
+        &task.kernel.vfs,
+        &fsctx,
+        *task.process.creds.lock(),
+        path,
+        argv,
+        envp,
+    )
 }
 
 /// Resolves and validates `path` in the file-system context `fsctx`.
@@ -85,13 +113,21 @@ pub fn prepare_in(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> Result<loader::Prepared, LoadError> {
-    let opener = GuestOpener { vfs, ctx: WalkCtx { root: &fsctx.root, start: &fsctx.cwd }, creds };
+    let opener = GuestOpener {
+        vfs,
+        ctx: WalkCtx {
+            root: &fsctx.root,
+            start: &fsctx.cwd,
+        },
+        creds,
+    };
     loader::prepare(&opener, path, argv, envp)
 }
 
 /// Replaces `task`'s image with `prepared`. Past the point where the old image is
 /// unmapped a failure kills the process (as on Linux).
 pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadError> {
+    let execfn = prepared.execfn().to_vec();
     let layout = Layout::randomized(platform::GUEST_TOP, random_u64);
     let space = AddressSpace::new(task.kernel.mem.clone(), layout);
     let creds = *task.process.creds.lock();
@@ -107,20 +143,29 @@ pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadErr
         stack_gap: r % 8192,
         brk_gap: ((r >> 16) % 8192) << 12,
     };
-    // The point of no return: the old image goes away in the stub.
-    let old = task.mm();
-    let loaded = old.clear(&mut task.stub).map_err(LoadError::from).and_then(|()| prepared.load(&space, &mut task.stub, &params));
+    // The point of no return: the old image goes away in the stub. (Another process may
+    // still share the old address space through CLONE_VM; it keeps it.)
+    let top = platform::GUEST_TOP;
+    let loaded = task
+        .stub
+        .unmap(mm::MIN_ADDR, top - mm::MIN_ADDR)
+        .map_err(|e| LoadError::Mm(mm::MmError::Host("munmap in stub", e)))
+        .and_then(|()| prepared.load(&space, &mut task.stub, &params));
     let loaded = match loaded {
         Ok(l) => l,
         Err(e) => {
             log::warn!("exec failed after the point of no return: {e}");
-            task.exit = Some(ExitStatus::Signal(libc::SIGSEGV));
+            task.exit = Some(ExitStatus::killed(libc::SIGSEGV));
             return Err(e);
         }
     };
-    *task.process.mm.lock() = Arc::new(space);
-    drop(old);
-    let mut regs = task.stub.initial_regs().map_err(|_| LoadError::Io(Errno::EIO))?;
+    let space = Arc::new(space);
+    task.mm_gen = space.generation();
+    *task.process.mm.lock() = space;
+    let mut regs = task
+        .stub
+        .initial_regs()
+        .map_err(|_| LoadError::Io(Errno::EIO))?;
     regs.rip = loaded.entry;
     regs.rsp = loaded.sp;
     task.regs = regs;
@@ -133,7 +178,18 @@ pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadErr
             *act = crate::abi::KSigaction::default();
         }
     }
+    let name = execfn.rsplit(|&c| c == b'/').next().unwrap_or(&[]);
+    *task.process.comm.lock() = name[..name.len().min(15)].to_vec();
     *task.process.exe.lock() = loaded.exe_path;
+    *task.process.cmdline.lock() = loaded
+        .argv
+        .iter()
+        .flat_map(|a| a.iter().copied().chain([0]))
+        .collect();
+    task.process.release_vfork();
+    if let Some(e) = task.kernel.tree.lock().get_mut(task.process.pid) {
+        e.execed = true;
+    }
     if let Some(dump) = &task.kernel.opts.dump {
         dump.write(&task.process, "exec");
     }

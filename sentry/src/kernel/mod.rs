@@ -5,21 +5,28 @@
 //! - [`process`]: a thread group and what its threads share (address space, credentials,
 //!   limits, signal dispositions).
 //! - [`task`]: one guest thread, run by its own sentry thread that traces its stub thread.
-//! - [`exec`]: replacing a process image.
+//! - [`exec`]: replacing a process image; [`fork`]: creating processes.
+//! - [`tree`]: parents, children, process groups, sessions, zombies.
+//! - [`signal`]: signal sets, default actions, sending.
 
 pub mod exec;
+pub mod fork;
 pub mod process;
+pub mod sigframe;
+pub mod signal;
 pub mod task;
+pub mod tree;
 
 use crate::dump::VmaDump;
 use fs::Vfs;
 use mm::MemoryFile;
 use parking_lot::Mutex;
 use process::Process;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Instant;
+use tree::ProcTree;
 
 /// Size of the sparse memory file: the most guest memory a sandbox can ever hold.
 pub const MEMORY_FILE_SIZE: u64 = 1 << 40;
@@ -43,7 +50,8 @@ pub struct Kernel {
     pub opts: Options,
     /// When the sandbox started (uptime, process start times).
     pub boot: Instant,
-    processes: Mutex<BTreeMap<i32, Weak<Process>>>,
+    /// Every process, with its place in the tree.
+    pub tree: Mutex<ProcTree>,
     next_pid: AtomicI32,
     unimplemented: Mutex<HashSet<u64>>,
 }
@@ -56,7 +64,7 @@ impl Kernel {
             mem: MemoryFile::new(MEMORY_FILE_SIZE)?,
             opts,
             boot: Instant::now(),
-            processes: Mutex::new(BTreeMap::new()),
+            tree: Mutex::new(ProcTree::default()),
             next_pid: AtomicI32::new(1),
             unimplemented: Mutex::new(HashSet::new()),
         }))
@@ -67,19 +75,9 @@ impl Kernel {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Registers a process so dumps and `/proc` can find it.
-    pub fn register(&self, p: &Arc<Process>) {
-        self.processes.lock().insert(p.pid, Arc::downgrade(p));
-    }
-
-    /// Forgets a process that has been reaped.
-    pub fn unregister(&self, pid: i32) {
-        self.processes.lock().remove(&pid);
-    }
-
-    /// Every live process, by pid.
+    /// Every live process.
     pub fn processes(&self) -> Vec<Arc<Process>> {
-        self.processes.lock().values().filter_map(Weak::upgrade).collect()
+        self.tree.lock().all_live()
     }
 
     /// Logs an unimplemented syscall the first time it is seen; returns whether it was new.

@@ -1,11 +1,14 @@
-//! A process (thread group): what its threads share.
+//! A process (thread group): what its threads share, and the view of a task that other
+//! threads use to signal it.
 
+use super::signal::{self, Pending, SigSet};
 use crate::abi::{KSigaction, Rlimit};
-use fs::Dentry;
+use fs::{Dentry, FdTable, WaitQueue, Waiter};
 use mm::AddressSpace;
 use parking_lot::Mutex;
+use platform::Kicker;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 /// Number of resource limits (`RLIM_NLIMITS`).
 pub const RLIM_NLIMITS: usize = 16;
@@ -13,7 +16,7 @@ pub const RLIM_NLIMITS: usize = 16;
 /// User and group identities.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Creds {
-    /// Real, effective and saved user ids.
+    /// Real user id.
     pub uid: u32,
     /// Effective user id.
     pub euid: u32,
@@ -30,16 +33,41 @@ pub struct Creds {
 impl Creds {
     /// The sentry's own identities: the guest runs as the user who started it.
     pub fn of_host() -> Creds {
-        let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
-        let (euid, egid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
-        Creds { uid, euid, suid: euid, gid, egid, sgid: egid }
+        let (uid, gid) = (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
+        let (euid, egid) = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        Creds {
+            uid,
+            euid,
+            suid: euid,
+            gid,
+            egid,
+            sgid: egid,
+        }
     }
 
     /// Whether permission bits `mode` grant `want` (a mask of 4/2/1 = r/w/x) to these
     /// credentials on an object owned by `owner:group`, as `access(2)` checks with the
     /// real ids (`real`) or the effective ones.
-    pub fn permits(&self, mode: u32, owner: u32, group: u32, want: u32, real: bool, is_dir: bool) -> bool {
-        let (uid, gid) = if real { (self.uid, self.gid) } else { (self.euid, self.egid) };
+    pub fn permits(
+        &self,
+        mode: u32,
+        owner: u32,
+        group: u32,
+        want: u32,
+        real: bool,
+        is_dir: bool,
+    ) -> bool {
+        let (uid, gid) = if real {
+            (self.uid, self.gid)
+        } else {
+            (self.euid, self.egid)
+        };
         if uid == 0 {
             // Root may do anything but execute a file with no execute bit at all.
             return want & 1 == 0 || is_dir || mode & 0o111 != 0;
@@ -56,6 +84,7 @@ impl Creds {
 }
 
 /// The file-system context: root, working directory and umask (shared with CLONE_FS).
+#[derive(Clone)]
 pub struct FsContext {
     /// Root directory (`chroot`).
     pub root: Arc<Dentry>,
@@ -63,6 +92,54 @@ pub struct FsContext {
     pub cwd: Arc<Dentry>,
     /// File creation mask.
     pub umask: u32,
+}
+
+/// What other threads may see and do to a task: interrupt it, read its signal mask.
+pub struct TaskHandle {
+    /// Thread id.
+    pub tid: i32,
+    /// Its waiter (woken by signals).
+    pub waiter: Arc<Waiter>,
+    /// Blocked signals.
+    pub sigmask: AtomicU64,
+    /// Signals sent to this thread alone (`tgkill`, faults).
+    pub pending: Mutex<Pending>,
+    /// Kicks the task's stub out of guest code; set once the stub exists.
+    pub kicker: Mutex<Option<Kicker>>,
+}
+
+impl TaskHandle {
+    /// A handle for task `tid`.
+    pub fn new(tid: i32, sigmask: SigSet) -> Arc<TaskHandle> {
+        Arc::new(TaskHandle {
+            tid,
+            waiter: Waiter::new(),
+            sigmask: AtomicU64::new(sigmask),
+            pending: Mutex::new(Pending::default()),
+            kicker: Mutex::new(None),
+        })
+    }
+
+    /// Blocked signals.
+    pub fn sigmask(&self) -> SigSet {
+        self.sigmask.load(Ordering::SeqCst)
+    }
+
+    /// Interrupts the task if it does not block `sig`.
+    pub fn interrupt_if_unblocked(&self, sig: i32) {
+        if self.sigmask() & signal::bit(sig) == 0 || sig == libc::SIGKILL {
+            self.interrupt();
+        }
+    }
+
+    /// Interrupts whatever the task is doing: a blocking call returns EINTR, guest code
+    /// stops at the next instruction boundary.
+    pub fn interrupt(&self) {
+        self.waiter.interrupt();
+        if let Some(k) = *self.kicker.lock() {
+            k.kick();
+        }
+    }
 }
 
 /// A thread group.
@@ -77,6 +154,22 @@ pub struct Process {
     pub rlimits: Mutex<[Rlimit; RLIM_NLIMITS]>,
     /// Signal dispositions, by signal number - 1.
     pub sigactions: Mutex<[KSigaction; 64]>,
+    /// Signals pending for the process as a whole.
+    pub pending: Mutex<Pending>,
+    /// Its live tasks.
+    pub tasks: Mutex<Vec<Arc<TaskHandle>>>,
+    /// Woken when a child changes state (for wait4/waitid).
+    pub child_events: WaitQueue,
+    /// Set once a `CLONE_VFORK` child has exec'd or exited (its parent waits for it).
+    pub vfork_done: AtomicBool,
+    /// Woken when `vfork_done` is set.
+    pub vfork_queue: WaitQueue,
+    /// The thread group leader's open files (for `/proc/[pid]/fd`).
+    pub files: Mutex<Arc<Mutex<FdTable>>>,
+    /// The thread group leader's root, cwd and umask.
+    pub fs: Mutex<Arc<Mutex<FsContext>>>,
+    /// Arguments of the running image, each NUL-terminated (`/proc/[pid]/cmdline`).
+    pub cmdline: Mutex<Vec<u8>>,
     /// Guest path of the running executable.
     pub exe: Mutex<String>,
     /// Command name (`comm`, at most 15 bytes).
@@ -86,14 +179,31 @@ pub struct Process {
 }
 
 impl Process {
-    /// A process with `mm` and the host's limits and identities.
-    pub fn new(pid: i32, mm: Arc<AddressSpace>) -> Arc<Process> {
+    /// A process with `mm`, files, file-system context, limits, identities and
+    /// dispositions.
+    pub fn new(
+        pid: i32,
+        mm: Arc<AddressSpace>,
+        files: Arc<Mutex<FdTable>>,
+        fs: Arc<Mutex<FsContext>>,
+        creds: Creds,
+        rlimits: [Rlimit; RLIM_NLIMITS],
+        sigactions: [KSigaction; 64],
+    ) -> Arc<Process> {
         Arc::new(Process {
             pid,
             mm: Mutex::new(mm),
-            creds: Mutex::new(Creds::of_host()),
-            rlimits: Mutex::new(host_rlimits()),
-            sigactions: Mutex::new([KSigaction::default(); 64]),
+            files: Mutex::new(files),
+            fs: Mutex::new(fs),
+            cmdline: Mutex::new(Vec::new()),
+            creds: Mutex::new(creds),
+            rlimits: Mutex::new(rlimits),
+            sigactions: Mutex::new(sigactions),
+            pending: Mutex::new(Pending::default()),
+            tasks: Mutex::new(Vec::new()),
+            child_events: WaitQueue::new(),
+            vfork_done: AtomicBool::new(false),
+            vfork_queue: WaitQueue::new(),
             exe: Mutex::new(String::new()),
             comm: Mutex::new(Vec::new()),
             stub_pid: AtomicI32::new(0),
@@ -114,26 +224,35 @@ impl Process {
     pub fn stub_pid(&self) -> i32 {
         self.stub_pid.load(Ordering::Relaxed)
     }
+
+    /// Releases a parent waiting in `vfork`.
+    pub fn release_vfork(&self) {
+        if !self.vfork_done.swap(true, Ordering::SeqCst) {
+            self.vfork_queue.notify_all();
+        }
+    }
 }
 
 /// The sentry's own limits, which the first guest process inherits.
-fn host_rlimits() -> [Rlimit; RLIM_NLIMITS] {
+pub fn host_rlimits() -> [Rlimit; RLIM_NLIMITS] {
     let mut out = [Rlimit::default(); RLIM_NLIMITS];
     for (i, r) in out.iter_mut().enumerate() {
-        let mut lim = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
-        if let Ok(res) = resource_from_index(i) {
+        *r = Rlimit {
+            cur: libc::RLIM_INFINITY,
+            max: libc::RLIM_INFINITY,
+        };
+        if let Some(res) = resource_from_index(i) {
             if let Ok((cur, max)) = nix::sys::resource::getrlimit(res) {
-                lim = libc::rlimit { rlim_cur: cur, rlim_max: max };
+                *r = Rlimit { cur, max };
             }
         }
-        *r = Rlimit { cur: lim.rlim_cur, max: lim.rlim_max };
     }
     out
 }
 
-fn resource_from_index(i: usize) -> Result<nix::sys::resource::Resource, ()> {
+fn resource_from_index(i: usize) -> Option<nix::sys::resource::Resource> {
     use nix::sys::resource::Resource::*;
-    Ok(match i {
+    Some(match i {
         0 => RLIMIT_CPU,
         1 => RLIMIT_FSIZE,
         2 => RLIMIT_DATA,
@@ -150,6 +269,6 @@ fn resource_from_index(i: usize) -> Result<nix::sys::resource::Resource, ()> {
         13 => RLIMIT_NICE,
         14 => RLIMIT_RTPRIO,
         15 => RLIMIT_RTTIME,
-        _ => return Err(()),
+        _ => return None,
     })
 }

@@ -2,18 +2,21 @@
 //!
 //! Each task runs on its own sentry thread, which is the tracer of the stub thread that
 //! executes the task's code. The loop switches into the guest until the next event,
-//! answers syscalls through the syscall table, and turns faults into signals. Blocking
-//! syscalls block only this sentry thread.
+//! answers syscalls through the syscall table, acts on pending signals, and turns faults
+//! into signals. Blocking syscalls block only this sentry thread.
 
 use super::Kernel;
-use super::process::{FsContext, Process};
+use super::process::{FsContext, Process, TaskHandle};
+use super::sigframe::{self, Delivery, SigInfo};
+use super::signal::{self, DefaultAction, SIG_DFL, SIG_IGN, SigSet};
+use super::tree::Zombie;
 use crate::errno::SysErr;
 use crate::syscalls;
 use fs::{FdTable, Waiter};
 use mm::AddressSpace;
 use nix::errno::Errno;
 use parking_lot::Mutex;
-use platform::{Event, Regs, StubThread};
+use platform::{Event, HostMapper, Regs, StubThread};
 use std::sync::Arc;
 
 /// How a task or process ended.
@@ -21,16 +24,34 @@ use std::sync::Arc;
 pub enum ExitStatus {
     /// `exit(code)`.
     Code(i32),
-    /// Killed by a signal.
-    Signal(i32),
+    /// Killed by a signal; `core` if the wait status reports a core dump.
+    Signal {
+        /// The signal.
+        sig: i32,
+        /// Core dumped.
+        core: bool,
+    },
 }
 
 impl ExitStatus {
+    /// Killed by `sig`, no core.
+    pub fn killed(sig: i32) -> ExitStatus {
+        ExitStatus::Signal { sig, core: false }
+    }
+
     /// The status a shell reports: the code, or 128 + the signal.
     pub fn shell_status(self) -> i32 {
         match self {
             ExitStatus::Code(c) => c & 0xff,
-            ExitStatus::Signal(s) => 128 + s,
+            ExitStatus::Signal { sig, .. } => 128 + sig,
+        }
+    }
+
+    /// The `wait(2)` status word.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitStatus::Code(c) => (c & 0xff) << 8,
+            ExitStatus::Signal { sig, core } => sig | if core { 0x80 } else { 0 },
         }
     }
 }
@@ -41,20 +62,20 @@ pub struct Task {
     pub kernel: Arc<Kernel>,
     /// The thread group.
     pub process: Arc<Process>,
+    /// What other threads see of this task.
+    pub handle: Arc<TaskHandle>,
     /// Thread id (guest).
     pub tid: i32,
     /// Guest registers while the sentry handles an event.
     pub regs: Regs,
     /// The stub thread that runs this task's code.
     pub stub: StubThread,
+    /// Generation of the address space the stub's host mappings match.
+    pub mm_gen: u64,
     /// Open files.
     pub files: Arc<Mutex<FdTable>>,
     /// Root, cwd and umask.
     pub fs: Arc<Mutex<FsContext>>,
-    /// For blocking interruptibly.
-    pub waiter: Arc<Waiter>,
-    /// Blocked signals.
-    pub sigmask: u64,
     /// `set_tid_address` / `CLONE_CHILD_CLEARTID` address.
     pub clear_child_tid: u64,
     /// Set when the task must stop running.
@@ -63,6 +84,25 @@ pub struct Task {
     pub altstack: Option<crate::abi::StackT>,
     /// Bounce buffer for read and write, kept between calls.
     pub iobuf: Vec<u8>,
+    /// Pending signals must be looked at before returning to the guest (the mask changed).
+    pub recheck_signals: bool,
+    /// The last syscall was interrupted: how to restart it (see [`Restart`]).
+    pub restart: Option<Restart>,
+    /// The mask `sigsuspend` replaced, to restore once a handler has run.
+    pub saved_sigmask: Option<SigSet>,
+    /// Where an interrupted `nanosleep` would have woken, for `restart_syscall`.
+    pub restart_deadline: Option<std::time::Instant>,
+}
+
+/// How a syscall interrupted by a signal continues (Linux's `-ERESTART*` codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Restarted if no handler runs or the handler has `SA_RESTART`; else EINTR.
+    Sys,
+    /// Restarted only if no handler runs (poll, select, sigsuspend, pause).
+    NoHand,
+    /// Like `NoHand`, but restarted through `restart_syscall` (nanosleep).
+    Block,
 }
 
 impl Task {
@@ -71,12 +111,80 @@ impl Task {
         self.process.mm()
     }
 
+    /// The task's waiter, for blocking calls.
+    pub fn waiter(&self) -> &Arc<Waiter> {
+        &self.handle.waiter
+    }
+
+    /// Blocked signals.
+    pub fn sigmask(&self) -> SigSet {
+        self.handle.sigmask()
+    }
+
+    /// Replaces the signal mask (SIGKILL and SIGSTOP stay unblocked).
+    pub fn set_sigmask(&mut self, mask: SigSet) {
+        self.handle.sigmask.store(
+            mask & !signal::UNBLOCKABLE,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        self.recheck_signals = true;
+    }
+
+    /// Sends a signal to this thread alone (SIGPIPE after EPIPE, faults).
+    pub fn raise(&mut self, info: SigInfo) {
+        self.handle.pending.lock().add(info);
+        self.recheck_signals = true;
+    }
+
+    /// Whether a signal is pending that the current mask lets through.
+    pub fn has_deliverable(&self) -> bool {
+        let allowed = !self.sigmask();
+        self.handle.pending.lock().set() & allowed != 0
+            || self.process.pending.lock().set() & allowed != 0
+    }
+
+    /// Runs `f` on the address space through this task's stub, keeping track of whether
+    /// the stub's host mappings are still those of the address space.
+    pub fn with_mm<R>(&mut self, f: impl FnOnce(&AddressSpace, &mut dyn HostMapper) -> R) -> R {
+        let mm = self.mm();
+        let in_sync = mm.generation() == self.mm_gen;
+        let r = f(&mm, &mut self.stub);
+        if in_sync {
+            self.mm_gen = mm.generation();
+        }
+        r
+    }
+
+    /// Brings the stub's mappings up to date if another process sharing the address space
+    /// (`CLONE_VM`) changed it.
+    fn sync_mm(&mut self) {
+        let mm = self.mm();
+        if mm.generation() == self.mm_gen {
+            return;
+        }
+        let top = platform::GUEST_TOP;
+        let resynced = self
+            .stub
+            .unmap(mm::MIN_ADDR, top - mm::MIN_ADDR)
+            .map_err(|e| mm::MmError::Host("munmap in stub", e))
+            .and_then(|()| mm.install(&mut self.stub));
+        match resynced {
+            Ok(g) => self.mm_gen = g,
+            Err(e) => {
+                log::warn!("task {}: resyncing shared address space: {e}", self.tid);
+                self.exit = Some(ExitStatus::killed(libc::SIGKILL));
+            }
+        }
+    }
+
     /// Runs the task until it exits; returns how.
     pub fn run(&mut self) -> ExitStatus {
         loop {
+            self.handle_signals();
             if let Some(status) = self.exit {
                 return status;
             }
+            self.sync_mm();
             let event = match self.stub.switch(&mut self.regs) {
                 Ok(e) => e,
                 Err(e) => {
@@ -87,11 +195,16 @@ impl Task {
             match event {
                 Event::Syscall => self.syscall(),
                 Event::Fault(f) => {
-                    log::debug!("task {}: fault {:?} at rip {:#x}", self.tid, f, self.regs.rip);
-                    self.exit = Some(ExitStatus::Signal(f.signo));
+                    log::debug!(
+                        "task {}: fault {:?} at rip {:#x}",
+                        self.tid,
+                        f,
+                        self.regs.rip
+                    );
+                    self.force_signal(SigInfo::fault(f.signo, f.code, f.addr));
                 }
                 Event::Interrupted => {}
-                Event::Exited => self.exit = Some(ExitStatus::Signal(libc::SIGKILL)),
+                Event::Exited => self.exit = Some(ExitStatus::killed(libc::SIGKILL)),
             }
         }
     }
@@ -104,13 +217,18 @@ impl Task {
             self.regs.rax = (-(Errno::ENOSYS as i64)) as u64;
             return;
         }
-        let ret = syscalls::dispatch(self, nr);
+        let (ret, on_intr) = syscalls::dispatch(self, nr);
         if self.exit.is_some() {
             return;
         }
         self.regs.rax = match ret {
             Ok(v) => v,
-            Err(SysErr::Errno(e)) => (-(e as i64)) as u64,
+            Err(SysErr::Errno(e)) => {
+                if e == Errno::EINTR {
+                    self.restart = on_intr;
+                }
+                (-(e as i64)) as u64
+            }
         };
     }
 
@@ -131,4 +249,170 @@ impl Task {
         let r = &self.regs;
         [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9][i]
     }
+
+    /// A signal the CPU raised (fault): it cannot be blocked or ignored; without a
+    /// handler it kills the process.
+    fn force_signal(&mut self, info: SigInfo) {
+        let sig = info.signo();
+        let act = self.process.sigactions.lock()[sig as usize - 1];
+        let blocked = self.sigmask() & signal::bit(sig) != 0;
+        if act.handler == SIG_DFL || act.handler == SIG_IGN || blocked {
+            self.die_of(sig);
+        } else {
+            self.raise(info);
+        }
+    }
+
+    /// Ends the process because of `sig`'s default action.
+    fn die_of(&mut self, sig: i32) {
+        let core = signal::default_action(sig) == DefaultAction::Core
+            && self.process.rlimit(libc::RLIMIT_CORE as usize) > 0;
+        self.exit = Some(ExitStatus::Signal { sig, core });
+    }
+
+    /// Takes the next deliverable signal off the thread's and the process's pending sets.
+    fn next_signal(&self) -> Option<SigInfo> {
+        let allowed = !self.sigmask();
+        let own = self.handle.pending.lock().take(allowed);
+        own.or_else(|| self.process.pending.lock().take(allowed))
+    }
+
+    /// Applies the restart rule for an interrupted syscall; `handler` is the flags of the
+    /// handler about to run, or `None` if none does.
+    fn restart_syscall(&mut self, handler: Option<u64>) {
+        let Some(kind) = self.restart.take() else {
+            return;
+        };
+        let again = match (kind, handler) {
+            (_, None) => true,
+            (Restart::Sys, Some(flags)) => flags & libc::SA_RESTART as u64 != 0,
+            (Restart::NoHand | Restart::Block, Some(_)) => false,
+        };
+        if again {
+            self.regs.rip -= 2;
+            self.regs.rax = if kind == Restart::Block && handler.is_none() {
+                libc::SYS_restart_syscall as u64
+            } else {
+                self.regs.orig_rax
+            };
+        } else {
+            self.regs.rax = (-(Errno::EINTR as i64)) as u64;
+        }
+    }
+
+    /// Acts on every pending, unblocked signal: default actions, or a frame for the
+    /// handler (each further one nests on top, as on Linux).
+    fn handle_signals(&mut self) {
+        if !self.recheck_signals && !self.waiter().is_interrupted() && self.restart.is_none() {
+            return;
+        }
+        self.recheck_signals = false;
+        // Clear first: a signal sent while we look sets the flag again.
+        self.waiter().clear_interrupt();
+        while let Some(info) = self.next_signal() {
+            let sig = info.signo();
+            let act = self.process.sigactions.lock()[sig as usize - 1];
+            match act.handler {
+                SIG_IGN => {}
+                SIG_DFL => match signal::default_action(sig) {
+                    DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => {}
+                    DefaultAction::Terminate | DefaultAction::Core => {
+                        self.die_of(sig);
+                        return;
+                    }
+                },
+                handler => {
+                    self.restart_syscall(Some(act.flags));
+                    let saved_mask = self.saved_sigmask.take().unwrap_or(self.sigmask());
+                    let d = Delivery {
+                        sig,
+                        info,
+                        handler,
+                        restorer: act.restorer,
+                        flags: act.flags,
+                        saved_mask,
+                    };
+                    if sigframe::setup(self, &d).is_err() {
+                        // No room for the frame: Linux kills with SIGSEGV.
+                        self.die_of(libc::SIGSEGV);
+                        return;
+                    }
+                    let mut mask = self.sigmask() | act.mask;
+                    if act.flags & libc::SA_NODEFER as u64 == 0 {
+                        mask |= signal::bit(sig);
+                    }
+                    self.set_sigmask(mask);
+                    if act.flags & libc::SA_RESETHAND as u64 != 0 {
+                        self.process.sigactions.lock()[sig as usize - 1] =
+                            crate::abi::KSigaction::default();
+                    }
+                }
+            }
+        }
+        self.restart_syscall(None);
+        if let Some(mask) = self.saved_sigmask.take() {
+            self.set_sigmask(mask);
+        }
+    }
+
+    /// Tears the task down after [`run`](Self::run): the stub goes, the files close, the
+    /// process becomes a zombie and its parent hears of it.
+    pub fn finish(mut self, status: ExitStatus) {
+        if let Some(dump) = &self.kernel.opts.dump {
+            dump.write(&self.process, "exit");
+        }
+        let cpu_us = cpu_times_us(self.stub.tid());
+        self.stub.kill();
+        self.process.tasks.lock().retain(|h| h.tid != self.tid);
+        self.files = Arc::new(Mutex::new(FdTable::new()));
+        *self.process.files.lock() = self.files.clone();
+        let empty = AddressSpace::new(self.kernel.mem.clone(), self.mm().layout());
+        *self.process.mm.lock() = Arc::new(empty);
+        self.process.release_vfork();
+        let effects = self
+            .kernel
+            .tree
+            .lock()
+            .exit(self.process.pid, Zombie { status, cpu_us });
+        if let Some((parent, sig)) = effects.parent {
+            if sig != 0 && !effects.autoreaped {
+                let (code, st) = match status {
+                    ExitStatus::Code(c) => (libc::CLD_EXITED, c),
+                    ExitStatus::Signal { sig, core: true } => (libc::CLD_DUMPED, sig),
+                    ExitStatus::Signal { sig, core: false } => (libc::CLD_KILLED, sig),
+                };
+                let uid = self.process.creds.lock().uid;
+                let mut info = SigInfo::child(code, self.process.pid, uid, st, cpu_us);
+                info.0[0..4].copy_from_slice(&sig.to_ne_bytes());
+                signal::send(&parent, info);
+            }
+            parent.child_events.notify_all();
+        }
+    }
+}
+
+/// User and system CPU time of a host process, in microseconds.
+pub fn cpu_times_us(host_pid: i32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{host_pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, r)| r)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // After the command name: state is field 0, utime field 11, stime field 12 (in ticks
+    // of 10 ms).
+    (ticks(11) * 10_000, ticks(12) * 10_000)
+}
+
+/// The body of a task's sentry thread once its task exists: run, then tear down.
+pub fn task_main(mut task: Task) -> ExitStatus {
+    let status = task.run();
+    task.finish(status);
+    status
 }

@@ -22,33 +22,62 @@ fn do_open(task: &mut Task, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> S
     }
     let umask = task.fs.lock().umask;
     let mode = mode & 0o7777 & !umask;
-    let file = task.with_walk(dirfd, path, |ctx| Ok(task.kernel.vfs.open(ctx, path, flags, mode)?))?;
+    let file = task.with_walk(dirfd, path, |ctx| {
+        Ok(task.kernel.vfs.open(ctx, path, flags, mode)?)
+    })?;
     let limit = task.process.rlimit(libc::RLIMIT_NOFILE as usize);
-    let fd = task.files.lock().insert(file, flags & libc::O_CLOEXEC != 0, 0, limit)?;
+    let fd = task
+        .files
+        .lock()
+        .insert(file, flags & libc::O_CLOEXEC != 0, 0, limit)?;
     Ok(fd as u64)
 }
 
 /// `open(path, flags, mode)`.
 pub fn open(task: &mut Task) -> SysResult {
     let path = path_arg(task, 0)?;
-    do_open(task, AT_FDCWD, &path, task.arg(1) as i32, task.arg(2) as u32)
+    do_open(
+        task,
+        AT_FDCWD,
+        &path,
+        task.arg(1) as i32,
+        task.arg(2) as u32,
+    )
 }
 
 /// `openat(dirfd, path, flags, mode)`.
 pub fn openat(task: &mut Task) -> SysResult {
     let path = path_arg(task, 1)?;
-    do_open(task, task.arg(0) as i32, &path, task.arg(2) as i32, task.arg(3) as u32)
+    do_open(
+        task,
+        task.arg(0) as i32,
+        &path,
+        task.arg(2) as i32,
+        task.arg(3) as u32,
+    )
 }
 
 /// `creat(path, mode)`.
 pub fn creat(task: &mut Task) -> SysResult {
     let path = path_arg(task, 0)?;
-    do_open(task, AT_FDCWD, &path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, task.arg(1) as u32)
+    do_open(
+        task,
+        AT_FDCWD,
+        &path,
+        libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+        task.arg(1) as u32,
+    )
 }
 
 /// Stats `path` relative to `dirfd`, or the fd itself with `AT_EMPTY_PATH` and "".
 fn stat_at(task: &Task, dirfd: i32, path_addr: u64, flags: i32) -> Result<Stat, SysErr> {
-    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT | libc::AT_STATX_SYNC_TYPE) != 0 {
+    if flags
+        & !(libc::AT_SYMLINK_NOFOLLOW
+            | libc::AT_EMPTY_PATH
+            | libc::AT_NO_AUTOMOUNT
+            | libc::AT_STATX_SYNC_TYPE)
+        != 0
+    {
         return Err(Errno::EINVAL.into());
     }
     let path = task.read_path(path_addr)?;
@@ -99,13 +128,20 @@ pub fn statx(task: &mut Task) -> SysResult {
     if task.arg(3) as u32 & 0x8000_0000 != 0 {
         return Err(Errno::EINVAL.into());
     }
-    let st = stat_at(task, task.arg(0) as i32, task.arg(1), flags & !libc::AT_STATX_SYNC_TYPE)?;
+    let st = stat_at(
+        task,
+        task.arg(0) as i32,
+        task.arg(1),
+        flags & !libc::AT_STATX_SYNC_TYPE,
+    )?;
     task.write_obj(task.arg(4), &Statx::from(&st))?;
     Ok(0)
 }
 
 fn access_at(task: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: i32) -> SysResult {
-    if mode & !7 != 0 || flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+    if mode & !7 != 0
+        || flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0
+    {
         return Err(Errno::EINVAL.into());
     }
     let path = task.read_path(path_addr)?;
@@ -120,7 +156,14 @@ fn access_at(task: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: i32) -> 
     let st = d.inode().stat()?;
     let creds = *task.process.creds.lock();
     let real = flags & libc::AT_EACCESS == 0;
-    if creds.permits(st.mode, st.uid, st.gid, mode, real, st.file_type() == FileType::Dir) {
+    if creds.permits(
+        st.mode,
+        st.uid,
+        st.gid,
+        mode,
+        real,
+        st.file_type() == FileType::Dir,
+    ) {
         Ok(0)
     } else {
         Err(Errno::EACCES.into())
@@ -139,7 +182,13 @@ pub fn faccessat(task: &mut Task) -> SysResult {
 
 /// `faccessat2(dirfd, path, mode, flags)`.
 pub fn faccessat2(task: &mut Task) -> SysResult {
-    access_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as u32, task.arg(3) as i32)
+    access_at(
+        task,
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2) as u32,
+        task.arg(3) as i32,
+    )
 }
 
 fn readlink_at(task: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> SysResult {
@@ -147,7 +196,11 @@ fn readlink_at(task: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> 
         return Err(Errno::EINVAL.into());
     }
     let path = task.read_path(path_addr)?;
-    let d = if path.is_empty() { task.dentry_of_fd(dirfd)? } else { task.lookup_at(dirfd, &path, false)? };
+    let d = if path.is_empty() {
+        task.dentry_of_fd(dirfd)?
+    } else {
+        task.lookup_at(dirfd, &path, false)?
+    };
     let target = d.inode().readlink()?;
     let n = target.len().min(size as usize);
     task.mm().write(buf, &target[..n])?;
@@ -161,7 +214,13 @@ pub fn readlink(task: &mut Task) -> SysResult {
 
 /// `readlinkat(dirfd, path, buf, size)`.
 pub fn readlinkat(task: &mut Task) -> SysResult {
-    readlink_at(task, task.arg(0) as i32, task.arg(1), task.arg(2), task.arg(3))
+    readlink_at(
+        task,
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2),
+        task.arg(3),
+    )
 }
 
 /// `getcwd(buf, size)`.
@@ -181,7 +240,12 @@ fn set_cwd(task: &Task, d: Arc<Dentry>) -> SysResult {
         return Err(Errno::ENOTDIR.into());
     }
     let st = d.inode().stat()?;
-    if !task.process.creds.lock().permits(st.mode, st.uid, st.gid, 1, false, true) {
+    if !task
+        .process
+        .creds
+        .lock()
+        .permits(st.mode, st.uid, st.gid, 1, false, true)
+    {
         return Err(Errno::EACCES.into());
     }
     task.fs.lock().cwd = d;
@@ -197,7 +261,11 @@ pub fn chdir(task: &mut Task) -> SysResult {
 
 /// `fchdir(fd)`.
 pub fn fchdir(task: &mut Task) -> SysResult {
-    let d = task.file(task.arg(0) as i32)?.dentry.clone().ok_or(Errno::ENOTDIR)?;
+    let d = task
+        .file(task.arg(0) as i32)?
+        .dentry
+        .clone()
+        .ok_or(Errno::ENOTDIR)?;
     set_cwd(task, d)
 }
 
@@ -220,7 +288,9 @@ fn walk_parent(task: &Task, dirfd: i32, path: &[u8]) -> Result<Lookup, SysErr> {
     if path.is_empty() {
         return Err(Errno::ENOENT.into());
     }
-    task.with_walk(dirfd, path, |ctx| Ok(task.kernel.vfs.walk(ctx, path, false)?))
+    task.with_walk(dirfd, path, |ctx| {
+        Ok(task.kernel.vfs.walk(ctx, path, false)?)
+    })
 }
 
 fn mkdir_at(task: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
@@ -254,9 +324,15 @@ fn mknod_at(task: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> Sys
     let perm = mode & 0o7777 & !umask;
     match mode & libc::S_IFMT {
         0 | libc::S_IFREG => {
-            l.parent.inode().create(&l.name, libc::O_WRONLY | libc::O_EXCL, perm)?;
+            l.parent
+                .inode()
+                .create(&l.name, libc::O_WRONLY | libc::O_EXCL, perm)?;
         }
-        libc::S_IFIFO | libc::S_IFSOCK => l.parent.inode().mknod(&l.name, (mode & libc::S_IFMT) | perm, 0)?,
+        libc::S_IFIFO | libc::S_IFSOCK => {
+            l.parent
+                .inode()
+                .mknod(&l.name, (mode & libc::S_IFMT) | perm, 0)?
+        }
         // Device nodes would reach host devices: never created for a guest.
         libc::S_IFCHR | libc::S_IFBLK => {
             let _ = dev;
@@ -274,7 +350,13 @@ pub fn mknod(task: &mut Task) -> SysResult {
 
 /// `mknodat(dirfd, path, mode, dev)`.
 pub fn mknodat(task: &mut Task) -> SysResult {
-    mknod_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as u32, task.arg(3))
+    mknod_at(
+        task,
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2) as u32,
+        task.arg(3),
+    )
 }
 
 fn rmdir_at(task: &Task, dirfd: i32, path: &[u8]) -> SysResult {
@@ -330,9 +412,18 @@ pub fn unlinkat(task: &mut Task) -> SysResult {
     }
 }
 
-fn rename_at(task: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64, flags: u32) -> SysResult {
+fn rename_at(
+    task: &Task,
+    olddir: i32,
+    old_addr: u64,
+    newdir: i32,
+    new_addr: u64,
+    flags: u32,
+) -> SysResult {
     let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
-    if flags & !known != 0 || (flags & libc::RENAME_NOREPLACE != 0 && flags & libc::RENAME_EXCHANGE != 0) {
+    if flags & !known != 0
+        || (flags & libc::RENAME_NOREPLACE != 0 && flags & libc::RENAME_EXCHANGE != 0)
+    {
         return Err(Errno::EINVAL.into());
     }
     let old = task.read_path(old_addr)?;
@@ -346,7 +437,9 @@ fn rename_at(task: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64
     if (lo.trailing_slash || ln.trailing_slash) && src.inode().file_type() != FileType::Dir {
         return Err(Errno::ENOTDIR.into());
     }
-    lo.parent.inode().rename(&lo.name, ln.parent.inode().as_ref(), &ln.name, flags)?;
+    lo.parent
+        .inode()
+        .rename(&lo.name, ln.parent.inode().as_ref(), &ln.name, flags)?;
     Ok(0)
 }
 
@@ -357,12 +450,26 @@ pub fn rename(task: &mut Task) -> SysResult {
 
 /// `renameat(olddirfd, old, newdirfd, new)`.
 pub fn renameat(task: &mut Task) -> SysResult {
-    rename_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as i32, task.arg(3), 0)
+    rename_at(
+        task,
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2) as i32,
+        task.arg(3),
+        0,
+    )
 }
 
 /// `renameat2(olddirfd, old, newdirfd, new, flags)`.
 pub fn renameat2(task: &mut Task) -> SysResult {
-    rename_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as i32, task.arg(3), task.arg(4) as u32)
+    rename_at(
+        task,
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2) as i32,
+        task.arg(3),
+        task.arg(4) as u32,
+    )
 }
 
 fn symlink_at(task: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysResult {
@@ -389,7 +496,14 @@ pub fn symlinkat(task: &mut Task) -> SysResult {
     symlink_at(task, task.arg(0), task.arg(1) as i32, task.arg(2))
 }
 
-fn link_at(task: &Task, olddir: i32, old_addr: u64, newdir: i32, new_addr: u64, flags: i32) -> SysResult {
+fn link_at(
+    task: &Task,
+    olddir: i32,
+    old_addr: u64,
+    newdir: i32,
+    new_addr: u64,
+    flags: i32,
+) -> SysResult {
     if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL.into());
     }
@@ -418,13 +532,31 @@ pub fn link(task: &mut Task) -> SysResult {
 
 /// `linkat(olddirfd, old, newdirfd, new, flags)`.
 pub fn linkat(task: &mut Task) -> SysResult {
-    link_at(task, task.arg(0) as i32, task.arg(1), task.arg(2) as i32, task.arg(3), task.arg(4) as i32)
+    link_at(
+        task,
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2) as i32,
+        task.arg(3),
+        task.arg(4) as i32,
+    )
 }
 
 /// Applies `attr` to the object at `path` (or the fd itself for an empty path with
 /// `AT_EMPTY_PATH`).
-fn setattr_at(task: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: bool, attr: SetAttr) -> SysResult {
-    let d = if path.is_empty() && empty_ok { task.dentry_of_fd(dirfd)? } else { task.lookup_at(dirfd, path, follow)? };
+fn setattr_at(
+    task: &Task,
+    dirfd: i32,
+    path: &[u8],
+    follow: bool,
+    empty_ok: bool,
+    attr: SetAttr,
+) -> SysResult {
+    let d = if path.is_empty() && empty_ok {
+        task.dentry_of_fd(dirfd)?
+    } else {
+        task.lookup_at(dirfd, path, follow)?
+    };
     d.inode().setattr(attr)?;
     Ok(0)
 }
@@ -432,12 +564,23 @@ fn setattr_at(task: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: bool
 /// `chmod(path, mode)`.
 pub fn chmod(task: &mut Task) -> SysResult {
     let path = path_arg(task, 0)?;
-    setattr_at(task, AT_FDCWD, &path, true, false, SetAttr::Mode(task.arg(1) as u32))
+    setattr_at(
+        task,
+        AT_FDCWD,
+        &path,
+        true,
+        false,
+        SetAttr::Mode(task.arg(1) as u32),
+    )
 }
 
 /// `fchmod(fd, mode)`.
 pub fn fchmod(task: &mut Task) -> SysResult {
-    let d = task.file(task.arg(0) as i32)?.dentry.clone().ok_or(Errno::EBADF)?;
+    let d = task
+        .file(task.arg(0) as i32)?
+        .dentry
+        .clone()
+        .ok_or(Errno::EBADF)?;
     d.inode().setattr(SetAttr::Mode(task.arg(1) as u32))?;
     Ok(0)
 }
@@ -458,7 +601,14 @@ fn fchmodat_flags(task: &Task, flags: i32) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-    setattr_at(task, task.arg(0) as i32, &path, follow, flags & libc::AT_EMPTY_PATH != 0, SetAttr::Mode(task.arg(2) as u32))
+    setattr_at(
+        task,
+        task.arg(0) as i32,
+        &path,
+        follow,
+        flags & libc::AT_EMPTY_PATH != 0,
+        SetAttr::Mode(task.arg(2) as u32),
+    )
 }
 
 fn owner(task: &Task, uid: usize, gid: usize) -> SetAttr {
@@ -479,7 +629,11 @@ pub fn lchown(task: &mut Task) -> SysResult {
 
 /// `fchown(fd, uid, gid)`.
 pub fn fchown(task: &mut Task) -> SysResult {
-    let d = task.file(task.arg(0) as i32)?.dentry.clone().ok_or(Errno::EBADF)?;
+    let d = task
+        .file(task.arg(0) as i32)?
+        .dentry
+        .clone()
+        .ok_or(Errno::EBADF)?;
     d.inode().setattr(owner(task, 1, 2))?;
     Ok(0)
 }
@@ -492,7 +646,14 @@ pub fn fchownat(task: &mut Task) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-    setattr_at(task, task.arg(0) as i32, &path, follow, flags & libc::AT_EMPTY_PATH != 0, owner(task, 2, 3))
+    setattr_at(
+        task,
+        task.arg(0) as i32,
+        &path,
+        follow,
+        flags & libc::AT_EMPTY_PATH != 0,
+        owner(task, 2, 3),
+    )
 }
 
 const UTIME_NOW: i64 = (1 << 30) - 1;
@@ -502,22 +663,42 @@ fn time_change(ts: Timespec) -> Result<TimeChange, SysErr> {
     match ts.tv_nsec {
         UTIME_NOW => Ok(TimeChange::Now),
         UTIME_OMIT => Ok(TimeChange::Omit),
-        0..=999_999_999 => Ok(TimeChange::Set(Time { sec: ts.tv_sec, nsec: ts.tv_nsec })),
+        0..=999_999_999 => Ok(TimeChange::Set(Time {
+            sec: ts.tv_sec,
+            nsec: ts.tv_nsec,
+        })),
         _ => Err(Errno::EINVAL.into()),
     }
 }
 
-fn utimes_common(task: &Task, dirfd: i32, path_addr: u64, times: Option<[TimeChange; 2]>, flags: i32) -> SysResult {
+fn utimes_common(
+    task: &Task,
+    dirfd: i32,
+    path_addr: u64,
+    times: Option<[TimeChange; 2]>,
+    flags: i32,
+) -> SysResult {
     let [a, m] = times.unwrap_or([TimeChange::Now, TimeChange::Now]);
     let attr = SetAttr::Times(a, m);
     if path_addr == 0 {
         // futimens: the fd itself.
-        let d = if dirfd == AT_FDCWD { return Err(Errno::EFAULT.into()) } else { task.dentry_of_fd(dirfd)? };
+        let d = if dirfd == AT_FDCWD {
+            return Err(Errno::EFAULT.into());
+        } else {
+            task.dentry_of_fd(dirfd)?
+        };
         d.inode().setattr(attr)?;
         return Ok(0);
     }
     let path = task.read_path(path_addr)?;
-    setattr_at(task, dirfd, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0, flags & libc::AT_EMPTY_PATH != 0, attr)
+    setattr_at(
+        task,
+        dirfd,
+        &path,
+        flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+        flags & libc::AT_EMPTY_PATH != 0,
+        attr,
+    )
 }
 
 /// `utimensat(dirfd, path, times, flags)`.
@@ -545,7 +726,10 @@ fn timevals(task: &Task, addr: u64) -> Result<Option<[TimeChange; 2]>, SysErr> {
         if !(0..1_000_000).contains(&t.tv_usec) {
             return Err(Errno::EINVAL.into());
         }
-        Ok(TimeChange::Set(Time { sec: t.tv_sec, nsec: t.tv_usec * 1000 }))
+        Ok(TimeChange::Set(Time {
+            sec: t.tv_sec,
+            nsec: t.tv_usec * 1000,
+        }))
     };
     Ok(Some([conv(tv[0])?, conv(tv[1])?]))
 }
@@ -568,7 +752,10 @@ pub fn utime(task: &mut Task) -> SysResult {
         0 => None,
         addr => {
             let t: [i64; 2] = task.read_obj(addr)?;
-            Some([TimeChange::Set(Time { sec: t[0], nsec: 0 }), TimeChange::Set(Time { sec: t[1], nsec: 0 })])
+            Some([
+                TimeChange::Set(Time { sec: t[0], nsec: 0 }),
+                TimeChange::Set(Time { sec: t[1], nsec: 0 }),
+            ])
         }
     };
     utimes_common(task, AT_FDCWD, task.arg(0), times, 0)

@@ -3,6 +3,7 @@
 
 use crate::abi::Iovec;
 use crate::errno::{SysErr, SysResult};
+use crate::kernel::sigframe::SigInfo;
 use crate::kernel::task::Task;
 use fs::OpenFile;
 use nix::errno::Errno;
@@ -28,7 +29,13 @@ enum Pos {
 }
 
 /// Reads up to `count` bytes from `file` into guest memory at `addr`.
-fn read_into(task: &mut Task, file: &Arc<OpenFile>, addr: u64, count: usize, pos: Pos) -> SysResult {
+fn read_into(
+    task: &mut Task,
+    file: &Arc<OpenFile>,
+    addr: u64,
+    count: usize,
+    pos: Pos,
+) -> SysResult {
     if !file.readable() || file.is_path_only() {
         return Err(Errno::EBADF.into());
     }
@@ -38,7 +45,7 @@ fn read_into(task: &mut Task, file: &Arc<OpenFile>, addr: u64, count: usize, pos
     }
     let mm = task.mm();
     mm.check_access(addr, count, true)?;
-    let stream = file.ops.poll(0) != 0 || is_stream(file);
+    let stream = file.ops.is_stream();
     let mut buf = std::mem::take(&mut task.iobuf);
     let mut done = 0usize;
     let result = loop {
@@ -47,7 +54,7 @@ fn read_into(task: &mut Task, file: &Arc<OpenFile>, addr: u64, count: usize, pos
             buf.resize(want, 0);
         }
         let r = match pos {
-            Pos::Current => file.read(&task.waiter, &mut buf[..want]),
+            Pos::Current => file.read(task.waiter(), &mut buf[..want]),
             Pos::At(off) => file.ops.pread(&mut buf[..want], off + done as u64),
         };
         match r {
@@ -61,20 +68,27 @@ fn read_into(task: &mut Task, file: &Arc<OpenFile>, addr: u64, count: usize, pos
                     break Ok(done);
                 }
             }
-            Err(e) => break if done > 0 { Ok(done) } else { Err(SysErr::from(e)) },
+            Err(e) => {
+                break if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(SysErr::from(e))
+                };
+            }
         }
     };
     task.iobuf = buf;
     result.map(|n| n as u64)
 }
 
-/// Whether reads may return less than asked without being at the end (pipes, ttys).
-fn is_stream(file: &OpenFile) -> bool {
-    file.ops.stat().is_ok_and(|s| !matches!(s.file_type(), fs::FileType::Regular | fs::FileType::Dir))
-}
-
 /// Writes `count` bytes from guest memory at `addr` to `file`.
-fn write_from(task: &mut Task, file: &Arc<OpenFile>, addr: u64, count: usize, pos: Pos) -> SysResult {
+fn write_from(
+    task: &mut Task,
+    file: &Arc<OpenFile>,
+    addr: u64,
+    count: usize,
+    pos: Pos,
+) -> SysResult {
     if !file.writable() || file.is_path_only() {
         return Err(Errno::EBADF.into());
     }
@@ -95,7 +109,7 @@ fn write_from(task: &mut Task, file: &Arc<OpenFile>, addr: u64, count: usize, po
             break if done > 0 { Ok(done) } else { Err(e.into()) };
         }
         let r = match pos {
-            Pos::Current => file.write(&task.waiter, &buf[..want]),
+            Pos::Current => file.write(task.waiter(), &buf[..want]),
             Pos::At(off) => file.ops.pwrite(&buf[..want], off + done as u64),
         };
         match r {
@@ -105,7 +119,13 @@ fn write_from(task: &mut Task, file: &Arc<OpenFile>, addr: u64, count: usize, po
                     break Ok(done);
                 }
             }
-            Err(e) => break if done > 0 { Ok(done) } else { Err(SysErr::from(e)) },
+            Err(e) => {
+                break if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(SysErr::from(e))
+                };
+            }
         }
     };
     task.iobuf = buf;
@@ -118,14 +138,28 @@ pub fn read(task: &mut Task) -> SysResult {
     read_into(task, &file, task.arg(1), task.arg(2) as usize, Pos::Current)
 }
 
+/// Raises SIGPIPE for a write that failed because nobody reads the other end.
+fn sigpipe_on_epipe(task: &mut Task, r: SysResult) -> SysResult {
+    if r == Err(SysErr::Errno(Errno::EPIPE)) {
+        let uid = task.process.creds.lock().uid;
+        task.raise(SigInfo::user(libc::SIGPIPE, 0, task.process.pid, uid));
+    }
+    r
+}
+
 /// `write(fd, buf, count)`.
 pub fn write(task: &mut Task) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
-    write_from(task, &file, task.arg(1), task.arg(2) as usize, Pos::Current)
+    let r = write_from(task, &file, task.arg(1), task.arg(2) as usize, Pos::Current);
+    sigpipe_on_epipe(task, r)
 }
 
 fn offset_arg(v: u64) -> Result<u64, SysErr> {
-    if (v as i64) < 0 { Err(Errno::EINVAL.into()) } else { Ok(v) }
+    if (v as i64) < 0 {
+        Err(Errno::EINVAL.into())
+    } else {
+        Ok(v)
+    }
 }
 
 /// `pread64(fd, buf, count, offset)`.
@@ -200,13 +234,17 @@ fn writev_at(task: &mut Task, pos: Pos) -> SysResult {
             at += v.len as usize;
         }
         if data.is_empty() {
-            return if file.writable() { Ok(0) } else { Err(Errno::EBADF.into()) };
+            return if file.writable() {
+                Ok(0)
+            } else {
+                Err(Errno::EBADF.into())
+            };
         }
         if !file.writable() || file.is_path_only() {
             return Err(Errno::EBADF.into());
         }
         let r = match pos {
-            Pos::Current => file.write(&task.waiter, &data),
+            Pos::Current => file.write(task.waiter(), &data),
             Pos::At(off) => file.ops.pwrite(&data, off),
         };
         return Ok(r? as u64);
@@ -237,7 +275,8 @@ pub fn readv(task: &mut Task) -> SysResult {
 
 /// `writev(fd, iov, iovcnt)`.
 pub fn writev(task: &mut Task) -> SysResult {
-    writev_at(task, Pos::Current)
+    let r = writev_at(task, Pos::Current);
+    sigpipe_on_epipe(task, r)
 }
 
 /// `preadv(fd, iov, iovcnt, offset)` (and `preadv2` without flags).
@@ -257,8 +296,16 @@ fn v2(task: &mut Task, write: bool) -> SysResult {
     if task.arg(5) != 0 {
         return Err(Errno::EOPNOTSUPP.into());
     }
-    let pos = if task.arg(3) as i64 == -1 { Pos::Current } else { Pos::At(offset_arg(task.arg(3))?) };
-    if write { writev_at(task, pos) } else { readv_at(task, pos) }
+    let pos = if task.arg(3) as i64 == -1 {
+        Pos::Current
+    } else {
+        Pos::At(offset_arg(task.arg(3))?)
+    };
+    if write {
+        writev_at(task, pos)
+    } else {
+        readv_at(task, pos)
+    }
 }
 
 /// `preadv2(fd, iov, iovcnt, offset, flags)`.
@@ -271,6 +318,46 @@ pub fn pwritev2(task: &mut Task) -> SysResult {
     v2(task, true)
 }
 
+fn make_pipe(task: &mut Task, addr: u64, flags: i32) -> SysResult {
+    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let (r, w) = fs::pipe::pipe();
+    let nb = flags & libc::O_NONBLOCK;
+    let rf = OpenFile::new(Box::new(r), libc::O_RDONLY | nb, None);
+    let wf = OpenFile::new(Box::new(w), libc::O_WRONLY | nb, None);
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    let limit = nofile(task);
+    let fds = {
+        let mut files = task.files.lock();
+        let a = files.insert(rf, cloexec, 0, limit)?;
+        match files.insert(wf, cloexec, 0, limit) {
+            Ok(b) => [a, b],
+            Err(e) => {
+                drop(files.remove(a));
+                return Err(e.into());
+            }
+        }
+    };
+    if let Err(e) = task.write_obj(addr, &fds) {
+        let mut files = task.files.lock();
+        drop(files.remove(fds[0]));
+        drop(files.remove(fds[1]));
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// `pipe(fds)`.
+pub fn pipe(task: &mut Task) -> SysResult {
+    make_pipe(task, task.arg(0), 0)
+}
+
+/// `pipe2(fds, flags)`.
+pub fn pipe2(task: &mut Task) -> SysResult {
+    make_pipe(task, task.arg(0), task.arg(1) as i32)
+}
+
 /// `lseek(fd, offset, whence)`.
 pub fn lseek(task: &mut Task) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
@@ -280,8 +367,7 @@ pub fn lseek(task: &mut Task) -> SysResult {
     Ok(file.ops.seek(task.arg(1) as i64, task.arg(2) as i32)?)
 }
 
-/// `sendfile(out_fd, in_fd, offset, count)`.
-pub fn sendfile(task: &mut Task) -> SysResult {
+fn sendfile_inner(task: &mut Task) -> SysResult {
     let out = task.file(task.arg(0) as i32)?;
     let inp = task.file(task.arg(1) as i32)?;
     let (off_ptr, count) = (task.arg(2), (task.arg(3) as usize).min(MAX_RW));
@@ -291,14 +377,18 @@ pub fn sendfile(task: &mut Task) -> SysResult {
     if out.flags() & libc::O_APPEND != 0 {
         return Err(Errno::EINVAL.into());
     }
-    let mut off = if off_ptr != 0 { Some(offset_arg(task.read_obj::<u64>(off_ptr)?)?) } else { None };
+    let mut off = if off_ptr != 0 {
+        Some(offset_arg(task.read_obj::<u64>(off_ptr)?)?)
+    } else {
+        None
+    };
     let mut buf = vec![0u8; count.min(CHUNK)];
     let mut done = 0usize;
     while done < count {
         let want = (count - done).min(buf.len());
         let r = match off {
             Some(o) => inp.ops.pread(&mut buf[..want], o),
-            None => inp.read(&task.waiter, &mut buf[..want]),
+            None => inp.read(task.waiter(), &mut buf[..want]),
         };
         let n = match r {
             Ok(0) => break,
@@ -308,7 +398,7 @@ pub fn sendfile(task: &mut Task) -> SysResult {
         };
         let mut written = 0;
         while written < n {
-            match out.write(&task.waiter, &buf[written..n]) {
+            match out.write(task.waiter(), &buf[written..n]) {
                 Ok(w) => written += w,
                 Err(e) if done + written == 0 => return Err(e.into()),
                 Err(_) => break,
@@ -326,6 +416,12 @@ pub fn sendfile(task: &mut Task) -> SysResult {
         task.write_obj(off_ptr, &o)?;
     }
     Ok(done as u64)
+}
+
+/// `sendfile(out_fd, in_fd, offset, count)`.
+pub fn sendfile(task: &mut Task) -> SysResult {
+    let r = sendfile_inner(task);
+    sigpipe_on_epipe(task, r)
 }
 
 /// `getdents64(fd, dirp, count)`.
@@ -356,7 +452,11 @@ pub fn close_range(task: &mut Task) -> SysResult {
     }
     let mut files = task.files.lock();
     if flags & libc::CLOSE_RANGE_CLOEXEC != 0 {
-        let fds: Vec<i32> = files.iter().map(|(fd, _)| fd).filter(|&fd| fd as u32 >= first && fd as u32 <= last).collect();
+        let fds: Vec<i32> = files
+            .iter()
+            .map(|(fd, _)| fd)
+            .filter(|&fd| fd as u32 >= first && fd as u32 <= last)
+            .collect();
         for fd in fds {
             files.get_mut(fd)?.cloexec = true;
         }
@@ -421,7 +521,11 @@ pub fn fcntl(task: &mut Task) -> SysResult {
             }
             Ok(files.insert(entry.file, cmd == libc::F_DUPFD_CLOEXEC, min, limit)? as u64)
         }
-        libc::F_GETFD => Ok(if entry.cloexec { libc::FD_CLOEXEC as u64 } else { 0 }),
+        libc::F_GETFD => Ok(if entry.cloexec {
+            libc::FD_CLOEXEC as u64
+        } else {
+            0
+        }),
         libc::F_SETFD => {
             files.get_mut(fd)?.cloexec = arg as i32 & libc::FD_CLOEXEC != 0;
             Ok(0)
@@ -446,6 +550,13 @@ pub fn fcntl(task: &mut Task) -> SysResult {
             Ok(0)
         }
         libc::F_GETOWN | libc::F_SETOWN | F_GETSIG | F_SETSIG => Ok(0),
+        libc::F_GETPIPE_SZ => Ok(entry.file.ops.pipe_end().ok_or(Errno::EBADF)?.capacity() as u64),
+        libc::F_SETPIPE_SZ => Ok(entry
+            .file
+            .ops
+            .pipe_end()
+            .ok_or(Errno::EBADF)?
+            .set_capacity(arg as usize)? as u64),
         libc::F_GET_SEALS | libc::F_ADD_SEALS => Err(Errno::EINVAL.into()),
         _ => Err(Errno::EINVAL.into()),
     }
@@ -464,7 +575,11 @@ pub fn ioctl(task: &mut Task) -> SysResult {
         libc::FIONBIO => {
             let on: i32 = task.read_obj(arg)?;
             let flags = file.flags();
-            file.set_flags(if on != 0 { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK });
+            file.set_flags(if on != 0 {
+                flags | libc::O_NONBLOCK
+            } else {
+                flags & !libc::O_NONBLOCK
+            });
             return Ok(0);
         }
         libc::FIONREAD => {
@@ -490,7 +605,9 @@ pub fn ioctl(task: &mut Task) -> SysResult {
             let _: i32 = task.read_obj(arg)?;
             return Ok(0);
         }
-        libc::TCSETS | libc::TCSETSW | libc::TCSETSF | libc::TIOCSWINSZ => task.mm().read(arg, &mut buf[..size])?,
+        libc::TCSETS | libc::TCSETSW | libc::TCSETSF | libc::TIOCSWINSZ => {
+            task.mm().read(arg, &mut buf[..size])?
+        }
         _ => task.mm().check_access(arg, size, true)?,
     }
     let r = platform::host::tty_ioctl(host, req, &mut buf)?;

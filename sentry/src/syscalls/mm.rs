@@ -20,8 +20,14 @@ fn prot_arg(v: u64) -> Result<Prot, Errno> {
 
 /// `mmap(addr, length, prot, flags, fd, offset)`.
 pub fn mmap(task: &mut Task) -> SysResult {
-    let (addr, len, prot, flags, fd, off) =
-        (task.arg(0), task.arg(1), task.arg(2), task.arg(3) as i32, task.arg(4) as i32, task.arg(5));
+    let (addr, len, prot, flags, fd, off) = (
+        task.arg(0),
+        task.arg(1),
+        task.arg(2),
+        task.arg(3) as i32,
+        task.arg(4) as i32,
+        task.arg(5),
+    );
     let prot = prot_arg(prot)?;
     let shared = match flags & 0xf {
         libc::MAP_SHARED | libc::MAP_SHARED_VALIDATE => true,
@@ -51,8 +57,16 @@ pub fn mmap(task: &mut Task) -> SysResult {
                 }
                 let st = file.ops.stat()?;
                 let path = file.display_path();
-                let mapped = MappedFile { path, dev: st.dev, ino: st.ino, source: Arc::new(FileData(file)) };
-                Content::File { file: Arc::new(mapped), offset: off }
+                let mapped = MappedFile {
+                    path,
+                    dev: st.dev,
+                    ino: st.ino,
+                    source: Arc::new(FileData(file)),
+                };
+                Content::File {
+                    file: Arc::new(mapped),
+                    offset: off,
+                }
             }
         }
     };
@@ -66,22 +80,21 @@ pub fn mmap(task: &mut Task) -> SysResult {
         content,
         name: None,
     };
-    let mm = task.mm();
-    Ok(mm.mmap(&mut task.stub, req)?)
+    Ok(task.with_mm(|mm, host| mm.mmap(host, req))?)
 }
 
 /// `munmap(addr, length)`.
 pub fn munmap(task: &mut Task) -> SysResult {
-    let (mm, addr, len) = (task.mm(), task.arg(0), task.arg(1));
-    mm.munmap(&mut task.stub, addr, len)?;
+    let (addr, len) = (task.arg(0), task.arg(1));
+    task.with_mm(|mm, host| mm.munmap(host, addr, len))?;
     Ok(0)
 }
 
 /// `mprotect(addr, length, prot)`.
 pub fn mprotect(task: &mut Task) -> SysResult {
     let prot = prot_arg(task.arg(2))?;
-    let (mm, addr, len) = (task.mm(), task.arg(0), task.arg(1));
-    mm.mprotect(&mut task.stub, addr, len, prot)?;
+    let (addr, len) = (task.arg(0), task.arg(1));
+    task.with_mm(|mm, host| mm.mprotect(host, addr, len, prot))?;
     Ok(0)
 }
 
@@ -94,19 +107,21 @@ pub fn mremap(task: &mut Task) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     let fixed = (flags & libc::MREMAP_FIXED != 0).then(|| task.arg(4));
-    let (mm, old, old_len, new_len) = (task.mm(), task.arg(0), task.arg(1), task.arg(2));
-    Ok(mm.mremap(&mut task.stub, old, old_len, new_len, flags & libc::MREMAP_MAYMOVE != 0, fixed)?)
+    let (old, old_len, new_len) = (task.arg(0), task.arg(1), task.arg(2));
+    let may_move = flags & libc::MREMAP_MAYMOVE != 0;
+    Ok(task.with_mm(|mm, host| mm.mremap(host, old, old_len, new_len, may_move, fixed))?)
 }
 
 /// `brk(addr)`.
 pub fn brk(task: &mut Task) -> SysResult {
-    let (mm, addr) = (task.mm(), task.arg(0));
-    Ok(mm.brk(&mut task.stub, addr))
+    let addr = task.arg(0);
+    Ok(task.with_mm(|mm, host| mm.brk(host, addr)))
 }
 
 /// `madvise(addr, length, advice)`.
 pub fn madvise(task: &mut Task) -> SysResult {
-    task.mm().madvise(task.arg(0), task.arg(1), task.arg(2) as i32)?;
+    task.mm()
+        .madvise(task.arg(0), task.arg(1), task.arg(2) as i32)?;
     Ok(0)
 }
 

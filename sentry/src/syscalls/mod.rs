@@ -17,22 +17,30 @@ pub mod time;
 mod uaccess;
 
 use crate::errno::{SysErr, SysResult};
-use crate::kernel::task::Task;
+use crate::kernel::task::{Restart, Task};
 use crate::strace;
 use nix::errno::Errno;
 
 /// A syscall handler.
 pub type Handler = fn(&mut Task) -> SysResult;
 
-/// Runs syscall `nr` for `task`, printing it when `--strace` is on.
-pub fn dispatch(task: &mut Task, nr: u64) -> SysResult {
+/// Runs syscall `nr` for `task`, printing it when `--strace` is on. Also returns how the
+/// call restarts if a signal interrupted it.
+pub fn dispatch(task: &mut Task, nr: u64) -> (SysResult, Option<Restart>) {
     let entry = table::lookup(nr);
-    let trace = task.kernel.opts.strace.then(|| strace::Call::before(task, nr, entry));
+    let trace = task
+        .kernel
+        .opts
+        .strace
+        .then(|| strace::Call::before(task, nr, entry));
     let ret = match entry {
         Some(e) => (e.handler)(task),
         None => {
             if task.kernel.note_unimplemented(nr) {
-                log::warn!("unimplemented syscall {} ({nr}): returning ENOSYS", names::name(nr));
+                log::warn!(
+                    "unimplemented syscall {} ({nr}): returning ENOSYS",
+                    names::name(nr)
+                );
             }
             Err(SysErr::Errno(Errno::ENOSYS))
         }
@@ -40,7 +48,7 @@ pub fn dispatch(task: &mut Task, nr: u64) -> SysResult {
     if let Some(call) = trace {
         call.finish(task, &ret);
     }
-    ret
+    (ret, entry.map(|e| e.on_intr))
 }
 
 /// For syscalls the sentry deliberately answers with ENOSYS, as a kernel without the

@@ -29,7 +29,11 @@ struct Entry {
 
 /// Fills in `revents` for every entry and returns how many have any; sleeps until one is
 /// ready, `deadline` passes (then 0), or a signal comes (EINTR).
-fn wait_ready(task: &Task, entries: &mut [Entry], deadline: Option<Instant>) -> Result<usize, SysErr> {
+fn wait_ready(
+    task: &Task,
+    entries: &mut [Entry],
+    deadline: Option<Instant>,
+) -> Result<usize, SysErr> {
     loop {
         let mut ready = 0;
         for e in entries.iter_mut().filter(|e| !e.skip) {
@@ -46,9 +50,13 @@ fn wait_ready(task: &Task, entries: &mut [Entry], deadline: Option<Instant>) -> 
         }
         let host: Vec<(BorrowedFd<'_>, i16)> = entries
             .iter()
-            .filter_map(|e| e.file.as_ref().and_then(|f| f.ops.host_fd().map(|fd| (fd, e.events | ALWAYS))))
+            .filter_map(|e| {
+                e.file
+                    .as_ref()
+                    .and_then(|f| f.ops.host_fd().map(|fd| (fd, e.events | ALWAYS)))
+            })
             .collect();
-        match task.waiter.wait_fds(&host, deadline) {
+        match task.waiter().wait_fds(&host, deadline) {
             Ok(_) | Err(Errno::ETIMEDOUT) => {}
             Err(e) => return Err(e.into()),
         }
@@ -60,11 +68,17 @@ fn do_poll(task: &Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> SysR
         return Err(Errno::EINVAL.into());
     }
     let mm = task.mm();
-    let mut raw: Vec<Pollfd> = (0..nfds).map(|i| mm.read_obj::<Pollfd>(addr + i * 8)).collect::<Result<_, _>>()?;
+    let mut raw: Vec<Pollfd> = (0..nfds)
+        .map(|i| mm.read_obj::<Pollfd>(addr + i * 8))
+        .collect::<Result<_, _>>()?;
     let mut entries: Vec<Entry> = raw
         .iter()
         .map(|p| Entry {
-            file: if p.fd < 0 { None } else { task.files.lock().file(p.fd).ok() },
+            file: if p.fd < 0 {
+                None
+            } else {
+                task.files.lock().file(p.fd).ok()
+            },
             events: p.events,
             revents: 0,
             skip: p.fd < 0,
@@ -134,7 +148,12 @@ fn do_select(task: &Task, nfds: i32, sets: [u64; 3], deadline: Option<Instant>) 
         }
         let file = task.files.lock().file(fd).map_err(|_| Errno::EBADF)?;
         fds.push(fd);
-        entries.push(Entry { file: Some(file), events, revents: 0, skip: false });
+        entries.push(Entry {
+            file: Some(file),
+            events,
+            revents: 0,
+            skip: false,
+        });
     }
     wait_ready(task, &mut entries, deadline)?;
     let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
@@ -176,7 +195,12 @@ pub fn select(task: &mut Task) -> SysResult {
         }
         Some(Instant::now() + Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
     };
-    let r = do_select(task, task.arg(0) as i32, [task.arg(1), task.arg(2), task.arg(3)], deadline);
+    let r = do_select(
+        task,
+        task.arg(0) as i32,
+        [task.arg(1), task.arg(2), task.arg(3)],
+        deadline,
+    );
     if let Some(d) = deadline {
         let left = d.saturating_duration_since(Instant::now());
         task.write_obj(tv_addr, &Timeval::from_duration(left))?;
@@ -187,5 +211,10 @@ pub fn select(task: &mut Task) -> SysResult {
 /// `pselect6(nfds, readfds, writefds, exceptfds, timeout, sigmask)`.
 pub fn pselect6(task: &mut Task) -> SysResult {
     let deadline = timespec_deadline(task, task.arg(4))?;
-    do_select(task, task.arg(0) as i32, [task.arg(1), task.arg(2), task.arg(3)], deadline)
+    do_select(
+        task,
+        task.arg(0) as i32,
+        [task.arg(1), task.arg(2), task.arg(3)],
+        deadline,
+    )
 }

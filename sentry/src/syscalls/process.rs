@@ -1,16 +1,371 @@
 //! Process and identity syscalls: exit, ids, limits, resource usage, uname, sysinfo,
 //! arch_prctl, prctl, scheduling queries.
 
+use super::uaccess::AT_FDCWD;
 use crate::abi::{Rlimit, Rusage, Sysinfo, Timeval, Tms, Utsname};
-use crate::errno::SysResult;
+use crate::errno::{SysErr, SysResult};
+use crate::kernel::exec;
+use crate::kernel::fork::{self, CloneArgs};
 use crate::kernel::process::RLIM_NLIMITS;
-use crate::kernel::task::{ExitStatus, Task};
+use crate::kernel::task::{ExitStatus, Task, cpu_times_us};
+use crate::kernel::tree::{WaitFor, Zombie};
 use nix::errno::Errno;
 
 /// `exit(status)`: the thread ends; with one thread, so does the process.
 pub fn exit(task: &mut Task) -> SysResult {
     task.exit = Some(ExitStatus::Code(task.arg(0) as i32 & 0xff));
     Ok(0)
+}
+
+/// `fork()`.
+pub fn fork(task: &mut Task) -> SysResult {
+    let args = CloneArgs {
+        flags: 0,
+        exit_signal: libc::SIGCHLD,
+        stack: 0,
+        parent_tid: 0,
+        child_tid: 0,
+        tls: 0,
+    };
+    fork::clone_process(task, args)
+}
+
+/// `vfork()`.
+pub fn vfork(task: &mut Task) -> SysResult {
+    let flags = (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+    let args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD,
+        stack: 0,
+        parent_tid: 0,
+        child_tid: 0,
+        tls: 0,
+    };
+    fork::clone_process(task, args)
+}
+
+/// `clone(flags, stack, parent_tid, child_tid, tls)`.
+pub fn clone(task: &mut Task) -> SysResult {
+    let raw = task.arg(0);
+    let args = CloneArgs {
+        flags: raw & !0xff,
+        exit_signal: (raw & 0xff) as i32,
+        stack: task.arg(1),
+        parent_tid: task.arg(2),
+        child_tid: task.arg(3),
+        tls: task.arg(4),
+    };
+    fork::clone_process(task, args)
+}
+
+/// Reads a NULL-terminated array of strings (argv, envp), as execve limits them.
+fn read_strings(task: &Task, addr: u64) -> Result<Vec<Vec<u8>>, SysErr> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let mm = task.mm();
+    let mut total = 0usize;
+    for i in 0.. {
+        let p: u64 = mm.read_obj(addr + i * 8)?;
+        if p == 0 {
+            break;
+        }
+        let s = mm
+            .read_cstring(p, loader::MAX_ARG_STRLEN - 1)
+            .map_err(|e| match e {
+                mm::MmError::TooLong => SysErr::Errno(Errno::E2BIG),
+                e => e.into(),
+            })?;
+        total += s.len() + 1 + 8;
+        if total > loader::MAX_ARGS_TOTAL {
+            return Err(Errno::E2BIG.into());
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn do_execve(
+    task: &mut Task,
+    dirfd: i32,
+    path_addr: u64,
+    argv: u64,
+    envp: u64,
+    flags: i32,
+) -> SysResult {
+    if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let mut path = task.read_path(path_addr)?;
+    let argv = read_strings(task, argv)?;
+    let envp = read_strings(task, envp)?;
+    let mut fsctx = task.fs.lock().clone();
+    if path.is_empty() {
+        if flags & libc::AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT.into());
+        }
+        path = task.dentry_of_fd(dirfd)?.path().to_vec();
+    } else if path[0] != b'/' && dirfd != AT_FDCWD {
+        fsctx.cwd = task.dentry_of_fd(dirfd)?;
+        if fsctx.cwd.inode().file_type() != ::fs::FileType::Dir {
+            return Err(Errno::ENOTDIR.into());
+        }
+    }
+    if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+        let d = task.lookup_at(dirfd, &path, false)?;
+        if d.inode().file_type() == ::fs::FileType::Symlink {
+            return Err(Errno::ELOOP.into());
+        }
+    }
+    let creds = *task.process.creds.lock();
+    let prepared = exec::prepare_in(&task.kernel.vfs, &fsctx, creds, &path, argv, envp)?;
+    // Past here there is no old image to return to: a failure kills the process.
+    exec::commit(task, prepared)?;
+    Ok(0)
+}
+
+/// `execve(path, argv, envp)`.
+pub fn execve(task: &mut Task) -> SysResult {
+    do_execve(task, AT_FDCWD, task.arg(0), task.arg(1), task.arg(2), 0)
+}
+
+/// `execveat(dirfd, path, argv, envp, flags)`.
+pub fn execveat(task: &mut Task) -> SysResult {
+    do_execve(
+        task,
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2),
+        task.arg(3),
+        task.arg(4) as i32,
+    )
+}
+
+/// Which children `pid` selects for wait4 (-1 any, 0 own group, < -1 a group, > 0 one).
+fn wait_selector(task: &Task, pid: i32) -> Result<WaitFor, SysErr> {
+    Ok(match pid {
+        -1 => WaitFor::Any,
+        0 => WaitFor::Group(
+            task.kernel
+                .tree
+                .lock()
+                .get(task.process.pid)
+                .map_or(0, |e| e.pgid),
+        ),
+        p if p < 0 => WaitFor::Group(-p),
+        p => WaitFor::Pid(p),
+    })
+}
+
+/// Waits for a child selected by `which` to exit; `None` with `nohang` if none has yet.
+fn wait_child(
+    task: &Task,
+    which: WaitFor,
+    nohang: bool,
+    reap: bool,
+) -> Result<Option<(i32, Zombie)>, SysErr> {
+    loop {
+        let _reg = task.process.child_events.register(task.waiter());
+        if let Some(found) = task
+            .kernel
+            .tree
+            .lock()
+            .wait(task.process.pid, which, reap)?
+        {
+            return Ok(Some(found));
+        }
+        if nohang {
+            return Ok(None);
+        }
+        task.waiter().wait(None)?;
+    }
+}
+
+fn rusage_of(z: &Zombie) -> Rusage {
+    let tv = |us: u64| Timeval {
+        tv_sec: (us / 1_000_000) as i64,
+        tv_usec: (us % 1_000_000) as i64,
+    };
+    Rusage {
+        utime: tv(z.cpu_us.0),
+        stime: tv(z.cpu_us.1),
+        ..Rusage::default()
+    }
+}
+
+/// `wait4(pid, wstatus, options, rusage)`.
+pub fn wait4(task: &mut Task) -> SysResult {
+    let (pid, status_addr, options, ru_addr) = (
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2) as i32,
+        task.arg(3),
+    );
+    let known = libc::WNOHANG
+        | libc::WUNTRACED
+        | libc::WCONTINUED
+        | libc::__WNOTHREAD
+        | libc::__WCLONE
+        | libc::__WALL;
+    if options & !known != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let which = wait_selector(task, pid)?;
+    match wait_child(task, which, options & libc::WNOHANG != 0, true)? {
+        None => Ok(0),
+        Some((child, z)) => {
+            if status_addr != 0 {
+                task.write_obj(status_addr, &z.status.wait_status())?;
+            }
+            if ru_addr != 0 {
+                task.write_obj(ru_addr, &rusage_of(&z))?;
+            }
+            Ok(child as u64)
+        }
+    }
+}
+
+/// `waitid(idtype, id, infop, options, rusage)`.
+pub fn waitid(task: &mut Task) -> SysResult {
+    let (idtype, id, info_addr, options, ru_addr) = (
+        task.arg(0) as u32,
+        task.arg(1) as i32,
+        task.arg(2),
+        task.arg(3) as i32,
+        task.arg(4),
+    );
+    let known = libc::WNOHANG
+        | libc::WEXITED
+        | libc::WSTOPPED
+        | libc::WCONTINUED
+        | libc::WNOWAIT
+        | libc::__WNOTHREAD
+        | libc::__WCLONE
+        | libc::__WALL;
+    if options & !known != 0 || options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let which = match idtype {
+        libc::P_ALL => WaitFor::Any,
+        libc::P_PID if id > 0 => WaitFor::Pid(id),
+        libc::P_PGID if id > 0 => WaitFor::Group(id),
+        libc::P_PGID => wait_selector(task, 0)?,
+        _ => return Err(Errno::EINVAL.into()),
+    };
+    if options & libc::WEXITED == 0 {
+        // Only stop/continue events asked for: those come with job control.
+        return if options & libc::WNOHANG != 0 {
+            Ok(0)
+        } else {
+            Err(Errno::ECHILD.into())
+        };
+    }
+    let found = wait_child(
+        task,
+        which,
+        options & libc::WNOHANG != 0,
+        options & libc::WNOWAIT == 0,
+    )?;
+    let mut info = [0i32; 32];
+    if let Some((child, z)) = found {
+        let (code, status) = match z.status {
+            ExitStatus::Code(c) => (libc::CLD_EXITED, c),
+            ExitStatus::Signal { sig, core: true } => (libc::CLD_DUMPED, sig),
+            ExitStatus::Signal { sig, core: false } => (libc::CLD_KILLED, sig),
+        };
+        info[0] = libc::SIGCHLD;
+        info[2] = code;
+        info[4] = child;
+        info[5] = task.process.creds.lock().uid as i32;
+        info[6] = status;
+        if ru_addr != 0 {
+            task.write_obj(ru_addr, &rusage_of(&z))?;
+        }
+    }
+    if info_addr != 0 {
+        task.write_obj(info_addr, &info)?;
+    }
+    Ok(0)
+}
+
+/// `getpgid(pid)`.
+pub fn getpgid(task: &mut Task) -> SysResult {
+    let pid = match task.arg(0) as i32 {
+        0 => task.process.pid,
+        p => p,
+    };
+    Ok(task.kernel.tree.lock().get(pid).ok_or(Errno::ESRCH)?.pgid as u64)
+}
+
+/// `getpgrp()`.
+pub fn getpgrp(task: &mut Task) -> SysResult {
+    Ok(task
+        .kernel
+        .tree
+        .lock()
+        .get(task.process.pid)
+        .map_or(0, |e| e.pgid) as u64)
+}
+
+/// `getsid(pid)`.
+pub fn getsid(task: &mut Task) -> SysResult {
+    let pid = match task.arg(0) as i32 {
+        0 => task.process.pid,
+        p => p,
+    };
+    Ok(task.kernel.tree.lock().get(pid).ok_or(Errno::ESRCH)?.sid as u64)
+}
+
+/// `setpgid(pid, pgid)`.
+pub fn setpgid(task: &mut Task) -> SysResult {
+    let me = task.process.pid;
+    let pid = match task.arg(0) as i32 {
+        0 => me,
+        p => p,
+    };
+    let pgid = match task.arg(1) as i32 {
+        0 => pid,
+        g if g < 0 => return Err(Errno::EINVAL.into()),
+        g => g,
+    };
+    let mut tree = task.kernel.tree.lock();
+    let my_sid = tree.get(me).ok_or(Errno::ESRCH)?.sid;
+    let target = tree.get(pid).ok_or(Errno::ESRCH)?;
+    if pid != me {
+        if target.ppid != me {
+            return Err(Errno::ESRCH.into());
+        }
+        if target.sid != my_sid {
+            return Err(Errno::EPERM.into());
+        }
+        if target.execed {
+            return Err(Errno::EACCES.into());
+        }
+    }
+    if target.sid == pid {
+        // A session leader cannot change its group.
+        return Err(Errno::EPERM.into());
+    }
+    if pgid != pid && !tree.group_in_session(pgid, my_sid) {
+        return Err(Errno::EPERM.into());
+    }
+    tree.get_mut(pid).ok_or(Errno::ESRCH)?.pgid = pgid;
+    Ok(0)
+}
+
+/// `setsid()`.
+pub fn setsid(task: &mut Task) -> SysResult {
+    let pid = task.process.pid;
+    let mut tree = task.kernel.tree.lock();
+    if tree.group(pid).iter().any(|p| p.pid != pid) || tree.get(pid).is_some_and(|e| e.pgid == pid)
+    {
+        return Err(Errno::EPERM.into());
+    }
+    let e = tree.get_mut(pid).ok_or(Errno::ESRCH)?;
+    e.pgid = pid;
+    e.sid = pid;
+    Ok(pid as u64)
 }
 
 /// `exit_group(status)`.
@@ -30,8 +385,13 @@ pub fn gettid(task: &mut Task) -> SysResult {
 }
 
 /// `getppid()`: the first process's parent is outside the sandbox, so 0.
-pub fn getppid(_task: &mut Task) -> SysResult {
-    Ok(0)
+pub fn getppid(task: &mut Task) -> SysResult {
+    Ok(task
+        .kernel
+        .tree
+        .lock()
+        .get(task.process.pid)
+        .map_or(0, |e| e.ppid) as u64)
 }
 
 /// `set_tid_address(tidptr)`.
@@ -120,7 +480,11 @@ pub fn uname(task: &mut Task) -> SysResult {
 
 fn rlimit_index(v: u64) -> Result<usize, Errno> {
     let i = v as usize;
-    if i < RLIM_NLIMITS { Ok(i) } else { Err(Errno::EINVAL) }
+    if i < RLIM_NLIMITS {
+        Ok(i)
+    } else {
+        Err(Errno::EINVAL)
+    }
 }
 
 /// Replaces limit `which` with `new` (hard limits may only be raised by root).
@@ -175,12 +539,11 @@ pub fn prlimit64(task: &mut Task) -> SysResult {
 
 /// CPU time the stub process has used, as (user, system).
 fn cpu_times(task: &Task) -> (std::time::Duration, std::time::Duration) {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", task.stub.tid())).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    let tick = std::time::Duration::from_millis(10);
-    // After the command name: state is field 0, utime is field 11, stime field 12.
-    (tick * ticks(11) as u32, tick * ticks(12) as u32)
+    let (u, s) = cpu_times_us(task.stub.tid());
+    (
+        std::time::Duration::from_micros(u),
+        std::time::Duration::from_micros(s),
+    )
 }
 
 /// `getrusage(who, usage)`.
@@ -205,7 +568,12 @@ pub fn times(task: &mut Task) -> SysResult {
     let (u, s) = cpu_times(task);
     let to_ticks = |d: std::time::Duration| (d.as_millis() / 10) as i64;
     if task.arg(0) != 0 {
-        let t = Tms { utime: to_ticks(u), stime: to_ticks(s), cutime: 0, cstime: 0 };
+        let t = Tms {
+            utime: to_ticks(u),
+            stime: to_ticks(s),
+            cutime: 0,
+            cstime: 0,
+        };
         task.write_obj(task.arg(0), &t)?;
     }
     let up = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME)?;
@@ -364,7 +732,11 @@ pub fn getcpu(task: &mut Task) -> SysResult {
 
 /// `getrandom(buf, len, flags)`.
 pub fn getrandom(task: &mut Task) -> SysResult {
-    let (addr, len, flags) = (task.arg(0), (task.arg(1) as usize).min(1 << 25), task.arg(2) as u32);
+    let (addr, len, flags) = (
+        task.arg(0),
+        (task.arg(1) as usize).min(1 << 25),
+        task.arg(2) as u32,
+    );
     if flags & !(libc::GRND_NONBLOCK | libc::GRND_RANDOM | libc::GRND_INSECURE) != 0 {
         return Err(Errno::EINVAL.into());
     }

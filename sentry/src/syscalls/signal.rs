@@ -1,15 +1,18 @@
 //! Signal syscalls. Dispositions and masks are recorded; delivery comes with the signals
 //! work (until then a handler is never invoked).
 
+use crate::abi::Timespec;
 use crate::abi::{KSigaction, StackT};
-use crate::errno::SysResult;
+use crate::errno::{SysErr, SysResult};
+use crate::kernel::sigframe::{self, SIGINFO_SIZE, SigInfo};
+use crate::kernel::signal::{self as ksig, UNBLOCKABLE};
 use crate::kernel::task::Task;
+use crate::kernel::tree::INIT_PID;
 use nix::errno::Errno;
+use std::time::Instant;
 
 /// `SS_AUTODISARM` (missing from libc).
 const SS_AUTODISARM: i32 = 1 << 31;
-/// Signals whose disposition and mask cannot change.
-const UNBLOCKABLE: u64 = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
 
 /// `rt_sigaction(sig, act, oldact, sigsetsize)`.
 pub fn rt_sigaction(task: &mut Task) -> SysResult {
@@ -17,7 +20,11 @@ pub fn rt_sigaction(task: &mut Task) -> SysResult {
     if size != 8 || !(1..=64).contains(&sig) {
         return Err(Errno::EINVAL.into());
     }
-    let new = if act != 0 { Some(task.read_obj::<KSigaction>(act)?) } else { None };
+    let new = if act != 0 {
+        Some(task.read_obj::<KSigaction>(act)?)
+    } else {
+        None
+    };
     if new.is_some() && (sig == libc::SIGKILL || sig == libc::SIGSTOP) {
         return Err(Errno::EINVAL.into());
     }
@@ -42,15 +49,16 @@ pub fn rt_sigprocmask(task: &mut Task) -> SysResult {
     if size != 8 {
         return Err(Errno::EINVAL.into());
     }
-    let prev = task.sigmask;
+    let prev = task.sigmask();
     if set != 0 {
         let s: u64 = task.read_obj(set)?;
-        task.sigmask = match how {
+        let new = match how {
             libc::SIG_BLOCK => prev | s,
             libc::SIG_UNBLOCK => prev & !s,
             libc::SIG_SETMASK => s,
             _ => return Err(Errno::EINVAL.into()),
-        } & !UNBLOCKABLE;
+        };
+        task.set_sigmask(new);
     }
     if old != 0 {
         task.write_obj(old, &prev)?;
@@ -62,7 +70,10 @@ pub fn rt_sigprocmask(task: &mut Task) -> SysResult {
 pub fn sigaltstack(task: &mut Task) -> SysResult {
     let (ss, old) = (task.arg(0), task.arg(1));
     if old != 0 {
-        let cur = task.altstack.unwrap_or(StackT { flags: libc::SS_DISABLE, ..StackT::default() });
+        let cur = task.altstack.unwrap_or(StackT {
+            flags: libc::SS_DISABLE,
+            ..StackT::default()
+        });
         task.write_obj(old, &cur)?;
     }
     if ss != 0 {
@@ -78,4 +89,201 @@ pub fn sigaltstack(task: &mut Task) -> SysResult {
         }
     }
     Ok(0)
+}
+
+/// `rt_sigpending(set, sigsetsize)`.
+pub fn rt_sigpending(task: &mut Task) -> SysResult {
+    if task.arg(1) != 8 {
+        return Err(Errno::EINVAL.into());
+    }
+    let pending =
+        (task.handle.pending.lock().set() | task.process.pending.lock().set()) & task.sigmask();
+    task.write_obj(task.arg(0), &pending)?;
+    Ok(0)
+}
+
+/// `si_code` of a signal sent with `kill`.
+const SI_USER: i32 = 0;
+/// `si_code` of a signal sent with `tkill`/`tgkill`.
+const SI_TKILL: i32 = -6;
+
+fn check_sig(sig: i32) -> Result<(), Errno> {
+    if (0..=64).contains(&sig) {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// `kill(pid, sig)`: a process, the caller's group (0), every process but init and the
+/// caller (-1), or a group (< -1).
+pub fn kill(task: &mut Task) -> SysResult {
+    let (pid, sig) = (task.arg(0) as i32, task.arg(1) as i32);
+    check_sig(sig)?;
+    let targets = {
+        let tree = task.kernel.tree.lock();
+        match pid {
+            p if p > 0 => tree.live(p).into_iter().collect::<Vec<_>>(),
+            0 => tree
+                .get(task.process.pid)
+                .map(|e| tree.group(e.pgid))
+                .unwrap_or_default(),
+            -1 => tree
+                .all_live()
+                .into_iter()
+                .filter(|p| p.pid != INIT_PID && p.pid != task.process.pid)
+                .collect(),
+            p => tree.group(-p),
+        }
+    };
+    if targets.is_empty() {
+        return Err(Errno::ESRCH.into());
+    }
+    let uid = task.process.creds.lock().uid;
+    for p in &targets {
+        ksig::send(p, SigInfo::user(sig, SI_USER, task.process.pid, uid));
+    }
+    if targets.iter().any(|p| p.pid == task.process.pid) {
+        task.recheck_signals = true;
+    }
+    Ok(0)
+}
+
+fn thread_kill(task: &mut Task, tgid: Option<i32>, tid: i32, sig: i32) -> SysResult {
+    check_sig(sig)?;
+    if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
+        return Err(Errno::EINVAL.into());
+    }
+    let process = {
+        let tree = task.kernel.tree.lock();
+        match tgid {
+            Some(g) => tree.live(g),
+            None => tree
+                .all_live()
+                .into_iter()
+                .find(|p| p.tasks.lock().iter().any(|t| t.tid == tid)),
+        }
+    }
+    .ok_or(Errno::ESRCH)?;
+    let handle = process
+        .tasks
+        .lock()
+        .iter()
+        .find(|t| t.tid == tid)
+        .cloned()
+        .ok_or(Errno::ESRCH)?;
+    if sig == 0 || ksig::is_ignored(&process, sig) {
+        return Ok(0);
+    }
+    let uid = task.process.creds.lock().uid;
+    handle
+        .pending
+        .lock()
+        .add(SigInfo::user(sig, SI_TKILL, task.process.pid, uid));
+    handle.interrupt_if_unblocked(sig);
+    if tid == task.tid {
+        task.recheck_signals = true;
+    }
+    Ok(0)
+}
+
+/// `tkill(tid, sig)`.
+pub fn tkill(task: &mut Task) -> SysResult {
+    thread_kill(task, None, task.arg(0) as i32, task.arg(1) as i32)
+}
+
+/// `tgkill(tgid, tid, sig)`.
+pub fn tgkill(task: &mut Task) -> SysResult {
+    thread_kill(
+        task,
+        Some(task.arg(0) as i32),
+        task.arg(1) as i32,
+        task.arg(2) as i32,
+    )
+}
+
+/// `rt_sigreturn()`: back from a handler to the interrupted context.
+pub fn rt_sigreturn(task: &mut Task) -> SysResult {
+    match sigframe::restore(task) {
+        Ok(rax) => Ok(rax),
+        Err(_) => {
+            // A frame that cannot be read back: Linux kills with SIGSEGV.
+            task.exit = Some(crate::kernel::task::ExitStatus::Signal {
+                sig: libc::SIGSEGV,
+                core: false,
+            });
+            Ok(0)
+        }
+    }
+}
+
+/// Sleeps until a signal is delivered.
+fn wait_for_signal(task: &mut Task) -> SysResult {
+    loop {
+        if task.has_deliverable() {
+            return Err(Errno::EINTR.into());
+        }
+        task.waiter().wait(None)?;
+    }
+}
+
+/// `rt_sigsuspend(mask, sigsetsize)`.
+pub fn rt_sigsuspend(task: &mut Task) -> SysResult {
+    if task.arg(1) != 8 {
+        return Err(Errno::EINVAL.into());
+    }
+    let mask: u64 = task.read_obj(task.arg(0))?;
+    let old = task.sigmask();
+    task.saved_sigmask = Some(old);
+    task.set_sigmask(mask);
+    wait_for_signal(task)
+}
+
+/// `pause()`.
+pub fn pause(task: &mut Task) -> SysResult {
+    wait_for_signal(task)
+}
+
+/// `rt_sigtimedwait(set, info, timeout, sigsetsize)`.
+pub fn rt_sigtimedwait(task: &mut Task) -> SysResult {
+    if task.arg(3) != 8 {
+        return Err(Errno::EINVAL.into());
+    }
+    let set: u64 = task.read_obj::<u64>(task.arg(0))? & !UNBLOCKABLE;
+    let deadline = match task.arg(2) {
+        0 => None,
+        addr => {
+            let ts: Timespec = task.read_obj(addr)?;
+            Some(Instant::now() + ts.to_duration().ok_or(Errno::EINVAL)?)
+        }
+    };
+    let old = task.sigmask();
+    // The waited-for signals are let through while we wait, as on Linux.
+    task.set_sigmask(old & !set);
+    let result = loop {
+        let taken = task
+            .handle
+            .pending
+            .lock()
+            .take(set)
+            .or_else(|| task.process.pending.lock().take(set));
+        if let Some(info) = taken {
+            break Ok(info);
+        }
+        if task.has_deliverable() {
+            break Err(SysErr::Errno(Errno::EINTR));
+        }
+        match task.waiter().wait(deadline) {
+            Ok(()) | Err(Errno::EINTR) => task.waiter().clear_interrupt(),
+            Err(Errno::ETIMEDOUT) => break Err(Errno::EAGAIN.into()),
+            Err(e) => break Err(e.into()),
+        }
+    };
+    task.set_sigmask(old);
+    let info = result?;
+    if task.arg(1) != 0 {
+        let bytes: [u8; SIGINFO_SIZE] = info.0;
+        task.mm().write(task.arg(1), &bytes)?;
+    }
+    Ok(info.signo() as u64)
 }

@@ -3,6 +3,7 @@
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
 use super::{Handler, fs, io, mm, process, signal, time};
+use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ret};
 use std::sync::OnceLock;
 
@@ -20,15 +21,30 @@ pub struct Syscall {
     pub ret: Ret,
     /// What is missing, for partially supported calls.
     pub note: Option<&'static str>,
+    /// How the call restarts when a signal interrupts it.
+    pub on_intr: Restart,
 }
 
 const fn sys(nr: i64, name: &'static str, handler: Handler, args: &'static [Arg]) -> Syscall {
-    Syscall { nr: nr as u64, name, handler, args, ret: Ret::Dec, note: None }
+    Syscall {
+        nr: nr as u64,
+        name,
+        handler,
+        args,
+        ret: Ret::Dec,
+        note: None,
+        on_intr: Restart::Sys,
+    }
 }
 
 impl Syscall {
     const fn hex(mut self) -> Self {
         self.ret = Ret::Hex;
+        self
+    }
+
+    const fn intr(mut self, how: Restart) -> Self {
+        self.on_intr = how;
         self
     }
 
@@ -49,7 +65,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_stat, "stat", fs::stat, &[Str, Ptr]),
     sys(SYS_fstat, "fstat", fs::fstat, &[Fd, Ptr]),
     sys(SYS_lstat, "lstat", fs::lstat, &[Str, Ptr]),
-    sys(SYS_poll, "poll", super::poll::poll, &[Ptr, Uint, Int]),
+    sys(SYS_poll, "poll", super::poll::poll, &[Ptr, Uint, Int]).intr(Restart::NoHand),
     sys(SYS_lseek, "lseek", io::lseek, &[Fd, Long, Whence]),
     sys(SYS_mmap, "mmap", mm::mmap, &[Ptr, Uint, Prot, MapFlags, Fd, Hex])
         .hex()
@@ -57,8 +73,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_mprotect, "mprotect", mm::mprotect, &[Ptr, Uint, Prot]),
     sys(SYS_munmap, "munmap", mm::munmap, &[Ptr, Uint]),
     sys(SYS_brk, "brk", mm::brk, &[Ptr]).hex(),
-    sys(SYS_rt_sigaction, "rt_sigaction", signal::rt_sigaction, &[Signal, Ptr, Ptr, Uint])
-        .partial("dispositions are recorded; handlers are not run yet"),
+    sys(SYS_rt_sigaction, "rt_sigaction", signal::rt_sigaction, &[Signal, Ptr, Ptr, Uint]),
     sys(SYS_rt_sigprocmask, "rt_sigprocmask", signal::rt_sigprocmask, &[SigHow, Ptr, Ptr, Uint]),
     sys(SYS_ioctl, "ioctl", io::ioctl, &[Fd, Hex, Ptr])
         .partial("terminal requests forwarded to a host tty; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"),
@@ -67,17 +82,17 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_readv, "readv", io::readv, &[Fd, Ptr, Uint]),
     sys(SYS_writev, "writev", io::writev, &[Fd, Ptr, Uint]),
     sys(SYS_access, "access", fs::access, &[Str, Int]),
-    sys(SYS_select, "select", super::poll::select, &[Int, Ptr, Ptr, Ptr, Ptr]),
+    sys(SYS_select, "select", super::poll::select, &[Int, Ptr, Ptr, Ptr, Ptr]).intr(Restart::NoHand),
     sys(SYS_sched_yield, "sched_yield", process::sched_yield, &[]),
     sys(SYS_mremap, "mremap", mm::mremap, &[Ptr, Uint, Uint, Hex, Ptr])
         .hex()
-        .partial("no MREMAP_DONTUNMAP, no old_size 0 duplication"),
+        .partial("no MREMAP_DONTUNMAP"),
     sys(SYS_msync, "msync", mm::msync, &[Ptr, Uint, Hex]),
     sys(SYS_mincore, "mincore", mm::mincore, &[Ptr, Uint, Ptr]).partial("every mapped page is reported resident"),
     sys(SYS_madvise, "madvise", mm::madvise, &[Ptr, Uint, Int]),
     sys(SYS_dup, "dup", io::dup, &[Fd]),
     sys(SYS_dup2, "dup2", io::dup2, &[Fd, Fd]),
-    sys(SYS_nanosleep, "nanosleep", time::nanosleep, &[Ptr, Ptr]),
+    sys(SYS_nanosleep, "nanosleep", time::nanosleep, &[Ptr, Ptr]).intr(Restart::Block),
     sys(SYS_getpid, "getpid", process::getpid, &[]),
     sys(SYS_sendfile, "sendfile", io::sendfile, &[Fd, Fd, Ptr, Uint]),
     sys(SYS_exit, "exit", process::exit, &[Int]),
@@ -136,7 +151,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_fadvise64, "fadvise64", io::fadvise64, &[Fd, Long, Uint, Int]),
     sys(SYS_clock_gettime, "clock_gettime", time::clock_gettime, &[Clock, Ptr]),
     sys(SYS_clock_getres, "clock_getres", time::clock_getres, &[Clock, Ptr]),
-    sys(SYS_clock_nanosleep, "clock_nanosleep", time::clock_nanosleep, &[Clock, Hex, Ptr, Ptr]),
+    sys(SYS_clock_nanosleep, "clock_nanosleep", time::clock_nanosleep, &[Clock, Hex, Ptr, Ptr]).intr(Restart::Block),
     sys(SYS_exit_group, "exit_group", process::exit_group, &[Int]),
     sys(SYS_utimes, "utimes", fs::utimes, &[Str, Ptr]),
     sys(SYS_openat, "openat", fs::openat, &[Fd, Str, OpenFlags, Mode]),
@@ -152,8 +167,8 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_readlinkat, "readlinkat", fs::readlinkat, &[Fd, Str, OutBuf, Uint]),
     sys(SYS_fchmodat, "fchmodat", fs::fchmodat, &[Fd, Str, Mode]),
     sys(SYS_faccessat, "faccessat", fs::faccessat, &[Fd, Str, Int]),
-    sys(SYS_pselect6, "pselect6", super::poll::pselect6, &[Int, Ptr, Ptr, Ptr, Ptr, Ptr]),
-    sys(SYS_ppoll, "ppoll", super::poll::ppoll, &[Ptr, Uint, Ptr, Ptr, Uint]),
+    sys(SYS_pselect6, "pselect6", super::poll::pselect6, &[Int, Ptr, Ptr, Ptr, Ptr, Ptr]).intr(Restart::NoHand),
+    sys(SYS_ppoll, "ppoll", super::poll::ppoll, &[Ptr, Uint, Ptr, Ptr, Uint]).intr(Restart::NoHand),
     sys(SYS_set_robust_list, "set_robust_list", process::set_robust_list, &[Ptr, Uint]),
     sys(SYS_utimensat, "utimensat", fs::utimensat, &[Fd, Str, Ptr, AtFlags]),
     sys(SYS_dup3, "dup3", io::dup3, &[Fd, Fd, OpenFlags]),
@@ -175,6 +190,30 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_close_range, "close_range", io::close_range, &[Uint, Uint, Hex]),
     sys(SYS_faccessat2, "faccessat2", fs::faccessat2, &[Fd, Str, Int, AtFlags]),
     sys(452, "fchmodat2", fs::fchmodat2, &[Fd, Str, Mode, AtFlags]),
+    sys(SYS_pipe, "pipe", io::pipe, &[Ptr]),
+    sys(SYS_pipe2, "pipe2", io::pipe2, &[Ptr, OpenFlags]),
+    sys(SYS_fork, "fork", process::fork, &[]),
+    sys(SYS_vfork, "vfork", process::vfork, &[]),
+    sys(SYS_clone, "clone", process::clone, &[Hex, Ptr, Ptr, Ptr, Hex]).partial("new processes only; threads (CLONE_THREAD) not yet"),
+    sys(SYS_execve, "execve", process::execve, &[Str, StrArray, Ptr]),
+    sys(SYS_execveat, "execveat", process::execveat, &[Fd, Str, StrArray, Ptr, AtFlags]),
+    sys(SYS_wait4, "wait4", process::wait4, &[Int, Ptr, Hex, Ptr]).partial("exits only; stop/continue reports come with job control"),
+    sys(SYS_waitid, "waitid", process::waitid, &[Int, Int, Ptr, Hex, Ptr]).partial("exits only"),
+    sys(SYS_kill, "kill", signal::kill, &[Int, Signal]),
+    sys(SYS_tkill, "tkill", signal::tkill, &[Int, Signal]),
+    sys(SYS_tgkill, "tgkill", signal::tgkill, &[Int, Int, Signal]),
+    sys(SYS_rt_sigpending, "rt_sigpending", signal::rt_sigpending, &[Ptr, Uint]),
+    sys(SYS_rt_sigreturn, "rt_sigreturn", signal::rt_sigreturn, &[]),
+    sys(SYS_rt_sigsuspend, "rt_sigsuspend", signal::rt_sigsuspend, &[Ptr, Uint]).intr(Restart::NoHand),
+    sys(SYS_pause, "pause", signal::pause, &[]).intr(Restart::NoHand),
+    sys(SYS_rt_sigtimedwait, "rt_sigtimedwait", signal::rt_sigtimedwait, &[Ptr, Ptr, Ptr, Uint]).intr(Restart::NoHand),
+    sys(SYS_restart_syscall, "restart_syscall", time::restart_syscall, &[]).intr(Restart::Block),
+    sys(SYS_getpgid, "getpgid", process::getpgid, &[Int]),
+    sys(SYS_setpgid, "setpgid", process::setpgid, &[Int, Int]),
+    sys(SYS_getpgrp, "getpgrp", process::getpgrp, &[]),
+    sys(SYS_getsid, "getsid", process::getsid, &[Int]),
+    sys(SYS_setsid, "setsid", process::setsid, &[]),
+    sys(SYS_clone3, "clone3", super::unsupported, &[Ptr, Uint]).partial("always ENOSYS: glibc falls back to clone"),
     sys(SYS_rseq, "rseq", super::unsupported, &[Ptr, Uint, Hex, Hex])
         .partial("always ENOSYS: restartable sequences need preemption notices ptrace cannot give; glibc falls back"),
 ];

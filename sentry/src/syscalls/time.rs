@@ -32,7 +32,13 @@ fn host_clock(task: &Task, id: i32) -> Result<ClockId, Errno> {
 pub fn clock_gettime(task: &mut Task) -> SysResult {
     let clock = host_clock(task, task.arg(0) as i32)?;
     let t = nix::time::clock_gettime(clock)?;
-    task.write_obj(task.arg(1), &Timespec { tv_sec: t.tv_sec(), tv_nsec: t.tv_nsec() })?;
+    task.write_obj(
+        task.arg(1),
+        &Timespec {
+            tv_sec: t.tv_sec(),
+            tv_nsec: t.tv_nsec(),
+        },
+    )?;
     Ok(0)
 }
 
@@ -41,7 +47,13 @@ pub fn clock_getres(task: &mut Task) -> SysResult {
     let clock = host_clock(task, task.arg(0) as i32)?;
     let r = nix::time::clock_getres(clock)?;
     if task.arg(1) != 0 {
-        task.write_obj(task.arg(1), &Timespec { tv_sec: r.tv_sec(), tv_nsec: r.tv_nsec() })?;
+        task.write_obj(
+            task.arg(1),
+            &Timespec {
+                tv_sec: r.tv_sec(),
+                tv_nsec: r.tv_nsec(),
+            },
+        )?;
     }
     Ok(0)
 }
@@ -50,7 +62,13 @@ pub fn clock_getres(task: &mut Task) -> SysResult {
 pub fn gettimeofday(task: &mut Task) -> SysResult {
     let t = nix::time::clock_gettime(ClockId::CLOCK_REALTIME)?;
     if task.arg(0) != 0 {
-        task.write_obj(task.arg(0), &Timeval { tv_sec: t.tv_sec(), tv_usec: t.tv_nsec() / 1000 })?;
+        task.write_obj(
+            task.arg(0),
+            &Timeval {
+                tv_sec: t.tv_sec(),
+                tv_usec: t.tv_nsec() / 1000,
+            },
+        )?;
     }
     if task.arg(1) != 0 {
         task.write_obj(task.arg(1), &Timezone::default())?;
@@ -69,10 +87,11 @@ pub fn time(task: &mut Task) -> SysResult {
 
 /// Sleeps until `deadline` unless interrupted; on interruption writes the time left to
 /// `rem` (if non-zero) and fails with EINTR.
-fn sleep_until(task: &Task, deadline: Instant, rem: u64) -> SysResult {
-    match task.waiter.wait(Some(deadline)) {
+fn sleep_until(task: &mut Task, deadline: Instant, rem: u64) -> SysResult {
+    match task.waiter().wait(Some(deadline)) {
         Err(Errno::ETIMEDOUT) => Ok(0),
         Err(Errno::EINTR) => {
+            task.restart_deadline = Some(deadline);
             if rem != 0 {
                 let left = deadline.saturating_duration_since(Instant::now());
                 task.write_obj(rem, &Timespec::from_duration(left))?;
@@ -86,7 +105,9 @@ fn sleep_until(task: &Task, deadline: Instant, rem: u64) -> SysResult {
 }
 
 fn read_timespec(task: &Task, addr: u64) -> Result<Duration, SysErr> {
-    task.read_obj::<Timespec>(addr)?.to_duration().ok_or(SysErr::Errno(Errno::EINVAL))
+    task.read_obj::<Timespec>(addr)?
+        .to_duration()
+        .ok_or(SysErr::Errno(Errno::EINVAL))
 }
 
 /// `nanosleep(req, rem)`.
@@ -109,4 +130,12 @@ pub fn clock_nanosleep(task: &mut Task) -> SysResult {
         return sleep_until(task, Instant::now() + d.saturating_sub(now), 0);
     }
     sleep_until(task, Instant::now() + d, task.arg(3))
+}
+
+/// `restart_syscall()`: resumes an interrupted `nanosleep` until its original deadline.
+pub fn restart_syscall(task: &mut Task) -> SysResult {
+    match task.restart_deadline.take() {
+        Some(deadline) => sleep_until(task, deadline, 0),
+        None => Err(Errno::EINTR.into()),
+    }
 }

@@ -33,7 +33,12 @@ impl Task {
 
     /// Runs `f` with the walk context for a path relative to `dirfd` (`AT_FDCWD` or a
     /// directory fd), as `*at` syscalls resolve paths.
-    pub fn with_walk<R>(&self, dirfd: i32, path: &[u8], f: impl FnOnce(&WalkCtx<'_>) -> Result<R, SysErr>) -> Result<R, SysErr> {
+    pub fn with_walk<R>(
+        &self,
+        dirfd: i32,
+        path: &[u8],
+        f: impl FnOnce(&WalkCtx<'_>) -> Result<R, SysErr>,
+    ) -> Result<R, SysErr> {
         let (root, cwd) = {
             let fsctx = self.fs.lock();
             (fsctx.root.clone(), fsctx.cwd.clone())
@@ -48,7 +53,10 @@ impl Task {
             }
             d
         };
-        f(&WalkCtx { root: &root, start: &start })
+        f(&WalkCtx {
+            root: &root,
+            start: &start,
+        })
     }
 
     /// Resolves an existing object for a path syscall.
@@ -56,7 +64,9 @@ impl Task {
         if path.is_empty() {
             return Err(Errno::ENOENT.into());
         }
-        self.with_walk(dirfd, path, |ctx| Ok(self.kernel.vfs.walk(ctx, path, follow)?.existing()?))
+        self.with_walk(dirfd, path, |ctx| {
+            Ok(self.kernel.vfs.walk(ctx, path, follow)?.existing()?)
+        })
     }
 
     /// The open file for `AT_EMPTY_PATH` calls: `dirfd` itself (`AT_FDCWD`: the cwd).
@@ -64,6 +74,9 @@ impl Task {
         if dirfd == AT_FDCWD {
             return Ok(self.fs.lock().cwd.clone());
         }
-        self.file(dirfd)?.dentry.clone().ok_or(SysErr::Errno(Errno::EBADF))
+        self.file(dirfd)?
+            .dentry
+            .clone()
+            .ok_or(SysErr::Errno(Errno::EBADF))
     }
 }

@@ -1,0 +1,323 @@
+//! Pipes: a bounded byte buffer between a read end and a write end, with Linux's blocking,
+//! atomicity and end-of-file rules.
+//!
+//! - Reads block while the pipe is empty and has writers, return 0 once it is empty and
+//!   has none.
+//! - Writes of at most [`PIPE_BUF`] bytes are atomic: they wait until all of them fit.
+//!   Larger writes go in pieces as room appears. Writing with no reader left fails with
+//!   `EPIPE` (the caller raises SIGPIPE).
+//! - Every change wakes the pipe's wait queue, which readers, writers and pollers share.
+
+use crate::Result;
+use crate::file::{FileOps, PollEvents};
+use crate::inode::Stat;
+use crate::synth::{boot_time, next_ino};
+use crate::wait::{WaitQueue, Waiter};
+use nix::errno::Errno;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Writes up to this many bytes are atomic.
+pub const PIPE_BUF: usize = 4096;
+/// Default capacity.
+pub const DEFAULT_CAPACITY: usize = 65536;
+/// Largest capacity `F_SETPIPE_SZ` grants (Linux's default `pipe-max-size`).
+pub const MAX_CAPACITY: usize = 1 << 20;
+
+struct State {
+    buf: VecDeque<u8>,
+    capacity: usize,
+    readers: usize,
+    writers: usize,
+}
+
+/// The shared part of a pipe.
+pub struct Pipe {
+    state: Mutex<State>,
+    queue: WaitQueue,
+    ino: u64,
+}
+
+/// One end of a pipe, as an open file.
+pub struct PipeEnd {
+    pipe: Arc<Pipe>,
+    write: bool,
+}
+
+/// Creates a pipe and returns its (read, write) ends.
+pub fn pipe() -> (PipeEnd, PipeEnd) {
+    let pipe = Arc::new(Pipe {
+        state: Mutex::new(State {
+            buf: VecDeque::new(),
+            capacity: DEFAULT_CAPACITY,
+            readers: 1,
+            writers: 1,
+        }),
+        queue: WaitQueue::new(),
+        ino: next_ino(),
+    });
+    (
+        PipeEnd {
+            pipe: pipe.clone(),
+            write: false,
+        },
+        PipeEnd { pipe, write: true },
+    )
+}
+
+impl PipeEnd {
+    /// Capacity in bytes (`F_GETPIPE_SZ`).
+    pub fn capacity(&self) -> usize {
+        self.pipe.state.lock().capacity
+    }
+
+    /// Sets the capacity (`F_SETPIPE_SZ`): rounded up to a power of two of at least a
+    /// page; `EBUSY` if the pipe holds more than that.
+    pub fn set_capacity(&self, size: usize) -> Result<usize> {
+        if size > MAX_CAPACITY {
+            return Err(Errno::EPERM);
+        }
+        let size = size.max(4096).next_power_of_two();
+        let mut st = self.pipe.state.lock();
+        if st.buf.len() > size {
+            return Err(Errno::EBUSY);
+        }
+        st.capacity = size;
+        drop(st);
+        self.pipe.queue.notify_all();
+        Ok(size)
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        let mut st = self.pipe.state.lock();
+        if self.write {
+            st.writers -= 1;
+        } else {
+            st.readers -= 1;
+        }
+        drop(st);
+        self.pipe.queue.notify_all();
+    }
+}
+
+impl FileOps for PipeEnd {
+    fn read(&self, w: &Arc<Waiter>, buf: &mut [u8], nonblock: bool) -> Result<usize> {
+        if self.write {
+            return Err(Errno::EBADF);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            {
+                let mut st = self.pipe.state.lock();
+                if !st.buf.is_empty() {
+                    let n = buf.len().min(st.buf.len());
+                    for (dst, src) in buf.iter_mut().zip(st.buf.drain(..n)) {
+                        *dst = src;
+                    }
+                    drop(st);
+                    self.pipe.queue.notify_all();
+                    return Ok(n);
+                }
+                if st.writers == 0 {
+                    return Ok(0);
+                }
+                if nonblock {
+                    return Err(Errno::EAGAIN);
+                }
+            }
+            let _reg = self.pipe.queue.register(w);
+            {
+                let st = self.pipe.state.lock();
+                if !st.buf.is_empty() || st.writers == 0 {
+                    continue;
+                }
+            }
+            w.wait(None)?;
+        }
+    }
+
+    fn write(&self, w: &Arc<Waiter>, data: &[u8], nonblock: bool) -> Result<usize> {
+        if !self.write {
+            return Err(Errno::EBADF);
+        }
+        let mut done = 0;
+        loop {
+            {
+                let mut st = self.pipe.state.lock();
+                if st.readers == 0 {
+                    return if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::EPIPE)
+                    };
+                }
+                let room = st.capacity.saturating_sub(st.buf.len());
+                let rest = &data[done..];
+                // Small writes are all or nothing; big ones take whatever room there is.
+                let fits = if data.len() <= PIPE_BUF {
+                    room >= rest.len()
+                } else {
+                    room > 0
+                };
+                if fits {
+                    let n = rest.len().min(room);
+                    st.buf.extend(&rest[..n]);
+                    done += n;
+                    drop(st);
+                    self.pipe.queue.notify_all();
+                    if done == data.len() {
+                        return Ok(done);
+                    }
+                    continue;
+                }
+                if nonblock {
+                    return if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::EAGAIN)
+                    };
+                }
+            }
+            let _reg = self.pipe.queue.register(w);
+            {
+                let st = self.pipe.state.lock();
+                let room = st.capacity.saturating_sub(st.buf.len());
+                if st.readers == 0 || room >= (data.len() - done).min(PIPE_BUF) {
+                    continue;
+                }
+            }
+            match w.wait(None) {
+                Ok(()) => {}
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            }
+        }
+    }
+
+    fn stat(&self) -> Result<Stat> {
+        let t = boot_time();
+        Ok(Stat {
+            dev: 0x0d,
+            ino: self.pipe.ino,
+            mode: libc::S_IFIFO | 0o600,
+            nlink: 1,
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            blksize: 4096,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            ..Stat::default()
+        })
+    }
+
+    fn poll(&self, events: PollEvents) -> PollEvents {
+        let st = self.pipe.state.lock();
+        let mut r = 0;
+        if self.write {
+            if st.readers == 0 {
+                r |= libc::POLLERR;
+            } else if st.capacity - st.buf.len() >= PIPE_BUF.min(st.capacity) {
+                r |= libc::POLLOUT | libc::POLLWRNORM;
+            }
+        } else {
+            if !st.buf.is_empty() {
+                r |= libc::POLLIN | libc::POLLRDNORM;
+            }
+            if st.writers == 0 {
+                r |= libc::POLLHUP;
+            }
+        }
+        r & (events | libc::POLLERR | libc::POLLHUP)
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.pipe.queue)
+    }
+
+    fn readable_bytes(&self) -> Result<usize> {
+        Ok(self.pipe.state.lock().buf.len())
+    }
+
+    fn anon_name(&self) -> Option<String> {
+        Some(format!("pipe:[{}]", self.pipe.ino))
+    }
+
+    fn pipe_end(&self) -> Option<&PipeEnd> {
+        Some(self)
+    }
+
+    fn is_stream(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eof_after_last_writer() {
+        let w = Waiter::new();
+        let (r, wr) = pipe();
+        assert_eq!(wr.write(&w, b"abc", false).unwrap(), 3);
+        drop(wr);
+        let mut buf = [0u8; 8];
+        assert_eq!(r.read(&w, &mut buf, false).unwrap(), 3);
+        assert_eq!(r.read(&w, &mut buf, false).unwrap(), 0);
+    }
+
+    #[test]
+    fn epipe_without_reader_and_eagain_when_full() {
+        let w = Waiter::new();
+        let (r, wr) = pipe();
+        let big = vec![7u8; DEFAULT_CAPACITY];
+        assert_eq!(wr.write(&w, &big, true).unwrap(), DEFAULT_CAPACITY);
+        assert_eq!(wr.write(&w, b"x", true), Err(Errno::EAGAIN));
+        assert_eq!(wr.poll(libc::POLLOUT), 0);
+        drop(r);
+        assert_eq!(wr.write(&w, b"x", false), Err(Errno::EPIPE));
+    }
+
+    #[test]
+    fn blocking_read_wakes_on_write_from_another_thread() {
+        let (r, wr) = pipe();
+        let t = std::thread::spawn(move || {
+            let w = Waiter::new();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            wr.write(&w, b"hi", false).unwrap();
+        });
+        let w = Waiter::new();
+        let mut buf = [0u8; 4];
+        assert_eq!(r.read(&w, &mut buf, false).unwrap(), 2);
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn interrupt_ends_a_blocked_read() {
+        let (r, _wr) = pipe();
+        let w = Waiter::new();
+        let w2 = w.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            w2.interrupt();
+        });
+        let mut buf = [0u8; 4];
+        assert_eq!(r.read(&w, &mut buf, false), Err(Errno::EINTR));
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn capacity_rounds_up_and_refuses_to_shrink_below_contents() {
+        let w = Waiter::new();
+        let (_r, wr) = pipe();
+        assert_eq!(wr.set_capacity(5000).unwrap(), 8192);
+        wr.write(&w, &[1u8; 6000], false).unwrap();
+        assert_eq!(wr.set_capacity(4096), Err(Errno::EBUSY));
+    }
+}

@@ -1,0 +1,341 @@
+//! Creating processes: `clone`/`fork`/`vfork`, and the thread every new task runs on.
+//!
+//! A new process gets a new stub, created by the new task's own sentry thread (which is
+//! thereby its tracer). Its memory is a copy of the parent's (`mm::AddressSpace::fork`),
+//! or, with `CLONE_VM`, the very same address space, whose memory-file pages the new stub
+//! maps too, so that they are truly shared.
+
+use super::Kernel;
+use super::exec;
+use super::process::{FsContext, Process, TaskHandle};
+use super::sigframe::SigInfo;
+use super::signal;
+use super::task::{ExitStatus, Task, task_main};
+use super::tree::Zombie;
+use crate::errno::{SysErr, SysResult};
+use fs::FdTable;
+use mm::AddressSpace;
+use nix::errno::Errno;
+use parking_lot::Mutex;
+use platform::{FpState, Regs};
+use std::sync::Arc;
+
+/// How a new task gets its memory image.
+pub enum Image {
+    /// Load this program (the first process of the sandbox).
+    Program(loader::Prepared),
+    /// Map the process's existing address space, and start with these FPU registers.
+    Inherit(FpState),
+}
+
+/// Everything a new task needs before its stub exists.
+pub struct NewTask {
+    /// The kernel.
+    pub kernel: Arc<Kernel>,
+    /// Its process (already in the tree).
+    pub process: Arc<Process>,
+    /// Its handle (already in the process's task list).
+    pub handle: Arc<TaskHandle>,
+    /// Initial registers (ignored for [`Image::Program`]).
+    pub regs: Regs,
+    /// Open files.
+    pub files: Arc<Mutex<FdTable>>,
+    /// File-system context.
+    pub fs: Arc<Mutex<FsContext>>,
+    /// `CLONE_CHILD_CLEARTID` address.
+    pub clear_child_tid: u64,
+    /// `CLONE_CHILD_SETTID` address.
+    pub set_child_tid: Option<u64>,
+    /// The memory image.
+    pub image: Image,
+}
+
+/// Starts `new` on a sentry thread of its own; the thread returns the task's exit status.
+pub fn start(new: NewTask) -> std::io::Result<std::thread::JoinHandle<ExitStatus>> {
+    let name = format!("task-{}", new.handle.tid);
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || run_new(new))
+}
+
+fn run_new(new: NewTask) -> ExitStatus {
+    crate::procfs::set_current(new.process.pid);
+    let stub = match platform::spawn(new.kernel.mem.fd()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("task {}: cannot start a stub process: {e}", new.handle.tid);
+            return abort(&new.kernel, &new.process);
+        }
+    };
+    new.process
+        .stub_pid
+        .store(stub.tid(), std::sync::atomic::Ordering::Relaxed);
+    *new.handle.kicker.lock() = Some(stub.kicker());
+    let mut task = Task {
+        kernel: new.kernel,
+        process: new.process,
+        tid: new.handle.tid,
+        handle: new.handle,
+        regs: new.regs,
+        stub,
+        mm_gen: u64::MAX,
+        files: new.files,
+        fs: new.fs,
+        clear_child_tid: new.clear_child_tid,
+        exit: None,
+        altstack: None,
+        iobuf: Vec::new(),
+        recheck_signals: true,
+        restart: None,
+        saved_sigmask: None,
+        restart_deadline: None,
+    };
+    match new.image {
+        Image::Program(prepared) => {
+            if let Err(e) = exec::commit(&mut task, prepared) {
+                log::warn!("loading the first program failed: {e}");
+                task.exit = Some(ExitStatus::killed(libc::SIGSEGV));
+            }
+        }
+        Image::Inherit(fp) => {
+            let mm = task.mm();
+            match mm.install(&mut task.stub) {
+                Ok(g) => task.mm_gen = g,
+                Err(e) => {
+                    log::warn!("task {}: mapping the address space: {e}", task.tid);
+                    task.exit = Some(ExitStatus::killed(libc::SIGKILL));
+                }
+            }
+            if let Err(e) = task.stub.set_fpregs(fp) {
+                log::warn!("task {}: setting FPU state: {e}", task.tid);
+            }
+            if let Some(addr) = new.set_child_tid {
+                let _ = mm.write_obj(addr, &task.tid);
+            }
+        }
+    }
+    task_main(task)
+}
+
+/// Ends a process whose task could not start: a zombie killed by SIGKILL.
+fn abort(kernel: &Kernel, process: &Arc<Process>) -> ExitStatus {
+    let status = ExitStatus::killed(libc::SIGKILL);
+    process.tasks.lock().clear();
+    process.release_vfork();
+    let effects = kernel.tree.lock().exit(
+        process.pid,
+        Zombie {
+            status,
+            cpu_us: (0, 0),
+        },
+    );
+    if let Some((parent, sig)) = effects.parent {
+        if sig != 0 && !effects.autoreaped {
+            let mut info = SigInfo::child(libc::CLD_KILLED, process.pid, 0, libc::SIGKILL, (0, 0));
+            info.0[0..4].copy_from_slice(&sig.to_ne_bytes());
+            signal::send(&parent, info);
+        }
+        parent.child_events.notify_all();
+    }
+    status
+}
+
+/// `clone` flags this sentry implements for new processes.
+const SUPPORTED: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_PIDFD
+    | libc::CLONE_PTRACE
+    | libc::CLONE_VFORK
+    | libc::CLONE_PARENT
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM
+    | libc::CLONE_SETTLS
+    | libc::CLONE_PARENT_SETTID
+    | libc::CLONE_CHILD_CLEARTID
+    | libc::CLONE_CHILD_SETTID
+    | libc::CLONE_DETACHED
+    | libc::CLONE_UNTRACED
+    | libc::CLONE_IO) as u64;
+
+/// Namespace flags: creating namespaces needs privileges the guest does not have.
+const NAMESPACES: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET) as u64;
+
+/// Arguments of `clone`.
+pub struct CloneArgs {
+    /// `CLONE_*` flags (without the exit signal).
+    pub flags: u64,
+    /// Signal sent to the parent when the child exits.
+    pub exit_signal: i32,
+    /// Child stack pointer (0: same as the parent's).
+    pub stack: u64,
+    /// `CLONE_PARENT_SETTID` address.
+    pub parent_tid: u64,
+    /// `CLONE_CHILD_SETTID` / `CLONE_CHILD_CLEARTID` address.
+    pub child_tid: u64,
+    /// `CLONE_SETTLS` value.
+    pub tls: u64,
+}
+
+/// Creates a new process as a copy of `parent`'s (`clone` without `CLONE_THREAD`).
+pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
+    let flags = args.flags;
+    if flags & NAMESPACES != 0 {
+        return Err(Errno::EPERM.into());
+    }
+    if flags & !SUPPORTED != 0
+        || (flags & libc::CLONE_SIGHAND as u64 != 0 && flags & libc::CLONE_VM as u64 == 0)
+        || (flags & libc::CLONE_THREAD as u64 != 0 && flags & libc::CLONE_SIGHAND as u64 == 0)
+        || !(0..=64).contains(&args.exit_signal)
+    {
+        return Err(Errno::EINVAL.into());
+    }
+    if flags & libc::CLONE_THREAD as u64 != 0 {
+        // Threads come with the signals and threads work.
+        return Err(Errno::EINVAL.into());
+    }
+    let kernel = parent.kernel.clone();
+    let mm = if flags & libc::CLONE_VM as u64 != 0 {
+        parent.mm()
+    } else {
+        Arc::new(parent.mm().fork()?)
+    };
+    let fp = parent.stub.fpregs()?;
+    let files = if flags & libc::CLONE_FILES as u64 != 0 {
+        parent.files.clone()
+    } else {
+        Arc::new(Mutex::new(parent.files.lock().clone()))
+    };
+    let fs = if flags & libc::CLONE_FS as u64 != 0 {
+        parent.fs.clone()
+    } else {
+        Arc::new(Mutex::new(parent.fs.lock().clone()))
+    };
+    let pid = kernel.alloc_pid();
+    let src = &parent.process;
+    let child = Process::new(
+        pid,
+        mm,
+        files.clone(),
+        fs.clone(),
+        *src.creds.lock(),
+        *src.rlimits.lock(),
+        *src.sigactions.lock(),
+    );
+    *child.exe.lock() = src.exe.lock().clone();
+    *child.cmdline.lock() = src.cmdline.lock().clone();
+    *child.comm.lock() = src.comm.lock().clone();
+    let handle = TaskHandle::new(pid, parent.sigmask());
+    child.tasks.lock().push(handle.clone());
+    {
+        let mut tree = kernel.tree.lock();
+        let me = tree.get(src.pid).ok_or(Errno::ESRCH)?;
+        let (pgid, sid, my_ppid) = (me.pgid, me.sid, me.ppid);
+        let ppid = if flags & libc::CLONE_PARENT as u64 != 0 {
+            my_ppid
+        } else {
+            src.pid
+        };
+        tree.insert(child.clone(), ppid, pgid, sid, args.exit_signal);
+    }
+    let mut regs = parent.regs;
+    regs.rax = 0;
+    if args.stack != 0 {
+        regs.rsp = args.stack;
+    }
+    if flags & libc::CLONE_SETTLS as u64 != 0 {
+        regs.fs_base = args.tls;
+    }
+    if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
+        parent.write_obj(args.parent_tid, &pid)?;
+    }
+    let new = NewTask {
+        kernel: kernel.clone(),
+        process: child.clone(),
+        handle,
+        regs,
+        files,
+        fs,
+        clear_child_tid: if flags & libc::CLONE_CHILD_CLEARTID as u64 != 0 {
+            args.child_tid
+        } else {
+            0
+        },
+        set_child_tid: (flags & libc::CLONE_CHILD_SETTID as u64 != 0).then_some(args.child_tid),
+        image: Image::Inherit(fp),
+    };
+    if let Err(e) = start(new) {
+        log::warn!("cannot start a thread for pid {pid}: {e}");
+        kernel.tree.lock().remove(pid);
+        return Err(Errno::EAGAIN.into());
+    }
+    if flags & libc::CLONE_VFORK as u64 != 0 {
+        wait_vfork(parent, &child);
+    }
+    Ok(pid as u64)
+}
+
+/// Blocks a vfork parent until the child has exec'd or exited. Like Linux's, this wait
+/// is not interrupted by signals; the parent acts on them once the child lets it go.
+fn wait_vfork(parent: &Task, child: &Process) {
+    use std::sync::atomic::Ordering;
+    while !child.vfork_done.load(Ordering::SeqCst) {
+        let _reg = child.vfork_queue.register(parent.waiter());
+        if child.vfork_done.load(Ordering::SeqCst) {
+            break;
+        }
+        if parent.waiter().wait(None) == Err(Errno::EINTR) {
+            // Keep the interruption for after the wait, but do not spin on it.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+/// Starts the sandbox's first process running `prepared`; returns its thread.
+pub fn start_init(
+    kernel: &Arc<Kernel>,
+    fsctx: FsContext,
+    files: FdTable,
+    prepared: loader::Prepared,
+) -> Result<std::thread::JoinHandle<ExitStatus>, SysErr> {
+    let pid = kernel.alloc_pid();
+    let empty = AddressSpace::new(kernel.mem.clone(), mm::Layout::fixed(platform::GUEST_TOP));
+    let creds = super::process::Creds::of_host();
+    let files = Arc::new(Mutex::new(files));
+    let fs = Arc::new(Mutex::new(fsctx));
+    let sigactions = [crate::abi::KSigaction::default(); 64];
+    let process = Process::new(
+        pid,
+        Arc::new(empty),
+        files.clone(),
+        fs.clone(),
+        creds,
+        super::process::host_rlimits(),
+        sigactions,
+    );
+    let handle = TaskHandle::new(pid, 0);
+    process.tasks.lock().push(handle.clone());
+    kernel
+        .tree
+        .lock()
+        .insert(process.clone(), 0, pid, pid, libc::SIGCHLD);
+    let new = NewTask {
+        kernel: kernel.clone(),
+        process,
+        handle,
+        regs: platform::zeroed_regs(),
+        files,
+        fs,
+        clear_child_tid: 0,
+        set_child_tid: None,
+        image: Image::Program(prepared),
+    };
+    start(new).map_err(|_| SysErr::Errno(Errno::EAGAIN))
+}

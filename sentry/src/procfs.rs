@@ -1,0 +1,297 @@
+//! The synthetic `/proc`: guest pids, guest paths, guest memory maps; never the host's.
+//!
+//! `/proc/self` is the calling task's process: each task runs on its own sentry thread,
+//! which records its pid in [`set_current`].
+
+use crate::kernel::Kernel;
+use crate::kernel::process::Process;
+use fs::synth::{DataFile, DynDir, LinkTarget, SynthDir, SynthSymlink};
+use fs::{Errno, Inode};
+use std::cell::Cell;
+use std::fmt::Write;
+use std::sync::{Arc, Weak};
+
+thread_local! {
+    static CURRENT: Cell<i32> = const { Cell::new(0) };
+}
+
+/// Records that the calling sentry thread runs a task of process `pid`.
+pub fn set_current(pid: i32) {
+    CURRENT.with(|c| c.set(pid));
+}
+
+fn current() -> i32 {
+    CURRENT.with(|c| c.get())
+}
+
+type Gen = fs::synth::Generator;
+
+fn text(f: impl Fn() -> String + Send + Sync + 'static) -> Gen {
+    Box::new(move || Ok(f().into_bytes()))
+}
+
+fn file(f: impl Fn() -> String + Send + Sync + 'static) -> Arc<dyn Inode> {
+    DataFile::new(0o444, text(f))
+}
+
+fn host_file(path: &'static str) -> Arc<dyn Inode> {
+    DataFile::new(
+        0o444,
+        Box::new(move || {
+            std::fs::read(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        }),
+    )
+}
+
+/// Builds `/proc` for `kernel`.
+pub fn procfs(kernel: Weak<Kernel>) -> Arc<dyn Inode> {
+    let sys = sys_dir();
+    let k = kernel.clone();
+    let uptime = file(move || {
+        let up = k.upgrade().map_or(0.0, |k| k.boot.elapsed().as_secs_f64());
+        format!("{up:.2} {:.2}\n", up * 0.9)
+    });
+    let k = kernel.clone();
+    let loadavg = file(move || {
+        let n = k.upgrade().map_or(0, |k| k.processes().len());
+        format!("0.00 0.00 0.00 1/{n} {n}\n")
+    });
+    let fixed: Vec<(Vec<u8>, Arc<dyn Inode>)> = vec![
+        (
+            b"self".to_vec(),
+            SynthSymlink::dynamic(Box::new(|| {
+                Ok(LinkTarget::Path(current().to_string().into_bytes()))
+            })),
+        ),
+        (
+            b"thread-self".to_vec(),
+            SynthSymlink::dynamic(Box::new(|| {
+                Ok(LinkTarget::Path(current().to_string().into_bytes()))
+            })),
+        ),
+        (b"mounts".to_vec(), SynthSymlink::new("self/mounts")),
+        (b"meminfo".to_vec(), host_file("/proc/meminfo")),
+        (b"cpuinfo".to_vec(), host_file("/proc/cpuinfo")),
+        (b"stat".to_vec(), host_file("/proc/stat")),
+        (b"version".to_vec(), host_file("/proc/version")),
+        (
+            b"filesystems".to_vec(),
+            file(|| "nodev\tproc\nnodev\ttmpfs\nnodev\tdevtmpfs\n".to_string()),
+        ),
+        (b"uptime".to_vec(), uptime),
+        (b"loadavg".to_vec(), loadavg),
+        (b"sys".to_vec(), sys),
+    ];
+    DynDir::new(Box::new(move || {
+        let mut out = fixed.clone();
+        if let Some(k) = kernel.upgrade() {
+            for p in k.processes() {
+                out.push((p.pid.to_string().into_bytes(), pid_dir(&kernel, &p)));
+            }
+        }
+        out
+    }))
+}
+
+fn sys_dir() -> Arc<dyn Inode> {
+    let uts = nix::sys::utsname::uname().ok();
+    let field = move |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+        let v = uts
+            .as_ref()
+            .map(|u| f(u).to_string_lossy().into_owned())
+            .unwrap_or_default();
+        file(move || format!("{v}\n"))
+    };
+    let kernel = SynthDir::new(vec![
+        ("ostype", field(|u| u.sysname())),
+        ("osrelease", field(|u| u.release())),
+        ("version", field(|u| u.version())),
+        ("hostname", field(|u| u.nodename())),
+        ("domainname", file(|| "(none)\n".into())),
+        ("pid_max", file(|| "4194304\n".into())),
+        ("ngroups_max", file(|| "65536\n".into())),
+        ("cap_last_cap", file(|| "40\n".into())),
+        ("overflowuid", file(|| "65534\n".into())),
+        ("overflowgid", file(|| "65534\n".into())),
+    ]);
+    let vm = SynthDir::new(vec![
+        ("overcommit_memory", file(|| "0\n".into())),
+        ("max_map_count", file(|| "65530\n".into())),
+        ("mmap_min_addr", file(|| "65536\n".into())),
+    ]);
+    let fsd = SynthDir::new(vec![
+        (
+            "pipe-max-size",
+            file(|| format!("{}\n", fs::pipe::MAX_CAPACITY)),
+        ),
+        ("file-max", file(|| "9223372036854775807\n".into())),
+        ("nr_open", file(|| "1048576\n".into())),
+    ]);
+    SynthDir::new(vec![("kernel", kernel), ("vm", vm), ("fs", fsd)])
+}
+
+/// `/proc/[pid]`.
+fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
+    let weak = Arc::downgrade(p);
+    let kern = kernel.clone();
+    let link = |f: fn(&Process) -> Result<LinkTarget, Errno>, w: Weak<Process>| -> Arc<dyn Inode> {
+        SynthSymlink::dynamic(Box::new(move || f(&*w.upgrade().ok_or(Errno::ESRCH)?)))
+    };
+    let generated = |f: fn(&Process, Option<Arc<Kernel>>) -> String,
+                     w: Weak<Process>,
+                     k: Weak<Kernel>|
+     -> Arc<dyn Inode> {
+        DataFile::new(
+            0o444,
+            Box::new(move || Ok(f(&*w.upgrade().ok_or(Errno::ESRCH)?, k.upgrade()).into_bytes())),
+        )
+    };
+    let fd_dir = {
+        let w = weak.clone();
+        DynDir::new(Box::new(move || {
+            let Some(p) = w.upgrade() else {
+                return Vec::new();
+            };
+            let files = p.files.lock().clone();
+            let table = files.lock();
+            table
+                .iter()
+                .map(|(fd, e)| {
+                    let f = e.file.clone();
+                    let inode: Arc<dyn Inode> = SynthSymlink::dynamic(Box::new(move || {
+                        Ok(LinkTarget::Magic {
+                            name: f.display_path().into_bytes(),
+                            dentry: f.dentry.clone(),
+                            file: Some(f.clone()),
+                        })
+                    }));
+                    (fd.to_string().into_bytes(), inode)
+                })
+                .collect()
+        }))
+    };
+    let children: Vec<(Vec<u8>, Arc<dyn Inode>)> = vec![
+        (
+            b"exe".to_vec(),
+            link(
+                |p| Ok(LinkTarget::Path(p.exe.lock().clone().into_bytes())),
+                weak.clone(),
+            ),
+        ),
+        (
+            b"cwd".to_vec(),
+            link(
+                |p| dentry_link(p.fs.lock().lock().cwd.clone()),
+                weak.clone(),
+            ),
+        ),
+        (
+            b"root".to_vec(),
+            link(
+                |p| dentry_link(p.fs.lock().lock().root.clone()),
+                weak.clone(),
+            ),
+        ),
+        (b"fd".to_vec(), fd_dir),
+        (
+            b"cmdline".to_vec(),
+            generated(
+                |p, _| String::from_utf8_lossy(&p.cmdline.lock()).into_owned(),
+                weak.clone(),
+                kern.clone(),
+            ),
+        ),
+        (
+            b"comm".to_vec(),
+            generated(
+                |p, _| format!("{}\n", String::from_utf8_lossy(&p.comm.lock())),
+                weak.clone(),
+                kern.clone(),
+            ),
+        ),
+        (
+            b"maps".to_vec(),
+            generated(
+                |p, _| mm::dump::render_proc_maps(&p.mm().vmas()),
+                weak.clone(),
+                kern.clone(),
+            ),
+        ),
+        (
+            b"stat".to_vec(),
+            generated(stat, weak.clone(), kern.clone()),
+        ),
+        (
+            b"status".to_vec(),
+            generated(status, weak.clone(), kern.clone()),
+        ),
+        (
+            b"mounts".to_vec(),
+            generated(|_, _| mounts(), weak.clone(), kern.clone()),
+        ),
+    ];
+    DynDir::new(Box::new(move || children.clone()))
+}
+
+fn dentry_link(d: Arc<fs::Dentry>) -> Result<LinkTarget, Errno> {
+    Ok(LinkTarget::Magic {
+        name: d.path().to_vec(),
+        dentry: Some(d),
+        file: None,
+    })
+}
+
+fn mounts() -> String {
+    "/ / rootfs rw 0 0\nproc /proc proc rw,nosuid,nodev,noexec 0 0\ndev /dev tmpfs rw,nosuid 0 0\n"
+        .to_string()
+}
+
+/// (ppid, pgid, sid) of `p`.
+fn family(p: &Process, k: &Option<Arc<Kernel>>) -> (i32, i32, i32) {
+    k.as_ref()
+        .and_then(|k| k.tree.lock().get(p.pid).map(|e| (e.ppid, e.pgid, e.sid)))
+        .unwrap_or((0, p.pid, p.pid))
+}
+
+fn stat(p: &Process, k: Option<Arc<Kernel>>) -> String {
+    let (ppid, pgid, sid) = family(p, &k);
+    let comm = String::from_utf8_lossy(&p.comm.lock()).into_owned();
+    let vsize: u64 = p.mm().vmas().iter().map(|v| v.end - v.start).sum();
+    let threads = p.tasks.lock().len().max(1);
+    let mut s = format!(
+        "{} ({comm}) R {ppid} {pgid} {sid} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 {threads} 0 0 {vsize} 0",
+        p.pid
+    );
+    for _ in 0..28 {
+        s.push_str(" 0");
+    }
+    s.push('\n');
+    s
+}
+
+fn status(p: &Process, k: Option<Arc<Kernel>>) -> String {
+    let (ppid, _, _) = family(p, &k);
+    let c = *p.creds.lock();
+    let vsize: u64 = p.mm().vmas().iter().map(|v| v.end - v.start).sum();
+    let mut s = String::new();
+    let _ = writeln!(s, "Name:\t{}", String::from_utf8_lossy(&p.comm.lock()));
+    let _ = writeln!(s, "Umask:\t{:04o}", p.fs.lock().lock().umask);
+    let _ = writeln!(s, "State:\tR (running)");
+    let _ = writeln!(
+        s,
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{ppid}\nTracerPid:\t0",
+        p.pid, p.pid
+    );
+    let _ = writeln!(s, "Uid:\t{}\t{}\t{}\t{}", c.uid, c.euid, c.suid, c.euid);
+    let _ = writeln!(s, "Gid:\t{}\t{}\t{}\t{}", c.gid, c.egid, c.sgid, c.egid);
+    let _ = writeln!(s, "FDSize:\t64\nGroups:\t");
+    let _ = writeln!(s, "VmSize:\t{} kB", vsize / 1024);
+    let _ = writeln!(s, "Threads:\t{}", p.tasks.lock().len().max(1));
+    let _ = writeln!(
+        s,
+        "SigPnd:\t0000000000000000\nShdPnd:\t{:016x}",
+        p.pending.lock().set()
+    );
+    let _ = writeln!(s, "Seccomp:\t0");
+    s
+}
