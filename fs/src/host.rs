@@ -93,7 +93,7 @@ impl HostInode {
         Ok(std::os::unix::ffi::OsStrExt::from_bytes(name))
     }
 
-    fn other<'a>(inode: &'a dyn Inode) -> Result<&'a HostInode> {
+    fn other(inode: &dyn Inode) -> Result<&HostInode> {
         inode
             .as_any()
             .downcast_ref::<HostInode>()

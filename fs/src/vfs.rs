@@ -190,7 +190,7 @@ impl Vfs {
                 d.parent.clone().unwrap_or_else(|| d.clone())
             }
         };
-        let mut last: Option<(Arc<Dentry>, Vec<u8>, Option<Arc<Dentry>>)> = None;
+        let mut last: Option<LastStep> = None;
         while let Some(comp) = queue.pop_front() {
             let is_last = queue.is_empty();
             let (parent, child) = match comp.as_slice() {
@@ -216,23 +216,23 @@ impl Vfs {
                 if links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
                 }
-                if let Some(magic) = child.inode.link_target() {
-                    if let LinkTarget::Magic { dentry, file, .. } = magic? {
-                        let target = match (dentry, file) {
-                            (Some(d), _) => d,
-                            (None, Some(f)) if is_last => {
-                                parent.child(&comp, Arc::new(OpenFileInode(f)))
-                            }
-                            (None, Some(_)) => return Err(Errno::ENOTDIR),
-                            (None, None) => return Err(Errno::ENOENT),
-                        };
-                        if is_last {
-                            last = Some((parent, comp, Some(target)));
-                            break;
+                if let Some(magic) = child.inode.link_target()
+                    && let LinkTarget::Magic { dentry, file, .. } = magic?
+                {
+                    let target = match (dentry, file) {
+                        (Some(d), _) => d,
+                        (None, Some(f)) if is_last => {
+                            parent.child(&comp, Arc::new(OpenFileInode(f)))
                         }
-                        cur = target;
-                        continue;
+                        (None, Some(_)) => return Err(Errno::ENOTDIR),
+                        (None, None) => return Err(Errno::ENOENT),
+                    };
+                    if is_last {
+                        last = Some((parent, comp, Some(target)));
+                        break;
                     }
+                    cur = target;
+                    continue;
                 }
                 let target = child.inode.readlink()?;
                 if target.is_empty() {
@@ -323,6 +323,9 @@ impl Vfs {
         Ok(OpenFile::new(ops, flags, Some(dentry)))
     }
 }
+
+/// Where a walk ended: the parent, the last name, and the object if it exists.
+type LastStep = (Arc<Dentry>, Vec<u8>, Option<Arc<Dentry>>);
 
 /// Splits a path into its non-empty components.
 fn components(path: &[u8]) -> VecDeque<Vec<u8>> {

@@ -45,10 +45,10 @@ impl ExtentAllocator {
     /// First offset at or after `from` where `len` free bytes start.
     fn find(&self, from: u64, len: u64) -> Option<u64> {
         // An extent that starts before `from` may still cover it.
-        if let Some((&start, &elen)) = self.free.range(..from).next_back() {
-            if start + elen >= from.saturating_add(len) {
-                return Some(from);
-            }
+        if let Some((&start, &elen)) = self.free.range(..from).next_back()
+            && start + elen >= from.saturating_add(len)
+        {
+            return Some(from);
         }
         self.free
             .range(from..)

@@ -254,6 +254,11 @@ impl MemRange {
         self.len
     }
 
+    /// Whether the range is empty (never, for a live range).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The memory file the range belongs to.
     pub(crate) fn file(&self) -> &Arc<MemoryFile> {
         &self.file

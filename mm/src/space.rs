@@ -32,7 +32,7 @@ pub fn page_down(x: u64) -> u64 {
 }
 
 fn is_aligned(x: u64) -> bool {
-    x % PAGE_SIZE == 0
+    x.is_multiple_of(PAGE_SIZE)
 }
 
 /// Where the stack, the mmap area and PIE images go.
@@ -665,7 +665,7 @@ impl AddressSpace {
 
     /// Every VMA, for the VMA dump and `/proc/pid/maps`.
     pub fn vmas(&self) -> Vec<VmaInfo> {
-        self.state.read().vmas.iter().map(|v| info(v)).collect()
+        self.state.read().vmas.iter().map(info).collect()
     }
 
     /// A copy of this address space for a forked child: private memory copied, shared
@@ -802,15 +802,13 @@ impl State {
                 .find_gap_top_down(len, 0x4000_0000, 0x8000_0000)
                 .ok_or(MmError::NoMem);
         }
-        if hint != 0 {
-            if let Some(h) = page_up(hint) {
-                if h >= MIN_ADDR
-                    && h.checked_add(len).is_some_and(|e| e <= top)
-                    && !self.vmas.overlaps(h, h + len)
-                {
-                    return Ok(h);
-                }
-            }
+        if hint != 0
+            && let Some(h) = page_up(hint)
+            && h >= MIN_ADDR
+            && h.checked_add(len).is_some_and(|e| e <= top)
+            && !self.vmas.overlaps(h, h + len)
+        {
+            return Ok(h);
         }
         self.vmas
             .find_gap_top_down(len, MIN_ADDR, self.layout.mmap_base)

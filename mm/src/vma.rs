@@ -148,6 +148,11 @@ impl Vma {
         self.end - self.start
     }
 
+    /// Whether the VMA is empty (never, for a VMA in a map).
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+
     /// Memory-file offset of guest address `addr` (which must be inside the VMA).
     pub fn offset_of(&self, addr: u64) -> u64 {
         debug_assert!(addr >= self.start && addr < self.end);
@@ -230,11 +235,11 @@ impl VmaMap {
 
     /// Makes `addr` a VMA boundary by splitting the VMA that strictly contains it.
     pub fn split_at(&mut self, addr: u64) {
-        if let Some(vma) = self.find_mut(addr) {
-            if vma.start != addr {
-                let upper = vma.split_off(addr);
-                self.map.insert(upper.start, upper);
-            }
+        if let Some(vma) = self.find_mut(addr)
+            && vma.start != addr
+        {
+            let upper = vma.split_off(addr);
+            self.map.insert(upper.start, upper);
         }
     }
 

@@ -23,9 +23,9 @@ use std::sync::Arc;
 /// How a new task gets its memory image.
 pub enum Image {
     /// Load this program (the first process of the sandbox).
-    Program(loader::Prepared),
+    Program(Box<loader::Prepared>),
     /// Map the process's existing address space, and start with these FPU registers.
-    Inherit(FpState),
+    Inherit(Box<FpState>),
 }
 
 /// Everything a new task needs before its stub exists.
@@ -92,12 +92,13 @@ fn run_new(new: NewTask) -> ExitStatus {
     };
     match new.image {
         Image::Program(prepared) => {
-            if let Err(e) = exec::commit(&mut task, prepared) {
+            if let Err(e) = exec::commit(&mut task, *prepared) {
                 log::warn!("loading the first program failed: {e}");
                 task.exit = Some(ExitStatus::killed(libc::SIGSEGV));
             }
         }
         Image::Inherit(fp) => {
+            let fp = *fp;
             let mm = task.mm();
             match mm.install(&mut task.stub) {
                 Ok(g) => task.mm_gen = g,
@@ -269,7 +270,7 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
             0
         },
         set_child_tid: (flags & libc::CLONE_CHILD_SETTID as u64 != 0).then_some(args.child_tid),
-        image: Image::Inherit(fp),
+        image: Image::Inherit(Box::new(fp)),
     };
     if let Err(e) = start(new) {
         log::warn!("cannot start a thread for pid {pid}: {e}");
@@ -335,7 +336,7 @@ pub fn start_init(
         fs,
         clear_child_tid: 0,
         set_child_tid: None,
-        image: Image::Program(prepared),
+        image: Image::Program(Box::new(prepared)),
     };
     start(new).map_err(|_| SysErr::Errno(Errno::EAGAIN))
 }

@@ -241,10 +241,10 @@ pub fn host_rlimits() -> [Rlimit; RLIM_NLIMITS] {
             cur: libc::RLIM_INFINITY,
             max: libc::RLIM_INFINITY,
         };
-        if let Some(res) = resource_from_index(i) {
-            if let Ok((cur, max)) = nix::sys::resource::getrlimit(res) {
-                *r = Rlimit { cur, max };
-            }
+        if let Some(res) = resource_from_index(i)
+            && let Ok((cur, max)) = nix::sys::resource::getrlimit(res)
+        {
+            *r = Rlimit { cur, max };
         }
     }
     out

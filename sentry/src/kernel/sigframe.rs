@@ -216,10 +216,10 @@ pub fn setup(task: &mut Task, d: &Delivery) -> Result<(), MmError> {
         .copy_from_slice(&d.info.0);
     mm.write(frame, &bytes)?;
 
-    if let (Some(a), true) = (alt, d.flags & libc::SA_ONSTACK as u64 != 0) {
-        if a.flags & (1 << 31) != 0 {
-            task.altstack = None;
-        }
+    if let (Some(a), true) = (alt, d.flags & libc::SA_ONSTACK as u64 != 0)
+        && a.flags & (1 << 31) != 0
+    {
+        task.altstack = None;
     }
     let r = &mut task.regs;
     r.rsp = frame;

@@ -122,10 +122,10 @@ fn do_select(task: &Task, nfds: i32, sets: [u64; 3], deadline: Option<Instant>) 
     let words = (nfds as usize).div_ceil(64);
     let mm = task.mm();
     let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
-    for (k, &addr) in sets.iter().enumerate() {
+    for (set, &addr) in bits.iter_mut().zip(&sets) {
         if addr != 0 {
-            for w in 0..words {
-                bits[k][w] = mm.read_obj(addr + w as u64 * 8)?;
+            for (w, word) in set.iter_mut().enumerate() {
+                *word = mm.read_obj(addr + w as u64 * 8)?;
             }
         }
     }
@@ -172,10 +172,10 @@ fn do_select(task: &Task, nfds: i32, sets: [u64; 3], deadline: Option<Instant>) 
             }
         }
     }
-    for (k, &addr) in sets.iter().enumerate() {
+    for (set, &addr) in out.iter().zip(&sets) {
         if addr != 0 {
-            for w in 0..words {
-                mm.write_obj(addr + w as u64 * 8, &out[k][w])?;
+            for (w, word) in set.iter().enumerate() {
+                mm.write_obj(addr + w as u64 * 8, word)?;
             }
         }
     }

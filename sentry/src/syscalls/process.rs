@@ -687,7 +687,7 @@ pub fn prctl(task: &mut Task) -> SysResult {
 /// `sched_getaffinity(pid, size, mask)`: the CPUs the host lets the sentry use.
 pub fn sched_getaffinity(task: &mut Task) -> SysResult {
     let size = task.arg(1) as usize;
-    if size < 8 || size % 8 != 0 {
+    if size < 8 || !size.is_multiple_of(8) {
         return Err(Errno::EINVAL.into());
     }
     let host = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
