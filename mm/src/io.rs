@@ -128,3 +128,45 @@ impl AddressSpace {
         self.write(addr, v.as_bytes())
     }
 }
+
+impl AddressSpace {
+    /// The memory-file offset of the futex word at `addr`: the same for every mapping of
+    /// the same page, in any address space, so it keys shared and private futexes alike.
+    /// The word must be 4-byte aligned (EINVAL) and mapped readable (EFAULT).
+    pub fn futex_key(&self, addr: u64) -> Result<u64, MmError> {
+        if !addr.is_multiple_of(4) {
+            return Err(MmError::Invalid);
+        }
+        let st = self.state.read();
+        let vma = st
+            .vmas
+            .find(addr)
+            .filter(|v| v.prot.readable())
+            .ok_or(MmError::Fault)?;
+        Ok(vma.offset_of(addr))
+    }
+
+    /// Runs `f` on the futex word at `addr` as an atomic; the word must be mapped
+    /// writable when `write`, readable otherwise.
+    pub fn with_futex_word<R>(
+        &self,
+        addr: u64,
+        write: bool,
+        f: impl FnOnce(&std::sync::atomic::AtomicU32) -> R,
+    ) -> Result<R, MmError> {
+        if !addr.is_multiple_of(4) {
+            return Err(MmError::Invalid);
+        }
+        let st = self.state.read();
+        let vma = st.vmas.find(addr).ok_or(MmError::Fault)?;
+        if !(if write {
+            vma.prot.writable()
+        } else {
+            vma.prot.readable()
+        }) {
+            return Err(MmError::Fault);
+        }
+        let off = vma.offset_of(addr);
+        Ok(self.mem.with_atomic_u32(off, f))
+    }
+}

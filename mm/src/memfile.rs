@@ -208,6 +208,23 @@ impl MemoryFile {
         Some((data as u64, hole))
     }
 
+    /// Runs `f` on the 4-byte-aligned word at `off` as an atomic (futexes).
+    pub(crate) fn with_atomic_u32<R>(
+        &self,
+        off: u64,
+        f: impl FnOnce(&std::sync::atomic::AtomicU32) -> R,
+    ) -> R {
+        self.check(off, 4);
+        assert!(off.is_multiple_of(4), "unaligned atomic access at {off:#x}");
+        // SAFETY: the word lies inside our live mapping (checked above) and is 4-byte
+        // aligned, as AtomicU32 requires; guest memory is plain bytes, so any value is a
+        // valid u32, and all sentry accesses to it here are atomic.
+        let atomic = unsafe {
+            std::sync::atomic::AtomicU32::from_ptr(self.base.as_ptr().add(off as usize).cast())
+        };
+        f(atomic)
+    }
+
     /// Bytes of memory the file really holds (allocated pages).
     pub fn resident_bytes(&self) -> u64 {
         nix::sys::stat::fstat(&self.fd)

@@ -1,10 +1,11 @@
-//! The stub's seccomp filter: host syscalls only from the gadget.
+//! The stub's seccomp filter: host syscalls only from the stub's gadgets.
 //!
 //! Guest syscalls stop in `PTRACE_SYSEMU` before seccomp runs, so this filter only ever
-//! judges syscalls the host kernel would really execute in the stub. It allows exactly
-//! those made at the gadget (reported instruction pointer == the address after the
-//! gadget's `syscall`) by x86_64 code, and kills the whole stub for anything else: a tracer
-//! bug that resumed a guest syscall with `PTRACE_CONT` cannot turn into a host syscall.
+//! judges syscalls the host kernel would really execute in the stub. It allows, for x86_64
+//! code only: any syscall made at the injection gadget; `clone` made at the clone gadget;
+//! `pause` made where a new thread parks. It kills the whole stub for anything else: a
+//! tracer bug that resumed a guest syscall with `PTRACE_CONT` cannot turn into a host
+//! syscall.
 
 /// One classic BPF instruction (`struct sock_filter`).
 #[derive(Clone, Copy, Debug)]
@@ -19,6 +20,10 @@ const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
 
+const BPF_TAX: u16 = 0x07; // BPF_MISC | BPF_TAX
+const BPF_TXA: u16 = 0x87; // BPF_MISC | BPF_TXA
+
+const OFF_NR: u32 = 0; // offsetof(struct seccomp_data, nr)
 const OFF_ARCH: u32 = 4; // offsetof(struct seccomp_data, arch)
 const OFF_IP_LO: u32 = 8; // offsetof(struct seccomp_data, instruction_pointer)
 const OFF_IP_HI: u32 = 12;
@@ -36,13 +41,22 @@ fn load(k: u32) -> Insn {
     }
 }
 
-/// Jump over `skip_if_false` instructions unless the accumulator equals `k`.
-fn jeq(k: u32, skip_if_false: u8) -> Insn {
+/// Jump forward `jt` instructions if the accumulator equals `k`, else `jf`.
+fn jeq(k: u32, jt: u8, jf: u8) -> Insn {
     Insn {
         code: BPF_JEQ_K,
-        jt: 0,
-        jf: skip_if_false,
+        jt,
+        jf,
         k,
+    }
+}
+
+fn misc(code: u16) -> Insn {
+    Insn {
+        code,
+        jt: 0,
+        jf: 0,
+        k: 0,
     }
 }
 
@@ -55,17 +69,30 @@ fn ret(k: u32) -> Insn {
     }
 }
 
-/// The filter program allowing syscalls whose reported IP is `gadget_return`.
-pub(crate) fn stub_filter(gadget_return: u64) -> Vec<Insn> {
+/// The filter program. All three return addresses lie in the stub page, so they share
+/// their upper 32 bits.
+pub(crate) fn stub_filter(gadget_return: u64, clone_return: u64, park_return: u64) -> Vec<Insn> {
+    debug_assert!(
+        gadget_return >> 32 == clone_return >> 32 && gadget_return >> 32 == park_return >> 32
+    );
+    // Offsets are relative to the next instruction; ALLOW is at 14, KILL at 15.
     vec![
-        load(OFF_ARCH),
-        jeq(AUDIT_ARCH_X86_64, 5),
-        load(OFF_IP_LO),
-        jeq(gadget_return as u32, 3),
-        load(OFF_IP_HI),
-        jeq((gadget_return >> 32) as u32, 1),
-        ret(RET_ALLOW),
-        ret(RET_KILL_PROCESS),
+        /* 0 */ load(OFF_ARCH),
+        /* 1 */ jeq(AUDIT_ARCH_X86_64, 0, 13),
+        /* 2 */ load(OFF_IP_HI),
+        /* 3 */ jeq((gadget_return >> 32) as u32, 0, 11),
+        /* 4 */ load(OFF_NR),
+        /* 5 */ misc(BPF_TAX),
+        /* 6 */ load(OFF_IP_LO),
+        /* 7 */ jeq(gadget_return as u32, 6, 0),
+        /* 8 */ jeq(clone_return as u32, 0, 2),
+        /* 9 */ misc(BPF_TXA),
+        /* 10 */ jeq(libc::SYS_clone as u32, 3, 4),
+        /* 11 */ jeq(park_return as u32, 0, 3),
+        /* 12 */ misc(BPF_TXA),
+        /* 13 */ jeq(libc::SYS_pause as u32, 0, 1),
+        /* 14 */ ret(RET_ALLOW),
+        /* 15 */ ret(RET_KILL_PROCESS),
     ]
 }
 
@@ -74,20 +101,23 @@ mod tests {
     use super::*;
 
     /// A tiny interpreter for the instructions the filter uses.
-    fn run(prog: &[Insn], arch: u32, ip: u64) -> u32 {
+    fn run(prog: &[Insn], arch: u32, ip: u64, nr: u32) -> u32 {
         let data = |off: u32| match off {
+            OFF_NR => nr,
             OFF_ARCH => arch,
             OFF_IP_LO => ip as u32,
             OFF_IP_HI => (ip >> 32) as u32,
             _ => panic!("unexpected load"),
         };
-        let (mut pc, mut acc) = (0usize, 0u32);
+        let (mut pc, mut acc, mut x) = (0usize, 0u32, 0u32);
         loop {
             let i = prog[pc];
             pc += 1;
             match i.code {
                 BPF_LD_W_ABS => acc = data(i.k),
                 BPF_JEQ_K => pc += if acc == i.k { i.jt } else { i.jf } as usize,
+                BPF_TAX => x = acc,
+                BPF_TXA => acc = x,
                 BPF_RET_K => return i.k,
                 _ => panic!("unexpected instruction"),
             }
@@ -95,16 +125,24 @@ mod tests {
     }
 
     #[test]
-    fn allows_only_the_gadget() {
-        let gadget = 0x7ffa_f000_00b3;
-        let prog = stub_filter(gadget);
-        assert_eq!(run(&prog, AUDIT_ARCH_X86_64, gadget), RET_ALLOW);
-        assert_eq!(run(&prog, AUDIT_ARCH_X86_64, gadget + 1), RET_KILL_PROCESS);
-        assert_eq!(
-            run(&prog, AUDIT_ARCH_X86_64, gadget + (1 << 32)),
-            RET_KILL_PROCESS
+    fn allows_only_the_gadgets() {
+        let (g, c, p) = (0x7ffa_f000_00b3, 0x7ffa_f000_00b8, 0x7ffa_f000_00c7);
+        let prog = stub_filter(g, c, p);
+        let x86 = AUDIT_ARCH_X86_64;
+        let (clone, pause, mmap) = (
+            libc::SYS_clone as u32,
+            libc::SYS_pause as u32,
+            libc::SYS_mmap as u32,
         );
-        assert_eq!(run(&prog, AUDIT_ARCH_X86_64, 0x401000), RET_KILL_PROCESS);
-        assert_eq!(run(&prog, 0x4000_0003, gadget), RET_KILL_PROCESS);
+        assert_eq!(run(&prog, x86, g, mmap), RET_ALLOW);
+        assert_eq!(run(&prog, x86, g, clone), RET_ALLOW);
+        assert_eq!(run(&prog, x86, c, clone), RET_ALLOW);
+        assert_eq!(run(&prog, x86, c, mmap), RET_KILL_PROCESS);
+        assert_eq!(run(&prog, x86, p, pause), RET_ALLOW);
+        assert_eq!(run(&prog, x86, p, mmap), RET_KILL_PROCESS);
+        assert_eq!(run(&prog, x86, g + 1, mmap), RET_KILL_PROCESS);
+        assert_eq!(run(&prog, x86, g + (1 << 32), mmap), RET_KILL_PROCESS);
+        assert_eq!(run(&prog, x86, 0x401000, mmap), RET_KILL_PROCESS);
+        assert_eq!(run(&prog, 0x4000_0003, g, mmap), RET_KILL_PROCESS);
     }
 }

@@ -28,11 +28,20 @@ const PHDR_SIZE: usize = 56;
 const CODE_OFFSET: usize = EHDR_SIZE + 2 * PHDR_SIZE;
 
 /// The stub's instructions, at `CODE_OFFSET` in the page.
-const CODE: [u8; 6] = [
+const CODE: [u8; 31] = [
     0xcc, // +0 _start: int3. Never reached while traced; kills an untraced stub.
     0x0f, 0x05, // +1 GADGET: syscall. Injected host syscalls execute here.
     0xcc, // +3 int3: the tracer reads the result at this trap.
     0x0f, 0x0b, // +4 ud2: a stub resumed past the trap by mistake dies.
+    0x0f, 0x05, // +6 CLONE_GADGET: syscall (an injected thread clone).
+    0x48, 0x85, 0xc0, // +8 test rax, rax
+    0x74, 0x03, // +11 jz PARK: the new thread parks; the caller traps below.
+    0xcc, // +13 int3: the caller's trap, with the new thread's tid in rax.
+    0x0f, 0x0b, // +14 ud2
+    0xb8, 0x22, 0x00, 0x00, 0x00, // +16 PARK: mov eax, 34 (pause)
+    0x0f, 0x05, // +21 syscall: wait here until a tracer seizes this thread.
+    0xeb, 0xf7, // +23 jmp PARK
+    0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, // +25 padding (int3)
 ];
 
 /// Entry point of the stub image.
@@ -40,17 +49,23 @@ const ENTRY: u64 = STUB_BASE + CODE_OFFSET as u64;
 /// Address of the `syscall` instruction used for injection.
 pub const GADGET: u64 = STUB_BASE + CODE_OFFSET as u64 + 1;
 /// The instruction pointer the host kernel reports for a syscall made at [`GADGET`]
-/// (the address after the 2-byte `syscall`); the seccomp filter allows only this one.
+/// (the address after the 2-byte `syscall`).
 pub const GADGET_RETURN: u64 = GADGET + 2;
+/// Address of the `syscall` used to inject a thread `clone`.
+pub const CLONE_GADGET: u64 = STUB_BASE + CODE_OFFSET as u64 + 6;
+/// The reported instruction pointer of a syscall made at [`CLONE_GADGET`].
+pub const CLONE_RETURN: u64 = CLONE_GADGET + 2;
+/// The reported instruction pointer of the parked new thread's `pause`.
+pub const PARK_RETURN: u64 = STUB_BASE + CODE_OFFSET as u64 + 23;
 
 /// Offset of the `sock_fprog` (followed by its instructions) in the page.
-const FPROG_OFFSET: usize = 0xc0;
+const FPROG_OFFSET: usize = 0xd8;
 /// Address of the `sock_fprog` in a stub, for the injected `seccomp()`.
 pub const FPROG_ADDR: u64 = STUB_BASE + FPROG_OFFSET as u64;
 
 /// Builds the stub image bytes.
 fn build_image() -> Vec<u8> {
-    let filter = seccomp::stub_filter(GADGET_RETURN);
+    let filter = seccomp::stub_filter(GADGET_RETURN, CLONE_RETURN, PARK_RETURN);
     let filter_offset = FPROG_OFFSET + 16;
     let size = filter_offset + filter.len() * 8;
     assert!(size <= STUB_SIZE as usize && CODE_OFFSET + CODE.len() <= FPROG_OFFSET);
@@ -163,6 +178,20 @@ mod tests {
         assert!(img.len() <= STUB_SIZE as usize);
         let gadget = (GADGET - STUB_BASE) as usize;
         assert_eq!(&img[gadget..gadget + 3], &[0x0f, 0x05, 0xcc]);
+        let clone = (CLONE_GADGET - STUB_BASE) as usize;
+        assert_eq!(&img[clone..clone + 2], &[0x0f, 0x05]);
+        let park_syscall = (PARK_RETURN - 2 - STUB_BASE) as usize;
+        assert_eq!(&img[park_syscall..park_syscall + 2], &[0x0f, 0x05]);
+        // jz PARK lands on the mov.
+        let jz = clone + 5;
+        assert_eq!(img[jz], 0x74);
+        assert_eq!(img[jz + 2 + img[jz + 1] as usize], 0xb8);
+        // jmp PARK goes back to the mov.
+        let jmp = park_syscall + 2;
+        assert_eq!(
+            (jmp + 2) as isize + (img[jmp + 1] as i8) as isize,
+            park_syscall as isize - 5
+        );
         assert_eq!(&img[..4], b"\x7fELF");
     }
 }

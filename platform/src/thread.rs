@@ -7,7 +7,7 @@ use crate::cpu::Placement;
 use crate::error::PlatformError;
 use crate::regs::{FpState, Regs};
 use crate::spawn::STUB_MEMFD;
-use crate::stub::GADGET;
+use crate::stub::{CLONE_GADGET, GADGET};
 use nix::errno::Errno;
 use nix::sys::ptrace;
 use nix::sys::signal::{Signal, kill};
@@ -70,6 +70,7 @@ impl Kicker {
 
 /// A stub thread traced by the current sentry thread.
 pub struct StubThread {
+    tgid: Pid,
     tid: Pid,
     alive: bool,
     placement: Placement,
@@ -81,6 +82,7 @@ impl StubThread {
     /// Takes ownership of a freshly exec'd stub stopped in its exec trap.
     pub(crate) fn adopt(tid: Pid) -> Result<Self, PlatformError> {
         Ok(StubThread {
+            tgid: tid,
             tid,
             alive: true,
             placement: Placement::new(),
@@ -88,9 +90,80 @@ impl StubThread {
         })
     }
 
-    /// Host pid of the stub thread.
+    /// Host tid of the stub thread.
     pub fn tid(&self) -> i32 {
         self.tid.as_raw()
+    }
+
+    /// Host pid of the stub process.
+    pub fn tgid(&self) -> i32 {
+        self.tgid.as_raw()
+    }
+
+    /// Creates another thread in this stub process, parked until a tracer takes it with
+    /// [`StubThread::attach`]; returns its host tid.
+    pub fn spawn_thread(&mut self) -> Result<i32, PlatformError> {
+        let flags = (libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM
+            | libc::CLONE_UNTRACED) as u64;
+        let tid = self.inject_at(CLONE_GADGET, libc::SYS_clone, &[flags, 0, 0, 0, 0])?;
+        if tid <= 0 {
+            return Err(PlatformError::Errno(
+                "clone in stub",
+                Errno::from_raw(-tid as i32),
+            ));
+        }
+        Ok(tid as i32)
+    }
+
+    /// Becomes the tracer of thread `tid` of stub process `tgid` (made by
+    /// [`spawn_thread`](Self::spawn_thread)) and stops it.
+    pub fn attach(tgid: i32, tid: i32) -> Result<StubThread, PlatformError> {
+        let pid = Pid::from_raw(tid);
+        ptrace::seize(
+            pid,
+            ptrace::Options::PTRACE_O_EXITKILL | ptrace::Options::PTRACE_O_TRACESYSGOOD,
+        )
+        .map_err(|e| PlatformError::Errno("PTRACE_SEIZE", e))?;
+        let mut t = StubThread {
+            tgid: Pid::from_raw(tgid),
+            tid: pid,
+            alive: true,
+            placement: Placement::new(),
+            _not_send_sync: PhantomData,
+        };
+        ptrace::interrupt(pid).map_err(|e| t.died_or("PTRACE_INTERRUPT", e))?;
+        loop {
+            match t.wait()? {
+                WaitStatus::PtraceEvent(_, _, libc::PTRACE_EVENT_STOP) => return Ok(t),
+                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                    t.alive = false;
+                    return Err(PlatformError::StubDied);
+                }
+                // A signal reached the parked thread first: drop it and stop again.
+                _ => {
+                    ptrace::cont(pid, None).map_err(|e| t.died_or("PTRACE_CONT", e))?;
+                    ptrace::interrupt(pid).map_err(|e| t.died_or("PTRACE_INTERRUPT", e))?;
+                }
+            }
+        }
+    }
+
+    /// Ends this thread of the stub process (the others go on) and waits until it is gone.
+    pub fn exit_thread(&mut self) {
+        if !self.alive {
+            return;
+        }
+        if self.inject_at(GADGET, libc::SYS_exit, &[0]).is_err() {
+            // The thread is gone (the exit made the wait report its death).
+            self.alive = false;
+            return;
+        }
+        self.kill();
     }
 
     /// A handle to interrupt this thread from elsewhere.
@@ -172,6 +245,8 @@ impl StubThread {
                 self.alive = false;
                 Ok(Event::Exited)
             }
+            // A group stop or PTRACE_INTERRUPT: nothing for the guest.
+            WaitStatus::PtraceEvent(..) => Ok(Event::Interrupted),
             other => Err(PlatformError::UnexpectedStop(format!("{other:?}"))),
         }
     }
@@ -180,8 +255,12 @@ impl StubThread {
     /// raw result (negative errno on failure). Clobbers the stub's registers; the guest's
     /// live in the sentry and are restored by the next [`switch`](Self::switch).
     pub fn syscall(&mut self, nr: i64, args: &[u64]) -> Result<i64, PlatformError> {
+        self.inject_at(GADGET, nr, args)
+    }
+
+    fn inject_at(&mut self, gadget: u64, nr: i64, args: &[u64]) -> Result<i64, PlatformError> {
         let mut regs = self.getregs()?;
-        regs.rip = GADGET;
+        regs.rip = gadget;
         regs.rax = nr as u64;
         regs.orig_rax = u64::MAX;
         let mut a = [0u64; 6];
@@ -190,16 +269,23 @@ impl StubThread {
             (a[0], a[1], a[2], a[3], a[4], a[5]);
         self.placement.follow_tracer(self.tid);
         self.setregs(&regs)?;
-        ptrace::cont(self.tid, None).map_err(|e| self.died_or("PTRACE_CONT", e))?;
-        match self.wait()? {
-            WaitStatus::Stopped(_, Signal::SIGTRAP) => Ok(self.getregs()?.rax as i64),
-            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
-                self.alive = false;
-                Err(PlatformError::StubDied)
+        loop {
+            ptrace::cont(self.tid, None).map_err(|e| self.died_or("PTRACE_CONT", e))?;
+            match self.wait()? {
+                WaitStatus::Stopped(_, Signal::SIGTRAP) => return Ok(self.getregs()?.rax as i64),
+                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                    self.alive = false;
+                    return Err(PlatformError::StubDied);
+                }
+                // A kick (or any other signal) or a group stop on the way: suppress it and
+                // let the injected syscall go on.
+                WaitStatus::Stopped(..) | WaitStatus::PtraceEvent(..) => continue,
+                other => {
+                    return Err(PlatformError::UnexpectedStop(format!(
+                        "injected syscall {nr}: {other:?}"
+                    )));
+                }
             }
-            other => Err(PlatformError::UnexpectedStop(format!(
-                "injected syscall {nr}: {other:?}"
-            ))),
         }
     }
 

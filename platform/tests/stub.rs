@@ -65,3 +65,29 @@ fn dropping_the_stub_kills_it() {
     drop(stub);
     assert!(!std::path::Path::new(&format!("/proc/{tid}")).exists());
 }
+
+#[test]
+fn a_second_thread_runs_guest_code_under_its_own_tracer() {
+    // Each thread: mov eax, 39 (getpid); syscall; int3
+    let code = [0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xcc];
+    let mem = memfile(&code);
+    let mut stub = spawn(mem.as_fd()).expect("spawn stub");
+    stub.map(CODE_ADDR, 0x1000, libc::PROT_READ | libc::PROT_EXEC, 0)
+        .unwrap();
+    let tid = stub.spawn_thread().expect("thread in stub");
+    let tgid = stub.tgid();
+    let handle = std::thread::spawn(move || {
+        let mut t = platform::StubThread::attach(tgid, tid).expect("attach");
+        let mut regs = t.initial_regs().unwrap();
+        regs.rip = CODE_ADDR;
+        let first = t.switch(&mut regs).unwrap();
+        t.exit_thread();
+        (first, regs.orig_rax)
+    });
+    let (event, nr) = handle.join().unwrap();
+    assert_eq!((event, nr), (Event::Syscall, 39));
+    // The first thread still works after the second is gone.
+    let mut regs = stub.initial_regs().unwrap();
+    regs.rip = CODE_ADDR;
+    assert_eq!(stub.switch(&mut regs).unwrap(), Event::Syscall);
+}

@@ -52,6 +52,9 @@ fn fail(msg: impl std::fmt::Display) -> i32 {
 
 /// Runs a sandbox to completion; returns the exit status for the sentry process.
 pub fn run(config: RunConfig) -> i32 {
+    // The guest's umask is applied by the sentry; the host must not apply the sentry's own
+    // on top when creating files for the guest.
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let root_inode = match HostInode::open_root(&config.root) {
         Ok(r) => r,
         Err(e) => {

@@ -127,6 +127,7 @@ pub fn prepare_in(
 /// Replaces `task`'s image with `prepared`. Past the point where the old image is
 /// unmapped a failure kills the process (as on Linux).
 pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadError> {
+    de_thread(task);
     let execfn = prepared.execfn().to_vec();
     let layout = Layout::randomized(platform::GUEST_TOP, random_u64);
     let space = AddressSpace::new(task.kernel.mem.clone(), layout);
@@ -160,7 +161,7 @@ pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadErr
         }
     };
     let space = Arc::new(space);
-    task.mm_gen = space.generation();
+    task.set_stub_gen(space.generation());
     *task.process.mm.lock() = space;
     let mut regs = task
         .stub
@@ -194,4 +195,30 @@ pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadErr
         dump.write(&task.process, "exec");
     }
     Ok(())
+}
+
+/// Ends every other thread of the exec'ing process (Linux's `de_thread`) and makes the
+/// exec'ing task the thread group leader.
+fn de_thread(task: &mut Task) {
+    use std::sync::atomic::Ordering;
+    let process = task.process.clone();
+    if process.tasks.lock().len() <= 1 {
+        return;
+    }
+    process.dethread.store(task.tid, Ordering::SeqCst);
+    for t in process.tasks.lock().iter().filter(|t| t.tid != task.tid) {
+        t.interrupt();
+    }
+    while process.tasks.lock().len() > 1 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    process.dethread.store(0, Ordering::SeqCst);
+    if task.tid != process.pid {
+        // The exec'ing thread takes over the leader's tid.
+        let handle = super::process::TaskHandle::new(process.pid, task.sigmask());
+        *handle.kicker.lock() = Some(task.stub.kicker());
+        *process.tasks.lock() = vec![handle.clone()];
+        task.handle = handle;
+        task.tid = process.pid;
+    }
 }

@@ -26,6 +26,14 @@ pub enum Image {
     Program(Box<loader::Prepared>),
     /// Map the process's existing address space, and start with these FPU registers.
     Inherit(Box<FpState>),
+    /// A new thread: take over host thread `host_tid`, already created in stub process
+    /// `tgid` (it shares the address space and inherited its creator's FPU state).
+    Thread {
+        /// Host pid of the stub process.
+        tgid: i32,
+        /// Host tid of the parked stub thread.
+        host_tid: i32,
+    },
 }
 
 /// Everything a new task needs before its stub exists.
@@ -60,16 +68,24 @@ pub fn start(new: NewTask) -> std::io::Result<std::thread::JoinHandle<ExitStatus
 
 fn run_new(new: NewTask) -> ExitStatus {
     crate::procfs::set_current(new.process.pid);
-    let stub = match platform::spawn(new.kernel.mem.fd()) {
+    let stub = match &new.image {
+        Image::Thread { tgid, host_tid } => platform::StubThread::attach(*tgid, *host_tid),
+        _ => platform::spawn(new.kernel.mem.fd()),
+    };
+    let stub = match stub {
         Ok(s) => s,
         Err(e) => {
-            log::warn!("task {}: cannot start a stub process: {e}", new.handle.tid);
+            log::warn!("task {}: cannot start its stub: {e}", new.handle.tid);
+            if matches!(new.image, Image::Thread { .. }) {
+                new.process.tasks.lock().retain(|t| t.tid != new.handle.tid);
+                return ExitStatus::killed(libc::SIGKILL);
+            }
             return abort(&new.kernel, &new.process);
         }
     };
     new.process
         .stub_pid
-        .store(stub.tid(), std::sync::atomic::Ordering::Relaxed);
+        .store(stub.tgid(), std::sync::atomic::Ordering::Relaxed);
     *new.handle.kicker.lock() = Some(stub.kicker());
     let mut task = Task {
         kernel: new.kernel,
@@ -78,7 +94,6 @@ fn run_new(new: NewTask) -> ExitStatus {
         handle: new.handle,
         regs: new.regs,
         stub,
-        mm_gen: u64::MAX,
         files: new.files,
         fs: new.fs,
         clear_child_tid: new.clear_child_tid,
@@ -89,6 +104,8 @@ fn run_new(new: NewTask) -> ExitStatus {
         restart: None,
         saved_sigmask: None,
         restart_deadline: None,
+        thread_exit: false,
+        robust_list: 0,
     };
     match new.image {
         Image::Program(prepared) => {
@@ -101,7 +118,7 @@ fn run_new(new: NewTask) -> ExitStatus {
             let fp = *fp;
             let mm = task.mm();
             match mm.install(&mut task.stub) {
-                Ok(g) => task.mm_gen = g,
+                Ok(g) => task.set_stub_gen(g),
                 Err(e) => {
                     log::warn!("task {}: mapping the address space: {e}", task.tid);
                     task.exit = Some(ExitStatus::killed(libc::SIGKILL));
@@ -112,6 +129,11 @@ fn run_new(new: NewTask) -> ExitStatus {
             }
             if let Some(addr) = new.set_child_tid {
                 let _ = mm.write_obj(addr, &task.tid);
+            }
+        }
+        Image::Thread { .. } => {
+            if let Some(addr) = new.set_child_tid {
+                let _ = task.mm().write_obj(addr, &task.tid);
             }
         }
     }
@@ -199,8 +221,7 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     if flags & libc::CLONE_THREAD as u64 != 0 {
-        // Threads come with the signals and threads work.
-        return Err(Errno::EINVAL.into());
+        return clone_thread(parent, args);
     }
     let kernel = parent.kernel.clone();
     let mm = if flags & libc::CLONE_VM as u64 != 0 {
@@ -281,6 +302,71 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
         wait_vfork(parent, &child);
     }
     Ok(pid as u64)
+}
+
+/// Creates a new thread of `parent`'s process (`clone` with `CLONE_THREAD`).
+fn clone_thread(parent: &mut Task, args: CloneArgs) -> SysResult {
+    let flags = args.flags;
+    if flags & libc::CLONE_VM as u64 == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let process = parent.process.clone();
+    if process.group_exit_status().is_some() {
+        return Err(Errno::EAGAIN.into());
+    }
+    let host_tid = parent.stub.spawn_thread().map_err(|e| {
+        log::warn!("cannot create a stub thread: {e}");
+        Errno::EAGAIN
+    })?;
+    let kernel = parent.kernel.clone();
+    let tid = kernel.alloc_pid();
+    let handle = TaskHandle::new(tid, parent.sigmask());
+    process.tasks.lock().push(handle.clone());
+    let mut regs = parent.regs;
+    regs.rax = 0;
+    if args.stack != 0 {
+        regs.rsp = args.stack;
+    }
+    if flags & libc::CLONE_SETTLS as u64 != 0 {
+        regs.fs_base = args.tls;
+    }
+    if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
+        parent.write_obj(args.parent_tid, &tid)?;
+    }
+    let files = if flags & libc::CLONE_FILES as u64 != 0 {
+        parent.files.clone()
+    } else {
+        Arc::new(Mutex::new(parent.files.lock().clone()))
+    };
+    let fs = if flags & libc::CLONE_FS as u64 != 0 {
+        parent.fs.clone()
+    } else {
+        Arc::new(Mutex::new(parent.fs.lock().clone()))
+    };
+    let new = NewTask {
+        kernel,
+        process: process.clone(),
+        handle,
+        regs,
+        files,
+        fs,
+        clear_child_tid: if flags & libc::CLONE_CHILD_CLEARTID as u64 != 0 {
+            args.child_tid
+        } else {
+            0
+        },
+        set_child_tid: (flags & libc::CLONE_CHILD_SETTID as u64 != 0).then_some(args.child_tid),
+        image: Image::Thread {
+            tgid: parent.stub.tgid(),
+            host_tid,
+        },
+    };
+    if let Err(e) = start(new) {
+        log::warn!("cannot start a thread for tid {tid}: {e}");
+        process.tasks.lock().retain(|t| t.tid != tid);
+        return Err(Errno::EAGAIN.into());
+    }
+    Ok(tid as u64)
 }
 
 /// Blocks a vfork parent until the child has exec'd or exited. Like Linux's, this wait

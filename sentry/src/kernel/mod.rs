@@ -11,6 +11,7 @@
 
 pub mod exec;
 pub mod fork;
+pub mod futex;
 pub mod process;
 pub mod sigframe;
 pub mod signal;
@@ -52,6 +53,8 @@ pub struct Kernel {
     pub boot: Instant,
     /// Every process, with its place in the tree.
     pub tree: Mutex<ProcTree>,
+    /// Futex wait queues.
+    pub futexes: futex::Futexes,
     next_pid: AtomicI32,
     unimplemented: Mutex<HashSet<u64>>,
 }
@@ -65,6 +68,7 @@ impl Kernel {
             opts,
             boot: Instant::now(),
             tree: Mutex::new(ProcTree::default()),
+            futexes: futex::Futexes::default(),
             next_pid: AtomicI32::new(1),
             unimplemented: Mutex::new(HashSet::new()),
         }))

@@ -176,6 +176,16 @@ pub struct Process {
     pub comm: Mutex<Vec<u8>>,
     /// Host pid of the stub process running the image, for the VMA dump.
     pub stub_pid: AtomicI32,
+    /// Generation of the address space the stub's host mappings match (all threads share
+    /// one stub process, hence one host view). Held while a thread changes the mappings.
+    pub stub_gen: Mutex<u64>,
+    /// Set once the whole process is exiting (`exit_group`, a fatal signal, or `execve`
+    /// from another thread), with the status it exits with.
+    pub group_exit: Mutex<Option<super::task::ExitStatus>>,
+    /// Fast check for `group_exit`.
+    pub exiting: AtomicBool,
+    /// Tid of a thread running `execve`: every other thread must end.
+    pub dethread: AtomicI32,
 }
 
 impl Process {
@@ -207,7 +217,35 @@ impl Process {
             exe: Mutex::new(String::new()),
             comm: Mutex::new(Vec::new()),
             stub_pid: AtomicI32::new(0),
+            stub_gen: Mutex::new(u64::MAX),
+            group_exit: Mutex::new(None),
+            exiting: AtomicBool::new(false),
+            dethread: AtomicI32::new(0),
         })
+    }
+
+    /// Starts the exit of the whole process with `status` (the first one set wins) and
+    /// interrupts every task but `except` so that each notices.
+    pub fn begin_group_exit(
+        &self,
+        status: super::task::ExitStatus,
+        except: i32,
+    ) -> super::task::ExitStatus {
+        let status = *self.group_exit.lock().get_or_insert(status);
+        self.exiting.store(true, Ordering::SeqCst);
+        for t in self.tasks.lock().iter().filter(|t| t.tid != except) {
+            t.interrupt();
+        }
+        status
+    }
+
+    /// The group exit status, if the process is exiting.
+    pub fn group_exit_status(&self) -> Option<super::task::ExitStatus> {
+        if self.exiting.load(Ordering::SeqCst) {
+            *self.group_exit.lock()
+        } else {
+            None
+        }
     }
 
     /// The current address space.

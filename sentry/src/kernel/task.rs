@@ -70,8 +70,6 @@ pub struct Task {
     pub regs: Regs,
     /// The stub thread that runs this task's code.
     pub stub: StubThread,
-    /// Generation of the address space the stub's host mappings match.
-    pub mm_gen: u64,
     /// Open files.
     pub files: Arc<Mutex<FdTable>>,
     /// Root, cwd and umask.
@@ -92,6 +90,10 @@ pub struct Task {
     pub saved_sigmask: Option<SigSet>,
     /// Where an interrupted `nanosleep` would have woken, for `restart_syscall`.
     pub restart_deadline: Option<std::time::Instant>,
+    /// The task is ending alone (`exit`), not with its whole process.
+    pub thread_exit: bool,
+    /// `set_robust_list` head.
+    pub robust_list: u64,
 }
 
 /// How a syscall interrupted by a signal continues (Linux's `-ERESTART*` codes).
@@ -144,22 +146,32 @@ impl Task {
     }
 
     /// Runs `f` on the address space through this task's stub, keeping track of whether
-    /// the stub's host mappings are still those of the address space.
+    /// the stub's host mappings are still those of the address space. The process's
+    /// threads take turns here (they share the stub's one host view).
     pub fn with_mm<R>(&mut self, f: impl FnOnce(&AddressSpace, &mut dyn HostMapper) -> R) -> R {
         let mm = self.mm();
-        let in_sync = mm.generation() == self.mm_gen;
+        let process = self.process.clone();
+        let mut synced = process.stub_gen.lock();
+        let in_sync = mm.generation() == *synced;
         let r = f(&mm, &mut self.stub);
         if in_sync {
-            self.mm_gen = mm.generation();
+            *synced = mm.generation();
         }
         r
+    }
+
+    /// Records that the stub process's mappings match generation `g`.
+    pub fn set_stub_gen(&self, g: u64) {
+        *self.process.stub_gen.lock() = g;
     }
 
     /// Brings the stub's mappings up to date if another process sharing the address space
     /// (`CLONE_VM`) changed it.
     fn sync_mm(&mut self) {
         let mm = self.mm();
-        if mm.generation() == self.mm_gen {
+        let process = self.process.clone();
+        let mut synced = process.stub_gen.lock();
+        if mm.generation() == *synced {
             return;
         }
         let top = platform::GUEST_TOP;
@@ -169,7 +181,7 @@ impl Task {
             .map_err(|e| mm::MmError::Host("munmap in stub", e))
             .and_then(|()| mm.install(&mut self.stub));
         match resynced {
-            Ok(g) => self.mm_gen = g,
+            Ok(g) => *synced = g,
             Err(e) => {
                 log::warn!("task {}: resyncing shared address space: {e}", self.tid);
                 self.exit = Some(ExitStatus::killed(libc::SIGKILL));
@@ -180,6 +192,17 @@ impl Task {
     /// Runs the task until it exits; returns how.
     pub fn run(&mut self) -> ExitStatus {
         loop {
+            if let Some(status) = self.process.group_exit_status() {
+                self.exit = Some(status);
+            }
+            let dethread = self
+                .process
+                .dethread
+                .load(std::sync::atomic::Ordering::SeqCst);
+            if dethread != 0 && dethread != self.tid {
+                self.thread_exit = true;
+                self.exit = Some(ExitStatus::Code(0));
+            }
             self.handle_signals();
             if let Some(status) = self.exit {
                 return status;
@@ -204,7 +227,13 @@ impl Task {
                     self.force_signal(SigInfo::fault(f.signo, f.code, f.addr));
                 }
                 Event::Interrupted => {}
-                Event::Exited => self.exit = Some(ExitStatus::killed(libc::SIGKILL)),
+                Event::Exited => {
+                    let status = self
+                        .process
+                        .group_exit_status()
+                        .unwrap_or(ExitStatus::killed(libc::SIGKILL));
+                    self.exit = Some(status);
+                }
             }
         }
     }
@@ -267,7 +296,12 @@ impl Task {
     fn die_of(&mut self, sig: i32) {
         let core = signal::default_action(sig) == DefaultAction::Core
             && self.process.rlimit(libc::RLIMIT_CORE as usize) > 0;
-        self.exit = Some(ExitStatus::Signal { sig, core });
+        self.exit_group(ExitStatus::Signal { sig, core });
+    }
+
+    /// Ends the whole process with `status` (`exit_group`, fatal signals).
+    pub fn exit_group(&mut self, status: ExitStatus) {
+        self.exit = Some(self.process.begin_group_exit(status, self.tid));
     }
 
     /// Takes the next deliverable signal off the thread's and the process's pending sets.
@@ -355,15 +389,43 @@ impl Task {
         }
     }
 
-    /// Tears the task down after [`run`](Self::run): the stub goes, the files close, the
-    /// process becomes a zombie and its parent hears of it.
+    /// Tears the task down after [`run`](Self::run). A thread leaving alone gives back
+    /// its stub thread and wakes its joiner; the last task of a process (or any task of an
+    /// exiting one) takes the stub process down, and the last one also closes the files,
+    /// releases the memory and makes the process a zombie for its parent.
     pub fn finish(mut self, status: ExitStatus) {
+        let group = self.process.group_exit_status();
+        self.exit_robust_list();
+        if group.is_none() && self.clear_child_tid != 0 {
+            let mm = self.mm();
+            if mm.write_obj(self.clear_child_tid, &0u32).is_ok() {
+                let _ = self.kernel.futexes.wake(
+                    &mm,
+                    self.clear_child_tid,
+                    1,
+                    super::futex::BITSET_ALL,
+                );
+            }
+        }
+        let last = {
+            let mut tasks = self.process.tasks.lock();
+            tasks.retain(|h| h.tid != self.tid);
+            tasks.is_empty()
+        };
+        if !last {
+            if group.is_some() {
+                self.stub.kill();
+            } else {
+                self.stub.exit_thread();
+            }
+            return;
+        }
+        let status = group.unwrap_or(status);
         if let Some(dump) = &self.kernel.opts.dump {
             dump.write(&self.process, "exit");
         }
-        let cpu_us = cpu_times_us(self.stub.tid());
+        let cpu_us = cpu_times_us(self.stub.tgid());
         self.stub.kill();
-        self.process.tasks.lock().retain(|h| h.tid != self.tid);
         self.files = Arc::new(Mutex::new(FdTable::new()));
         *self.process.files.lock() = self.files.clone();
         let empty = AddressSpace::new(self.kernel.mem.clone(), self.mm().layout());
@@ -387,6 +449,55 @@ impl Task {
                 signal::send(&parent, info);
             }
             parent.child_events.notify_all();
+        }
+    }
+
+    /// Marks robust futexes the exiting thread still holds as owner-died and wakes one
+    /// waiter of each (`set_robust_list`).
+    fn exit_robust_list(&self) {
+        const OWNER_DIED: u32 = 0x4000_0000;
+        const WAITERS: u32 = 0x8000_0000;
+        const TID_MASK: u32 = 0x3fff_ffff;
+        if self.robust_list == 0 {
+            return;
+        }
+        let mm = self.mm();
+        let Ok(head) = mm.read_obj::<[u64; 3]>(self.robust_list) else {
+            return;
+        };
+        let (mut entry, offset, pending) = (head[0], head[1] as i64, head[2]);
+        let handle = |entry: u64| {
+            let word = entry.wrapping_add(offset as u64);
+            let r = mm.with_futex_word(word, true, |a| {
+                let v = a.load(std::sync::atomic::Ordering::SeqCst);
+                if v & TID_MASK != self.tid as u32 {
+                    return false;
+                }
+                a.store(
+                    (v & WAITERS) | OWNER_DIED,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+                v & WAITERS != 0
+            });
+            if r == Ok(true) {
+                let _ = self
+                    .kernel
+                    .futexes
+                    .wake(&mm, word, 1, super::futex::BITSET_ALL);
+            }
+        };
+        for _ in 0..2048 {
+            if entry == self.robust_list || entry == 0 {
+                break;
+            }
+            handle(entry);
+            match mm.read_obj::<u64>(entry) {
+                Ok(next) => entry = next,
+                Err(_) => break,
+            }
+        }
+        if pending != 0 {
+            handle(pending);
         }
     }
 }

@@ -6,6 +6,7 @@
 //! registers with [`Task::arg`].
 
 pub mod fs;
+pub mod futex;
 pub mod io;
 pub mod mm;
 pub mod names;

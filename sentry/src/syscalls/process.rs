@@ -11,9 +11,10 @@ use crate::kernel::task::{ExitStatus, Task, cpu_times_us};
 use crate::kernel::tree::{WaitFor, Zombie};
 use nix::errno::Errno;
 
-/// `exit(status)`: the thread ends; with one thread, so does the process.
+/// `exit(status)`: the thread ends; with the last thread, so does the process.
 pub fn exit(task: &mut Task) -> SysResult {
     task.exit = Some(ExitStatus::Code(task.arg(0) as i32 & 0xff));
+    task.thread_exit = true;
     Ok(0)
 }
 
@@ -370,7 +371,7 @@ pub fn setsid(task: &mut Task) -> SysResult {
 
 /// `exit_group(status)`.
 pub fn exit_group(task: &mut Task) -> SysResult {
-    task.exit = Some(ExitStatus::Code(task.arg(0) as i32 & 0xff));
+    task.exit_group(ExitStatus::Code(task.arg(0) as i32 & 0xff));
     Ok(0)
 }
 
@@ -400,12 +401,23 @@ pub fn set_tid_address(task: &mut Task) -> SysResult {
     Ok(task.tid as u64)
 }
 
-/// `set_robust_list(head, len)`: recorded nowhere yet; the list is only needed when a
-/// thread dies holding a robust mutex.
+/// `set_robust_list(head, len)`.
 pub fn set_robust_list(task: &mut Task) -> SysResult {
     if task.arg(1) != 24 {
         return Err(Errno::EINVAL.into());
     }
+    task.robust_list = task.arg(0);
+    Ok(0)
+}
+
+/// `get_robust_list(tid, head_ptr, len_ptr)`: only for the calling thread.
+pub fn get_robust_list(task: &mut Task) -> SysResult {
+    let tid = task.arg(0) as i32;
+    if tid != 0 && tid != task.tid {
+        return Err(Errno::EPERM.into());
+    }
+    task.write_obj(task.arg(1), &task.robust_list)?;
+    task.write_obj(task.arg(2), &24u64)?;
     Ok(0)
 }
 
