@@ -98,6 +98,11 @@ pub trait FileOps: Send + Sync {
     fn is_stream(&self) -> bool {
         false
     }
+    /// The implementation as `Any`, for the sentry to find its own file types (timerfd,
+    /// signalfd) behind an fd.
+    fn any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
     /// The pipe end, for `F_GETPIPE_SZ`/`F_SETPIPE_SZ`.
     fn pipe_end(&self) -> Option<&crate::pipe::PipeEnd> {
         None

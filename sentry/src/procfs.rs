@@ -7,21 +7,11 @@ use crate::kernel::Kernel;
 use crate::kernel::process::Process;
 use fs::synth::{DataFile, DynDir, LinkTarget, SynthDir, SynthSymlink};
 use fs::{Errno, Inode};
-use std::cell::Cell;
 use std::fmt::Write;
 use std::sync::{Arc, Weak};
 
-thread_local! {
-    static CURRENT: Cell<i32> = const { Cell::new(0) };
-}
-
-/// Records that the calling sentry thread runs a task of process `pid`.
-pub fn set_current(pid: i32) {
-    CURRENT.with(|c| c.set(pid));
-}
-
 fn current() -> i32 {
-    CURRENT.with(|c| c.get())
+    crate::kernel::current::pid()
 }
 
 type Gen = fs::synth::Generator;

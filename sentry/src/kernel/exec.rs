@@ -218,6 +218,7 @@ fn de_thread(task: &mut Task) {
         let handle = super::process::TaskHandle::new(process.pid, task.sigmask());
         *handle.kicker.lock() = Some(task.stub.kicker());
         *process.tasks.lock() = vec![handle.clone()];
+        super::current::set(&process, &handle);
         task.handle = handle;
         task.tid = process.pid;
     }

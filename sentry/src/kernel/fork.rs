@@ -67,7 +67,7 @@ pub fn start(new: NewTask) -> std::io::Result<std::thread::JoinHandle<ExitStatus
 }
 
 fn run_new(new: NewTask) -> ExitStatus {
-    crate::procfs::set_current(new.process.pid);
+    super::current::set(&new.process, &new.handle);
     let stub = match &new.image {
         Image::Thread { tgid, host_tid } => platform::StubThread::attach(*tgid, *host_tid),
         _ => platform::spawn(new.kernel.mem.fd()),

@@ -9,13 +9,17 @@
 //! - [`tree`]: parents, children, process groups, sessions, zombies.
 //! - [`signal`]: signal sets, default actions, sending.
 
+pub mod current;
 pub mod exec;
 pub mod fork;
 pub mod futex;
 pub mod process;
 pub mod sigframe;
 pub mod signal;
+pub mod signalfd;
 pub mod task;
+pub mod timer;
+pub mod timerfd;
 pub mod tree;
 
 use crate::dump::VmaDump;
@@ -55,6 +59,8 @@ pub struct Kernel {
     pub tree: Mutex<ProcTree>,
     /// Futex wait queues.
     pub futexes: futex::Futexes,
+    /// Every timer of the sandbox.
+    pub timers: Arc<timer::TimerService>,
     next_pid: AtomicI32,
     unimplemented: Mutex<HashSet<u64>>,
 }
@@ -69,6 +75,7 @@ impl Kernel {
             boot: Instant::now(),
             tree: Mutex::new(ProcTree::default()),
             futexes: futex::Futexes::default(),
+            timers: Arc::new(timer::TimerService::default()),
             next_pid: AtomicI32::new(1),
             unimplemented: Mutex::new(HashSet::new()),
         }))

@@ -186,6 +186,22 @@ pub struct Process {
     pub exiting: AtomicBool,
     /// Tid of a thread running `execve`: every other thread must end.
     pub dethread: AtomicI32,
+    /// Woken whenever a signal is sent to the process or one of its threads (signalfd).
+    pub signal_events: Arc<WaitQueue>,
+    /// `ITIMER_REAL` (also `alarm`).
+    pub itimer_real: Mutex<Option<Arc<super::timer::Timer>>>,
+    /// POSIX timers by id.
+    pub posix_timers: Mutex<std::collections::BTreeMap<i32, PosixTimer>>,
+}
+
+/// A `timer_create` timer.
+pub struct PosixTimer {
+    /// The timer.
+    pub timer: Arc<super::timer::Timer>,
+    /// Its clock.
+    pub clock: i32,
+    /// Expirations beyond the first at the last firing (`timer_getoverrun`).
+    pub overrun: Arc<AtomicU64>,
 }
 
 impl Process {
@@ -221,6 +237,9 @@ impl Process {
             group_exit: Mutex::new(None),
             exiting: AtomicBool::new(false),
             dethread: AtomicI32::new(0),
+            signal_events: Arc::new(WaitQueue::new()),
+            itimer_real: Mutex::new(None),
+            posix_timers: Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 

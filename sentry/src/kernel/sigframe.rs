@@ -89,6 +89,22 @@ impl SigInfo {
         s
     }
 
+    /// Raised by a POSIX timer (`SI_TIMER`).
+    pub fn timer(signo: i32, timerid: i32, overrun: i32, value: u64) -> SigInfo {
+        let mut s = SigInfo::with(signo, -2);
+        s.put_i32(16, timerid);
+        s.put_i32(20, overrun);
+        s.put_u64(24, value);
+        s
+    }
+
+    /// Queued by `rt_sigqueueinfo`: the caller's siginfo, with its signal number.
+    pub fn raw(signo: i32, bytes: [u8; SIGINFO_SIZE]) -> SigInfo {
+        let mut s = SigInfo(bytes);
+        s.put_i32(0, signo);
+        s
+    }
+
     /// The signal number.
     pub fn signo(&self) -> i32 {
         i32::from_ne_bytes(self.0[0..4].try_into().expect("4 bytes"))

@@ -125,4 +125,16 @@ pub fn send(process: &Process, info: SigInfo) {
     for t in process.tasks.lock().iter() {
         t.interrupt_if_unblocked(sig);
     }
+    process.signal_events.notify_all();
+}
+
+/// Makes a signal pending on one thread of `process` and interrupts it if it can take it.
+pub fn send_to_thread(process: &Process, handle: &super::process::TaskHandle, info: SigInfo) {
+    let sig = info.signo();
+    if sig == 0 || is_ignored(process, sig) {
+        return;
+    }
+    handle.pending.lock().add(info);
+    handle.interrupt_if_unblocked(sig);
+    process.signal_events.notify_all();
 }

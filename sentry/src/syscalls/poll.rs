@@ -34,12 +34,31 @@ fn wait_ready(
     entries: &mut [Entry],
     deadline: Option<Instant>,
 ) -> Result<usize, SysErr> {
+    let files: Vec<(Option<Arc<OpenFile>>, i16, bool)> = entries
+        .iter()
+        .map(|e| (e.file.clone(), e.events, e.skip))
+        .collect();
     loop {
+        // Register before looking, so a change between the look and the sleep wakes us.
+        let _regs: Vec<_> = files
+            .iter()
+            .filter_map(|(f, _, skip)| {
+                if *skip {
+                    None
+                } else {
+                    f.as_ref()?.ops.wait_queue()
+                }
+            })
+            .map(|q| q.register(task.waiter()))
+            .collect();
         let mut ready = 0;
-        for e in entries.iter_mut().filter(|e| !e.skip) {
-            e.revents = match &e.file {
+        for (e, (file, events, skip)) in entries.iter_mut().zip(&files) {
+            if *skip {
+                continue;
+            }
+            e.revents = match file {
                 None => libc::POLLNVAL,
-                Some(f) => f.ops.poll(e.events | ALWAYS) & (e.events | ALWAYS),
+                Some(f) => f.ops.poll(events | ALWAYS) & (events | ALWAYS),
             };
             if e.revents != 0 {
                 ready += 1;
@@ -48,12 +67,12 @@ fn wait_ready(
         if ready > 0 || deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(ready);
         }
-        let host: Vec<(BorrowedFd<'_>, i16)> = entries
+        let host: Vec<(BorrowedFd<'_>, i16)> = files
             .iter()
-            .filter_map(|e| {
-                e.file
-                    .as_ref()
-                    .and_then(|f| f.ops.host_fd().map(|fd| (fd, e.events | ALWAYS)))
+            .filter(|(_, _, skip)| !skip)
+            .filter_map(|(f, events, _)| {
+                f.as_ref()
+                    .and_then(|f| f.ops.host_fd().map(|fd| (fd, events | ALWAYS)))
             })
             .collect();
         match task.waiter().wait_fds(&host, deadline) {

@@ -59,6 +59,42 @@ pub fn clone(task: &mut Task) -> SysResult {
     fork::clone_process(task, args)
 }
 
+/// `clone3(args, size)`.
+pub fn clone3(task: &mut Task) -> SysResult {
+    let size = task.arg(1) as usize;
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+    // tls, set_tid, set_tid_size, cgroup (the first eight make CLONE_ARGS_SIZE_VER0).
+    if !(64..=4096).contains(&size) {
+        return Err(Errno::EINVAL.into());
+    }
+    let mut raw = vec![0u8; size];
+    task.mm().read(task.arg(0), &mut raw)?;
+    let word = |i: usize| {
+        raw.get(i * 8..i * 8 + 8)
+            .map_or(0, |b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
+    };
+    if raw.len() > 88 && raw[88..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG.into());
+    }
+    if word(8) != 0 || word(9) != 0 || word(10) != 0 || word(0) & libc::CLONE_PIDFD as u64 != 0 {
+        // set_tid, cgroups and pidfds are not offered.
+        return Err(Errno::EINVAL.into());
+    }
+    let (stack, stack_size) = (word(5), word(6));
+    if (stack == 0) != (stack_size == 0) || word(4) > 64 {
+        return Err(Errno::EINVAL.into());
+    }
+    let args = CloneArgs {
+        flags: word(0),
+        exit_signal: word(4) as i32,
+        stack: if stack == 0 { 0 } else { stack + stack_size },
+        parent_tid: word(3),
+        child_tid: word(2),
+        tls: word(7),
+    };
+    fork::clone_process(task, args)
+}
+
 /// Reads a NULL-terminated array of strings (argv, envp), as execve limits them.
 fn read_strings(task: &Task, addr: u64) -> Result<Vec<Vec<u8>>, SysErr> {
     let mut out = Vec::new();

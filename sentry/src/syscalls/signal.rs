@@ -6,8 +6,10 @@ use crate::abi::{KSigaction, StackT};
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::sigframe::{self, SIGINFO_SIZE, SigInfo};
 use crate::kernel::signal::{self as ksig, UNBLOCKABLE};
+use crate::kernel::signalfd::SignalFd;
 use crate::kernel::task::Task;
 use crate::kernel::tree::INIT_PID;
+use fs::OpenFile;
 use nix::errno::Errno;
 use std::time::Instant;
 
@@ -286,4 +288,92 @@ pub fn rt_sigtimedwait(task: &mut Task) -> SysResult {
         task.mm().write(task.arg(1), &bytes)?;
     }
     Ok(info.signo() as u64)
+}
+
+fn do_signalfd(task: &mut Task, fd: i32, mask_addr: u64, size: u64, flags: i32) -> SysResult {
+    if size != 8 || flags & !(libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let mask = task.read_obj::<u64>(mask_addr)? & !UNBLOCKABLE;
+    if fd != -1 {
+        let file = task.file(fd)?;
+        let sfd = file
+            .ops
+            .any()
+            .and_then(|a| a.downcast_ref::<SignalFd>())
+            .ok_or(Errno::EINVAL)?;
+        *sfd.mask.lock() = mask;
+        return Ok(fd as u64);
+    }
+    let sfd = SignalFd::new(mask, task.process.signal_events.clone());
+    let file = OpenFile::new(
+        Box::new(sfd),
+        libc::O_RDONLY | (flags & libc::O_NONBLOCK),
+        None,
+    );
+    let limit = task.process.rlimit(libc::RLIMIT_NOFILE as usize);
+    Ok(task
+        .files
+        .lock()
+        .insert(file, flags & libc::SFD_CLOEXEC != 0, 0, limit)? as u64)
+}
+
+/// `signalfd(fd, mask, sizemask)`.
+pub fn signalfd(task: &mut Task) -> SysResult {
+    do_signalfd(task, task.arg(0) as i32, task.arg(1), task.arg(2), 0)
+}
+
+/// `signalfd4(fd, mask, sizemask, flags)`.
+pub fn signalfd4(task: &mut Task) -> SysResult {
+    do_signalfd(
+        task,
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2),
+        task.arg(3) as i32,
+    )
+}
+
+/// Reads the siginfo a caller queues; like Linux, a caller may not pose as the kernel or
+/// as `kill` unless it signals itself.
+fn queued_info(task: &Task, sig: i32, addr: u64, to_self: bool) -> Result<SigInfo, SysErr> {
+    let bytes: [u8; SIGINFO_SIZE] = task.read_obj(addr)?;
+    let code = i32::from_ne_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if (code >= 0 || code == SI_TKILL) && !to_self {
+        return Err(Errno::EPERM.into());
+    }
+    Ok(SigInfo::raw(sig, bytes))
+}
+
+/// `rt_sigqueueinfo(tgid, sig, info)`.
+pub fn rt_sigqueueinfo(task: &mut Task) -> SysResult {
+    let (pid, sig) = (task.arg(0) as i32, task.arg(1) as i32);
+    check_sig(sig)?;
+    let info = queued_info(task, sig, task.arg(2), pid == task.process.pid)?;
+    let target = task.kernel.tree.lock().live(pid).ok_or(Errno::ESRCH)?;
+    if sig != 0 {
+        ksig::send(&target, info);
+    }
+    task.recheck_signals = true;
+    Ok(0)
+}
+
+/// `rt_tgsigqueueinfo(tgid, tid, sig, info)`.
+pub fn rt_tgsigqueueinfo(task: &mut Task) -> SysResult {
+    let (tgid, tid, sig) = (task.arg(0) as i32, task.arg(1) as i32, task.arg(2) as i32);
+    check_sig(sig)?;
+    let info = queued_info(task, sig, task.arg(3), tgid == task.process.pid)?;
+    let process = task.kernel.tree.lock().live(tgid).ok_or(Errno::ESRCH)?;
+    let handle = process
+        .tasks
+        .lock()
+        .iter()
+        .find(|t| t.tid == tid)
+        .cloned()
+        .ok_or(Errno::ESRCH)?;
+    if sig != 0 {
+        ksig::send_to_thread(&process, &handle, info);
+    }
+    task.recheck_signals = true;
+    Ok(0)
 }
