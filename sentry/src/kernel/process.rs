@@ -192,6 +192,20 @@ pub struct Process {
     pub itimer_real: Mutex<Option<Arc<super::timer::Timer>>>,
     /// POSIX timers by id.
     pub posix_timers: Mutex<std::collections::BTreeMap<i32, PosixTimer>>,
+    /// Stopped or not.
+    pub job: Mutex<JobControl>,
+    /// Woken when a stopped process continues.
+    pub job_queue: WaitQueue,
+}
+
+/// Job-control state: whether the process is stopped, and what its parent has not yet
+/// been told.
+#[derive(Default)]
+pub struct JobControl {
+    /// Stopped by this signal.
+    pub stopped: Option<i32>,
+    /// Stop or continue not yet reported by wait.
+    pub report: Option<super::tree::JobReport>,
 }
 
 /// A `timer_create` timer.
@@ -240,6 +254,8 @@ impl Process {
             signal_events: Arc::new(WaitQueue::new()),
             itimer_real: Mutex::new(None),
             posix_timers: Mutex::new(std::collections::BTreeMap::new()),
+            job: Mutex::new(JobControl::default()),
+            job_queue: WaitQueue::new(),
         })
     }
 
@@ -256,6 +272,11 @@ impl Process {
             t.interrupt();
         }
         status
+    }
+
+    /// Whether the process is stopped by a signal.
+    pub fn is_stopped(&self) -> bool {
+        self.job.lock().stopped.is_some()
     }
 
     /// The group exit status, if the process is exiting.

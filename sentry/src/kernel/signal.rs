@@ -99,6 +99,11 @@ impl Pending {
         }
     }
 
+    /// Discards every pending signal in `mask`.
+    pub fn discard(&mut self, mask: SigSet) {
+        self.set &= !mask;
+    }
+
     /// Removes and returns the lowest pending signal in `allowed`.
     pub fn take(&mut self, allowed: SigSet) -> Option<SigInfo> {
         let ready = self.set & allowed;
@@ -115,9 +120,20 @@ impl Pending {
     }
 }
 
-/// Makes a signal pending on `process` and interrupts its tasks that can take it.
+/// The stop signals.
+pub const STOP_SIGNALS: SigSet = (1 << (libc::SIGSTOP - 1))
+    | (1 << (libc::SIGTSTP - 1))
+    | (1 << (libc::SIGTTIN - 1))
+    | (1 << (libc::SIGTTOU - 1));
+
+/// Makes a signal pending on `process` and interrupts its tasks that can take it. A stop
+/// signal cancels a pending SIGCONT (a SIGCONT resumes the process first: see
+/// [`continue_process`]).
 pub fn send(process: &Process, info: SigInfo) {
     let sig = info.signo();
+    if bit(sig) & STOP_SIGNALS != 0 {
+        process.pending.lock().discard(bit(libc::SIGCONT));
+    }
     if sig == 0 || is_ignored(process, sig) {
         return;
     }
@@ -137,4 +153,47 @@ pub fn send_to_thread(process: &Process, handle: &super::process::TaskHandle, in
     handle.pending.lock().add(info);
     handle.interrupt_if_unblocked(sig);
     process.signal_events.notify_all();
+}
+
+/// SIGCONT's effect at sending time: pending stop signals go, and a stopped process
+/// resumes, its parent told with SIGCHLD (`CLD_CONTINUED`) and a wait report.
+pub fn continue_process(kernel: &super::Kernel, process: &Process) {
+    process.pending.lock().discard(STOP_SIGNALS);
+    for t in process.tasks.lock().iter() {
+        t.pending.lock().discard(STOP_SIGNALS);
+    }
+    let resumed = {
+        let mut job = process.job.lock();
+        let was = job.stopped.take().is_some();
+        if was {
+            job.report = Some(super::tree::JobReport::Continued);
+        }
+        was
+    };
+    if resumed {
+        process.job_queue.notify_all();
+        for t in process.tasks.lock().iter() {
+            t.interrupt();
+        }
+        notify_parent_job(kernel, process, libc::CLD_CONTINUED, libc::SIGCONT);
+    }
+}
+
+/// Tells `child`'s parent that it stopped or continued: SIGCHLD (unless the parent set
+/// SA_NOCLDSTOP) and a wake-up for its wait calls.
+pub fn notify_parent_job(kernel: &super::Kernel, child: &Process, code: i32, status: i32) {
+    let parent = {
+        let tree = kernel.tree.lock();
+        tree.get(child.pid).and_then(|e| tree.live(e.ppid))
+    };
+    let Some(parent) = parent else { return };
+    let flags = parent.sigactions.lock()[libc::SIGCHLD as usize - 1].flags;
+    if flags & libc::SA_NOCLDSTOP as u64 == 0 {
+        let uid = child.creds.lock().uid;
+        send(
+            &parent,
+            SigInfo::child(code, child.pid, uid, status, (0, 0)),
+        );
+    }
+    parent.child_events.notify_all();
 }

@@ -203,6 +203,9 @@ impl Task {
                 self.thread_exit = true;
                 self.exit = Some(ExitStatus::Code(0));
             }
+            if self.process.is_stopped() {
+                self.park_while_stopped();
+            }
             self.handle_signals();
             if let Some(status) = self.exit {
                 return status;
@@ -311,6 +314,50 @@ impl Task {
         own.or_else(|| self.process.pending.lock().take(allowed))
     }
 
+    /// The default action of a stop signal: the whole process stops (its parent is told)
+    /// and this task waits until SIGCONT or SIGKILL.
+    fn stop_process(&mut self, sig: i32) {
+        let first = {
+            let mut job = self.process.job.lock();
+            let first = job.stopped.is_none();
+            if first {
+                job.stopped = Some(sig);
+                job.report = Some(super::tree::JobReport::Stopped(sig));
+            }
+            first
+        };
+        if first {
+            for t in self
+                .process
+                .tasks
+                .lock()
+                .iter()
+                .filter(|t| t.tid != self.tid)
+            {
+                t.interrupt();
+            }
+            signal::notify_parent_job(&self.kernel, &self.process, libc::CLD_STOPPED, sig);
+        }
+        self.park_while_stopped();
+    }
+
+    /// Waits while the process is stopped (a SIGKILL or the process's exit ends the wait).
+    fn park_while_stopped(&mut self) {
+        loop {
+            let _reg = self.process.job_queue.register(self.waiter());
+            let killed = (self.handle.pending.lock().set() | self.process.pending.lock().set())
+                & signal::bit(libc::SIGKILL)
+                != 0;
+            if !self.process.is_stopped() || killed || self.process.group_exit_status().is_some() {
+                break;
+            }
+            if self.waiter().wait(None).is_err() {
+                self.waiter().clear_interrupt();
+            }
+        }
+        self.recheck_signals = true;
+    }
+
     /// Applies the restart rule for an interrupted syscall; `handler` is the flags of the
     /// handler about to run, or `None` if none does.
     fn restart_syscall(&mut self, handler: Option<u64>) {
@@ -349,7 +396,8 @@ impl Task {
             match act.handler {
                 SIG_IGN => {}
                 SIG_DFL => match signal::default_action(sig) {
-                    DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => {}
+                    DefaultAction::Ignore | DefaultAction::Continue => {}
+                    DefaultAction::Stop => self.stop_process(sig),
                     DefaultAction::Terminate | DefaultAction::Core => {
                         self.die_of(sig);
                         return;

@@ -39,6 +39,39 @@ pub struct Entry {
     pub zombie: Option<Zombie>,
 }
 
+/// What a wait call reports about a child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// It exited.
+    Exited(Zombie),
+    /// It was stopped by this signal.
+    Stopped(i32),
+    /// It was continued by SIGCONT.
+    Continued,
+}
+
+/// A stop or continue not yet reported to the parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobReport {
+    /// Stopped by this signal.
+    Stopped(i32),
+    /// Continued.
+    Continued,
+}
+
+/// Which events a wait call wants.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WaitOpts {
+    /// Exits (`WEXITED`, implied by wait4).
+    pub exited: bool,
+    /// Stops (`WUNTRACED`/`WSTOPPED`).
+    pub stopped: bool,
+    /// Continues (`WCONTINUED`).
+    pub continued: bool,
+    /// Leave the child waitable (`WNOWAIT`).
+    pub keep: bool,
+}
+
 /// Which children a wait call accepts.
 #[derive(Clone, Copy, Debug)]
 pub enum WaitFor {
@@ -187,27 +220,47 @@ impl ProcTree {
         })
     }
 
-    /// A selected child that has exited: `Ok(Some)`; none yet: `Ok(None)`; no selected
-    /// child at all: `ECHILD`. With `reap`, the zombie is removed.
+    /// The first selected child with something to report that `opts` asks for:
+    /// `Ok(Some)`; nothing yet: `Ok(None)`; no selected child at all: `ECHILD`. An exit is
+    /// consumed (the zombie reaped) and a stop or continue report cleared unless
+    /// `opts.keep`.
     pub fn wait(
         &mut self,
         parent: i32,
         which: WaitFor,
-        reap: bool,
-    ) -> Result<Option<(i32, Zombie)>, Errno> {
+        opts: WaitOpts,
+    ) -> Result<Option<(i32, Report)>, Errno> {
         let mut any = false;
         let mut found = None;
         for e in self.selected(parent, which) {
             any = true;
             if let Some(z) = e.zombie {
-                found = Some((e.process.pid, z));
+                if opts.exited {
+                    found = Some((e.process.pid, Report::Exited(z)));
+                    break;
+                }
+                continue;
+            }
+            let mut jc = e.process.job.lock();
+            let report = match jc.report {
+                Some(JobReport::Stopped(sig)) if opts.stopped => Some(Report::Stopped(sig)),
+                Some(JobReport::Continued) if opts.continued => Some(Report::Continued),
+                _ => None,
+            };
+            if let Some(r) = report {
+                if !opts.keep {
+                    jc.report = None;
+                }
+                found = Some((e.process.pid, r));
                 break;
             }
         }
         if !any {
             return Err(Errno::ECHILD);
         }
-        if let (Some((pid, _)), true) = (found, reap) {
+        if let Some((pid, Report::Exited(_))) = found
+            && !opts.keep
+        {
             self.entries.remove(&pid);
         }
         Ok(found)

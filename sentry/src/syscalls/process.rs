@@ -8,7 +8,7 @@ use crate::kernel::exec;
 use crate::kernel::fork::{self, CloneArgs};
 use crate::kernel::process::RLIM_NLIMITS;
 use crate::kernel::task::{ExitStatus, Task, cpu_times_us};
-use crate::kernel::tree::{WaitFor, Zombie};
+use crate::kernel::tree::{Report, WaitFor, WaitOpts};
 use nix::errno::Errno;
 
 /// `exit(status)`: the thread ends; with the last thread, so does the process.
@@ -195,20 +195,21 @@ fn wait_selector(task: &Task, pid: i32) -> Result<WaitFor, SysErr> {
     })
 }
 
-/// Waits for a child selected by `which` to exit; `None` with `nohang` if none has yet.
+/// Waits until a child selected by `which` has something `opts` asks for; `None` with
+/// `nohang` if none has yet.
 fn wait_child(
     task: &Task,
     which: WaitFor,
+    opts: WaitOpts,
     nohang: bool,
-    reap: bool,
-) -> Result<Option<(i32, Zombie)>, SysErr> {
+) -> Result<Option<(i32, Report)>, SysErr> {
     loop {
         let _reg = task.process.child_events.register(task.waiter());
         if let Some(found) = task
             .kernel
             .tree
             .lock()
-            .wait(task.process.pid, which, reap)?
+            .wait(task.process.pid, which, opts)?
         {
             return Ok(Some(found));
         }
@@ -219,14 +220,18 @@ fn wait_child(
     }
 }
 
-fn rusage_of(z: &Zombie) -> Rusage {
+fn rusage_of(report: &Report) -> Rusage {
+    let cpu_us = match report {
+        Report::Exited(z) => z.cpu_us,
+        _ => (0, 0),
+    };
     let tv = |us: u64| Timeval {
         tv_sec: (us / 1_000_000) as i64,
         tv_usec: (us % 1_000_000) as i64,
     };
     Rusage {
-        utime: tv(z.cpu_us.0),
-        stime: tv(z.cpu_us.1),
+        utime: tv(cpu_us.0),
+        stime: tv(cpu_us.1),
         ..Rusage::default()
     }
 }
@@ -249,14 +254,25 @@ pub fn wait4(task: &mut Task) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     let which = wait_selector(task, pid)?;
-    match wait_child(task, which, options & libc::WNOHANG != 0, true)? {
+    let opts = WaitOpts {
+        exited: true,
+        stopped: options & libc::WUNTRACED != 0,
+        continued: options & libc::WCONTINUED != 0,
+        keep: false,
+    };
+    match wait_child(task, which, opts, options & libc::WNOHANG != 0)? {
         None => Ok(0),
-        Some((child, z)) => {
+        Some((child, report)) => {
+            let status = match report {
+                Report::Exited(z) => z.status.wait_status(),
+                Report::Stopped(sig) => 0x7f | (sig << 8),
+                Report::Continued => 0xffff,
+            };
             if status_addr != 0 {
-                task.write_obj(status_addr, &z.status.wait_status())?;
+                task.write_obj(status_addr, &status)?;
             }
             if ru_addr != 0 {
-                task.write_obj(ru_addr, &rusage_of(&z))?;
+                task.write_obj(ru_addr, &rusage_of(&report))?;
             }
             Ok(child as u64)
         }
@@ -290,26 +306,23 @@ pub fn waitid(task: &mut Task) -> SysResult {
         libc::P_PGID => wait_selector(task, 0)?,
         _ => return Err(Errno::EINVAL.into()),
     };
-    if options & libc::WEXITED == 0 {
-        // Only stop/continue events asked for: those come with job control.
-        return if options & libc::WNOHANG != 0 {
-            Ok(0)
-        } else {
-            Err(Errno::ECHILD.into())
-        };
-    }
-    let found = wait_child(
-        task,
-        which,
-        options & libc::WNOHANG != 0,
-        options & libc::WNOWAIT == 0,
-    )?;
+    let opts = WaitOpts {
+        exited: options & libc::WEXITED != 0,
+        stopped: options & libc::WSTOPPED != 0,
+        continued: options & libc::WCONTINUED != 0,
+        keep: options & libc::WNOWAIT != 0,
+    };
+    let found = wait_child(task, which, opts, options & libc::WNOHANG != 0)?;
     let mut info = [0i32; 32];
-    if let Some((child, z)) = found {
-        let (code, status) = match z.status {
-            ExitStatus::Code(c) => (libc::CLD_EXITED, c),
-            ExitStatus::Signal { sig, core: true } => (libc::CLD_DUMPED, sig),
-            ExitStatus::Signal { sig, core: false } => (libc::CLD_KILLED, sig),
+    if let Some((child, report)) = found {
+        let (code, status) = match report {
+            Report::Exited(z) => match z.status {
+                ExitStatus::Code(c) => (libc::CLD_EXITED, c),
+                ExitStatus::Signal { sig, core: true } => (libc::CLD_DUMPED, sig),
+                ExitStatus::Signal { sig, core: false } => (libc::CLD_KILLED, sig),
+            },
+            Report::Stopped(sig) => (libc::CLD_STOPPED, sig),
+            Report::Continued => (libc::CLD_CONTINUED, libc::SIGCONT),
         };
         info[0] = libc::SIGCHLD;
         info[2] = code;
@@ -317,7 +330,7 @@ pub fn waitid(task: &mut Task) -> SysResult {
         info[5] = task.process.creds.lock().uid as i32;
         info[6] = status;
         if ru_addr != 0 {
-            task.write_obj(ru_addr, &rusage_of(&z))?;
+            task.write_obj(ru_addr, &rusage_of(&report))?;
         }
     }
     if info_addr != 0 {

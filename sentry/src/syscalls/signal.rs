@@ -143,6 +143,9 @@ pub fn kill(task: &mut Task) -> SysResult {
     }
     let uid = task.process.creds.lock().uid;
     for p in &targets {
+        if sig == libc::SIGCONT {
+            ksig::continue_process(&task.kernel, p);
+        }
         ksig::send(p, SigInfo::user(sig, SI_USER, task.process.pid, uid));
     }
     if targets.iter().any(|p| p.pid == task.process.pid) {
@@ -174,15 +177,18 @@ fn thread_kill(task: &mut Task, tgid: Option<i32>, tid: i32, sig: i32) -> SysRes
         .find(|t| t.tid == tid)
         .cloned()
         .ok_or(Errno::ESRCH)?;
-    if sig == 0 || ksig::is_ignored(&process, sig) {
+    if sig == 0 {
         return Ok(0);
     }
+    if sig == libc::SIGCONT {
+        ksig::continue_process(&task.kernel, &process);
+    }
     let uid = task.process.creds.lock().uid;
-    handle
-        .pending
-        .lock()
-        .add(SigInfo::user(sig, SI_TKILL, task.process.pid, uid));
-    handle.interrupt_if_unblocked(sig);
+    ksig::send_to_thread(
+        &process,
+        &handle,
+        SigInfo::user(sig, SI_TKILL, task.process.pid, uid),
+    );
     if tid == task.tid {
         task.recheck_signals = true;
     }
@@ -351,6 +357,9 @@ pub fn rt_sigqueueinfo(task: &mut Task) -> SysResult {
     check_sig(sig)?;
     let info = queued_info(task, sig, task.arg(2), pid == task.process.pid)?;
     let target = task.kernel.tree.lock().live(pid).ok_or(Errno::ESRCH)?;
+    if sig == libc::SIGCONT {
+        ksig::continue_process(&task.kernel, &target);
+    }
     if sig != 0 {
         ksig::send(&target, info);
     }
