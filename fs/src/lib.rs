@@ -5,12 +5,15 @@
 //! - [`inode`]: the [`Inode`] trait each filesystem implements; [`host`] backs it with host
 //!   directories, [`synth`] and [`dev`] with sentry objects.
 //! - [`file`]: open file descriptions and the [`FileOps`] trait; [`fdtable`]: fd numbers.
+//! - [`pipe`], [`eventfd`], [`epoll`]: sentry-side files with their own blocking rules.
 //! - [`wait`]: wait queues and the interruptible [`Waiter`] every blocking call takes.
 //!
 //! Errors are Linux errnos ([`Errno`]): every operation here is one a syscall performs.
 //! This crate knows nothing of guest memory or tasks; the sentry copies buffers in and out.
 
 pub mod dev;
+pub mod epoll;
+pub mod eventfd;
 pub mod fdtable;
 pub mod file;
 pub mod host;

@@ -8,13 +8,16 @@
 //!
 //! The waiter sleeps in `poll` on an eventfd, so the same waiter can also wait for a host
 //! fd to become ready (a terminal or pipe the sentry inherited as guest stdio).
+//!
+//! Besides waiters, a queue can have watchers ([`Wake`]): objects told of every notify
+//! without sleeping themselves, as an epoll instance is told of its files' changes.
 
 use crate::Result;
 use nix::errno::Errno;
 use parking_lot::Mutex;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 /// A task's means of sleeping until woken, interrupted, or a deadline.
@@ -130,6 +133,14 @@ impl Waiter {
 #[derive(Default)]
 pub struct WaitQueue {
     waiters: Mutex<Vec<Arc<Waiter>>>,
+    watchers: Mutex<Vec<Weak<dyn Wake>>>,
+}
+
+/// Something a [`WaitQueue`] tells of every notify, like Linux's wait-queue callbacks
+/// (epoll's items watch their files' queues this way).
+pub trait Wake: Send + Sync {
+    /// The queue was notified. Called without the queue's locks held.
+    fn wake(&self);
 }
 
 /// Keeps a waiter registered on a queue until dropped.
@@ -153,11 +164,26 @@ impl WaitQueue {
         }
     }
 
-    /// Wakes every registered waiter.
+    /// Wakes every registered waiter and tells every live watcher.
     pub fn notify_all(&self) {
         for w in self.waiters.lock().iter() {
             w.wake();
         }
+        let watchers: Vec<Arc<dyn Wake>> = {
+            let mut ws = self.watchers.lock();
+            ws.retain(|w| w.strong_count() > 0);
+            ws.iter().filter_map(Weak::upgrade).collect()
+        };
+        for w in watchers {
+            w.wake();
+        }
+    }
+
+    /// Tells `watcher` of every notify until its last `Arc` is dropped.
+    pub fn watch(&self, watcher: Weak<dyn Wake>) {
+        let mut ws = self.watchers.lock();
+        ws.retain(|w| w.strong_count() > 0);
+        ws.push(watcher);
     }
 }
 
