@@ -20,6 +20,7 @@ pub mod host;
 pub mod inode;
 pub mod pipe;
 pub mod synth;
+pub mod tmpfs;
 pub mod vfs;
 pub mod wait;
 

@@ -130,7 +130,9 @@ fn timespec_deadline(task: &Task, addr: u64) -> Result<Option<Instant>, SysErr> 
 /// `ppoll(fds, nfds, timeout, sigmask, sigsetsize)`.
 pub fn ppoll(task: &mut Task) -> SysResult {
     let deadline = timespec_deadline(task, task.arg(2))?;
-    do_poll(task, task.arg(0), task.arg(1), deadline)
+    with_sigmask(task, 3, |task| {
+        do_poll(task, task.arg(0), task.arg(1), deadline)
+    })
 }
 
 /// select's three fd sets, as bitmaps of `words` u64s (0 = NULL).
@@ -236,4 +238,152 @@ pub fn pselect6(task: &mut Task) -> SysResult {
         [task.arg(1), task.arg(2), task.arg(3)],
         deadline,
     )
+}
+
+/// `eventfd(initval)`.
+pub fn eventfd(task: &mut Task) -> SysResult {
+    make_eventfd(task, 0)
+}
+
+/// `eventfd2(initval, flags)`.
+pub fn eventfd2(task: &mut Task) -> SysResult {
+    make_eventfd(task, task.arg(1) as i32)
+}
+
+fn make_eventfd(task: &mut Task, flags: i32) -> SysResult {
+    if flags & !(libc::EFD_CLOEXEC | libc::EFD_NONBLOCK | libc::EFD_SEMAPHORE) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let efd = fs::eventfd::eventfd(task.arg(0) as u32, flags & libc::EFD_SEMAPHORE != 0);
+    let file = OpenFile::new(
+        Box::new(efd),
+        libc::O_RDWR | (flags & libc::O_NONBLOCK),
+        None,
+    );
+    let limit = task.process.rlimit(libc::RLIMIT_NOFILE as usize);
+    Ok(task
+        .files
+        .lock()
+        .insert(file, flags & libc::EFD_CLOEXEC != 0, 0, limit)? as u64)
+}
+
+/// `epoll_create(size)`: size must be positive and is otherwise ignored.
+pub fn epoll_create(task: &mut Task) -> SysResult {
+    if (task.arg(0) as i32) <= 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    make_epoll(task, 0)
+}
+
+/// `epoll_create1(flags)`.
+pub fn epoll_create1(task: &mut Task) -> SysResult {
+    make_epoll(task, task.arg(0) as i32)
+}
+
+fn make_epoll(task: &mut Task, flags: i32) -> SysResult {
+    if flags & !libc::EPOLL_CLOEXEC != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let ep = fs::epoll::Epoll::new()?;
+    let file = OpenFile::new(Box::new(ep), libc::O_RDWR, None);
+    let limit = task.process.rlimit(libc::RLIMIT_NOFILE as usize);
+    Ok(task
+        .files
+        .lock()
+        .insert(file, flags & libc::EPOLL_CLOEXEC != 0, 0, limit)? as u64)
+}
+
+fn epoll_of(task: &Task, fd: i32) -> Result<fs::epoll::Epoll, SysErr> {
+    let file = task.file(fd)?;
+    Ok(fs::epoll::Epoll::from_file(&file).ok_or(Errno::EINVAL)?)
+}
+
+/// `epoll_ctl(epfd, op, fd, event)`.
+pub fn epoll_ctl(task: &mut Task) -> SysResult {
+    let (epfd, op, fd, ev_addr) = (
+        task.arg(0) as i32,
+        task.arg(1) as i32,
+        task.arg(2) as i32,
+        task.arg(3),
+    );
+    let ep = epoll_of(task, epfd)?;
+    let target = task.file(fd)?;
+    let (events, data) = if op == fs::epoll::EPOLL_CTL_DEL {
+        (0, 0)
+    } else {
+        let raw: [u8; 12] = task.read_obj(ev_addr)?;
+        (
+            u32::from_ne_bytes(raw[0..4].try_into().expect("4 bytes")),
+            u64::from_ne_bytes(raw[4..12].try_into().expect("8 bytes")),
+        )
+    };
+    if epfd == fd {
+        return Err(Errno::EINVAL.into());
+    }
+    ep.ctl(op, fd, &target, events, data)?;
+    Ok(0)
+}
+
+fn epoll_wait_common(task: &mut Task, deadline: Option<Instant>) -> SysResult {
+    let (epfd, events_addr, max) = (task.arg(0) as i32, task.arg(1), task.arg(2) as i32);
+    if max <= 0 || max > i32::MAX / 12 {
+        return Err(Errno::EINVAL.into());
+    }
+    let ep = epoll_of(task, epfd)?;
+    task.mm()
+        .check_access(events_addr, max as usize * 12, true)?;
+    let ready = ep.wait(task.waiter(), max as usize, deadline)?;
+    let mut out = Vec::with_capacity(ready.len() * 12);
+    for (events, data) in &ready {
+        out.extend_from_slice(&events.to_ne_bytes());
+        out.extend_from_slice(&data.to_ne_bytes());
+    }
+    task.mm().write(events_addr, &out)?;
+    Ok(ready.len() as u64)
+}
+
+fn ms_deadline(timeout: i32) -> Option<Instant> {
+    (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64))
+}
+
+/// `epoll_wait(epfd, events, maxevents, timeout_ms)`.
+pub fn epoll_wait(task: &mut Task) -> SysResult {
+    let deadline = ms_deadline(task.arg(3) as i32);
+    epoll_wait_common(task, deadline)
+}
+
+/// `epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask, sigsetsize)`.
+pub fn epoll_pwait(task: &mut Task) -> SysResult {
+    let deadline = ms_deadline(task.arg(3) as i32);
+    with_sigmask(task, 4, |task| epoll_wait_common(task, deadline))
+}
+
+/// `epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize)`.
+pub fn epoll_pwait2(task: &mut Task) -> SysResult {
+    let deadline = timespec_deadline(task, task.arg(3))?;
+    with_sigmask(task, 4, |task| epoll_wait_common(task, deadline))
+}
+
+/// Runs `f` with the signal mask at argument `arg` (if not NULL, with the size at `arg + 1`)
+/// in force, as ppoll/pselect/epoll_pwait do: the old mask comes back after a handler
+/// runs, or right away if none does.
+fn with_sigmask(task: &mut Task, arg: usize, f: impl FnOnce(&mut Task) -> SysResult) -> SysResult {
+    let addr = task.arg(arg);
+    if addr == 0 {
+        return f(task);
+    }
+    if task.arg(arg + 1) != 8 {
+        return Err(Errno::EINVAL.into());
+    }
+    let mask: u64 = task.read_obj(addr)?;
+    let old = task.sigmask();
+    task.saved_sigmask = Some(old);
+    task.set_sigmask(mask);
+    let r = f(task);
+    if r != Err(SysErr::Errno(Errno::EINTR))
+        && let Some(m) = task.saved_sigmask.take()
+    {
+        task.set_sigmask(m);
+    }
+    r
 }
