@@ -18,6 +18,7 @@ pub mod fdtable;
 pub mod file;
 pub mod host;
 pub mod inode;
+pub mod overlay;
 pub mod pipe;
 pub mod synth;
 pub mod tmpfs;

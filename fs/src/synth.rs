@@ -159,6 +159,18 @@ pub struct DirListing {
     pos: Mutex<usize>,
 }
 
+impl DirListing {
+    /// A listing of directory `ino` with `entries` (`.` and `..` included) as (inode
+    /// number, type, name).
+    pub fn new(ino: u64, entries: Vec<(u64, FileType, Vec<u8>)>) -> DirListing {
+        DirListing {
+            ino,
+            entries,
+            pos: Mutex::new(0),
+        }
+    }
+}
+
 impl FileOps for DirListing {
     fn getdents(&self, buf: &mut [u8]) -> Result<usize> {
         let mut pos = self.pos.lock();

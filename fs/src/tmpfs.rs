@@ -117,6 +117,8 @@ pub struct TmpNode {
     /// The directory holding this one (directories only; for `..` counting and rename
     /// loop checks).
     parent: Mutex<Weak<TmpNode>>,
+    /// An overlay upper directory that hides the lower one entirely.
+    opaque: std::sync::atomic::AtomicBool,
     me: Weak<TmpNode>,
 }
 
@@ -150,6 +152,7 @@ impl TmpNode {
                 ctime: t,
             }),
             parent: Mutex::new(parent.map(Arc::downgrade).unwrap_or_default()),
+            opaque: std::sync::atomic::AtomicBool::new(false),
             me: me.clone(),
         })
     }
@@ -222,6 +225,65 @@ impl TmpNode {
     /// Forgets a node removed from its last directory: its bytes are no longer used.
     fn dropped(&self, name_len: usize) {
         self.fs.release(name_len as u64 + 64);
+    }
+}
+
+/// Support for the overlay, which keeps its upper layer in a tmpfs.
+impl TmpNode {
+    /// The child called `name`, whiteouts included.
+    pub fn child(&self, name: &[u8]) -> Option<Arc<TmpNode>> {
+        self.dir().ok()?.lock().get(name).cloned()
+    }
+
+    /// Names and nodes of this directory's entries, whiteouts included.
+    pub fn entries(&self) -> Vec<(Vec<u8>, Arc<TmpNode>)> {
+        self.dir()
+            .map(|d| {
+                d.lock()
+                    .iter()
+                    .map(|(n, c)| (n.clone(), c.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether this node is a whiteout (a character device 0:0, as overlayfs marks one).
+    pub fn is_whiteout(&self) -> bool {
+        let a = self.attr.lock();
+        a.mode & libc::S_IFMT == libc::S_IFCHR && a.rdev == 0
+    }
+
+    /// Puts a whiteout at `name`, replacing whatever upper entry is there.
+    pub fn whiteout(&self, name: &[u8]) -> Result<()> {
+        self.remove_entry(name);
+        self.mknod(name, libc::S_IFCHR, 0)
+    }
+
+    /// Removes the entry `name` whatever it is (a whiteout before a create over it).
+    pub fn remove_entry(&self, name: &[u8]) {
+        if let Ok(d) = self.dir()
+            && let Some(node) = d.lock().remove(name)
+        {
+            if matches!(node.kind, Kind::Dir(_)) {
+                self.attr.lock().nlink -= 1;
+            }
+            node.dropped(name.len());
+        }
+    }
+
+    /// Marks the directory opaque (the lower layer's entries are hidden) or not.
+    pub fn set_opaque(&self, opaque: bool) {
+        self.opaque.store(opaque, Ordering::SeqCst);
+    }
+
+    /// Whether the directory is opaque.
+    pub fn is_opaque(&self) -> bool {
+        self.opaque.load(Ordering::SeqCst)
+    }
+
+    /// The tmpfs instance (for its usage).
+    pub fn fs(&self) -> &Arc<TmpFs> {
+        &self.fs
     }
 }
 

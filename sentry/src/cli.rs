@@ -29,6 +29,17 @@ struct RunArgs {
     /// Host directory that is the guest's `/`.
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
+    /// Write through to the root instead of the default writable in-memory overlay (with
+    /// the overlay the guest may change any file, and the host sees none of it).
+    #[arg(long)]
+    rw_root: bool,
+    /// Share host directory HOST at guest path GUEST, read-write (writes land on the
+    /// host) unless `:ro` (repeatable).
+    #[arg(long = "bind", value_name = "HOST:GUEST[:ro|rw]")]
+    binds: Vec<String>,
+    /// Mount an empty in-memory directory at guest path PATH (repeatable).
+    #[arg(long = "tmpfs", value_name = "PATH")]
+    tmpfs: Vec<String>,
     /// Guest working directory (default: the sentry's own when the root is `/`, else `/`).
     #[arg(long, value_name = "DIR")]
     cwd: Option<String>,
@@ -77,6 +88,9 @@ pub fn main() -> i32 {
                 dump_vmas: a
                     .dump_vmas
                     .map(|p| if p.as_os_str() == "-" { None } else { Some(p) }),
+                rw_root: a.rw_root,
+                binds: a.binds,
+                tmpfs: a.tmpfs,
                 program,
                 args: command.collect(),
             };

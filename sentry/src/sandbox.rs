@@ -29,6 +29,12 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 pub struct RunConfig {
     /// Host directory that is the guest's root.
     pub root: PathBuf,
+    /// Write through to the root rather than into an overlay.
+    pub rw_root: bool,
+    /// `HOST:GUEST[:ro|rw]` bind mounts.
+    pub binds: Vec<String>,
+    /// Guest paths of empty in-memory mounts.
+    pub tmpfs: Vec<String>,
     /// Guest working directory.
     pub cwd: Option<String>,
     /// `K=V` settings added to the environment.
@@ -65,8 +71,10 @@ pub fn run(config: RunConfig) -> i32 {
             ));
         }
     };
-    let vfs = Vfs::new(root_inode);
-    vfs.mount("/dev", fs::dev::devfs());
+    let vfs = match build_vfs(&config, root_inode) {
+        Ok(v) => v,
+        Err(msg) => return fail(msg),
+    };
     let dump = match &config.dump_vmas {
         None => None,
         Some(path) => match VmaDump::open(path.as_deref()) {
@@ -139,6 +147,72 @@ pub fn run(config: RunConfig) -> i32 {
         Err(_) => return fail("internal error: the first task panicked"),
     };
     status.shell_status()
+}
+
+/// Bytes an in-memory filesystem (the overlay's upper layer, a `--tmpfs`) may hold: half
+/// the host's memory, as Linux's tmpfs default.
+fn tmpfs_limit() -> u64 {
+    nix::sys::sysinfo::sysinfo()
+        .map(|s| s.ram_total() / 2)
+        .unwrap_or(1 << 30)
+}
+
+/// The guest's file tree: the root (an overlay over the host directory unless
+/// `--rw-root`), `/dev`, binds and tmpfs mounts.
+fn build_vfs(config: &RunConfig, root: Arc<HostInode>) -> Result<Vfs, String> {
+    let root: Arc<dyn fs::Inode> = if config.rw_root {
+        root
+    } else {
+        fs::overlay::overlay(root, tmpfs_limit())
+            .map_err(|e| format!("cannot set up the overlay: {}", e.desc()))?
+    };
+    let vfs = Vfs::new(root);
+    vfs.mount("/dev", fs::dev::devfs());
+    for spec in &config.binds {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (host, guest, mode) = match parts.as_slice() {
+            [h, g] => (*h, *g, "rw"),
+            [h, g, m] if *m == "ro" || *m == "rw" => (*h, *g, *m),
+            _ => return Err(format!("--bind {spec}: expected HOST:GUEST[:ro|rw]")),
+        };
+        if !guest.starts_with('/') {
+            return Err(format!("--bind {spec}: the guest path must be absolute"));
+        }
+        let dir = HostInode::open_root(std::path::Path::new(host))
+            .map_err(|e| format!("--bind {spec}: {host}: {}", e.desc()))?;
+        let inode: Arc<dyn fs::Inode> = if mode == "ro" {
+            Arc::new(fs::overlay::ReadOnly(dir))
+        } else {
+            dir
+        };
+        vfs.mount(&normalize(guest), inode);
+    }
+    for path in &config.tmpfs {
+        if !path.starts_with('/') {
+            return Err(format!("--tmpfs {path}: the guest path must be absolute"));
+        }
+        vfs.mount(
+            &normalize(path),
+            fs::tmpfs::TmpFs::root(tmpfs_limit(), 0o1777),
+        );
+    }
+    Ok(vfs)
+}
+
+/// A guest path in the form mount points are keyed by: absolute, no `.`, `..` resolved
+/// lexically, no trailing or doubled slashes.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// The guest's starting directory.

@@ -251,7 +251,15 @@ pub fn run_sentry(inv: &Invocation) -> Outcome {
 /// Like [`run_sentry`], with `options` inserted before PROGRAM
 /// (e.g. `--strace`, `--root DIR`).
 pub fn run_sentry_with<S: AsRef<OsStr>>(inv: &Invocation, options: &[S]) -> Outcome {
-    let mut run_args: Vec<OsString> = vec!["--clear-env".into()];
+    // The guest's root is a read-only overlay of the host by default; the scratch
+    // directories (under the temp dir) are shared read-write so that file effects can be
+    // compared with the native run's.
+    let tmp = scratch_base();
+    let mut run_args: Vec<OsString> = vec![
+        "--clear-env".into(),
+        "--bind".into(),
+        format!("{}:{}:rw", tmp.display(), tmp.display()).into(),
+    ];
     for (k, v) in &inv.env {
         run_args.push("--env".into());
         run_args.push(format!("{k}={v}").into());
@@ -377,6 +385,13 @@ fn read_in_background(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Ve
         let _ = tx.send(buf);
     });
     rx
+}
+
+/// What a finished sentry run led by `leader` left behind, after giving it
+/// the same grace period as [`run_command`] does: for tests that drive a
+/// sentry themselves (e.g. through [`Background`]).
+pub fn leftovers_after_exit(leader: Pid) -> Vec<String> {
+    wait_for_leftovers(leader, STRAY_GRACE)
 }
 
 /// Polls `/proc` until no process is left over from the sentry run led by
@@ -760,6 +775,15 @@ impl Failures {
             );
         }
     }
+}
+
+/// The directory scratch directories are made in (`$SENTRY_TEST_TMP` or the system's
+/// temp dir), canonical.
+pub fn scratch_base() -> PathBuf {
+    let base = std::env::var_os("SENTRY_TEST_TMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    base.canonicalize().unwrap_or(base)
 }
 
 /// A per-test scratch directory under the temp dir (`$SENTRY_TEST_TMP` or

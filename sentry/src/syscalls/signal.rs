@@ -124,6 +124,10 @@ pub fn kill(task: &mut Task) -> SysResult {
     check_sig(sig)?;
     let targets = {
         let tree = task.kernel.tree.lock();
+        if pid > 0 && tree.get(pid).is_some_and(|e| e.zombie.is_some()) {
+            // A zombie still exists: the signal is accepted and has no effect.
+            return Ok(0);
+        }
         match pid {
             p if p > 0 => tree.live(p).into_iter().collect::<Vec<_>>(),
             0 => tree
