@@ -6,7 +6,8 @@
 
 use crate::dump::VmaDump;
 use crate::kernel::process::{Creds, FsContext};
-use crate::kernel::{Kernel, Options, exec, fork};
+use crate::kernel::sigframe::SigInfo;
+use crate::kernel::{Kernel, Options, exec, fork, signal};
 use fs::host::{HostFile, HostInode};
 use fs::{FdTable, FileType, OpenFile, Vfs, WalkCtx};
 use loader::LoadError;
@@ -134,9 +135,7 @@ pub fn run(config: RunConfig) -> i32 {
         Ok(f) => f,
         Err(e) => return fail(format!("cannot set up the guest's stdio: {}", e.desc())),
     };
-    if kernel.opts.dump.is_some() {
-        start_dump_on_sigusr1(kernel.clone());
-    }
+    start_signal_thread(kernel.clone());
 
     let handle = match fork::start_init(&kernel, fsctx, files, prepared) {
         Ok(h) => h,
@@ -314,23 +313,52 @@ fn stdio_table() -> Result<FdTable, Errno> {
     Ok(table)
 }
 
-/// Writes a VMA dump of every process whenever the sentry gets SIGUSR1.
-fn start_dump_on_sigusr1(kernel: Arc<Kernel>) {
+/// Handles the signals the sentry itself receives, on one thread (every other thread
+/// blocks them): Ctrl-C and Ctrl-\ (SIGINT, SIGQUIT) go to the guest's foreground
+/// process group, SIGTERM and SIGHUP to the guest's init, SIGUSR1 writes a VMA dump when
+/// `--dump-vmas` is on.
+fn start_signal_thread(kernel: Arc<Kernel>) {
     use nix::sys::signal::{SigSet, Signal};
     let mut set = SigSet::empty();
-    set.add(Signal::SIGUSR1);
-    // Block it in this thread before any other starts, so every thread inherits the mask
-    // and only the waiter below takes the signal.
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+    ] {
+        set.add(sig);
+    }
+    if kernel.opts.dump.is_some() {
+        set.add(Signal::SIGUSR1);
+    }
+    // Block them in this thread before any other starts, so every thread inherits the mask
+    // and only the waiter below takes them.
     if set.thread_block().is_err() {
         return;
     }
     let _ = std::thread::Builder::new()
-        .name("sigusr1-dump".into())
+        .name("host-signals".into())
         .spawn(move || {
-            while set.wait().is_ok() {
-                if let Some(dump) = &kernel.opts.dump {
-                    for p in kernel.processes() {
-                        dump.write(&p, "signal");
+            while let Ok(sig) = set.wait() {
+                match sig {
+                    Signal::SIGUSR1 => {
+                        if let Some(dump) = &kernel.opts.dump {
+                            for p in kernel.processes() {
+                                dump.write(&p, "signal");
+                            }
+                        }
+                    }
+                    Signal::SIGINT | Signal::SIGQUIT => {
+                        let pgrp = kernel.foreground_pgrp();
+                        let group = kernel.tree.lock().group(pgrp);
+                        for p in group {
+                            signal::send(&p, SigInfo::kernel(sig as i32));
+                        }
+                    }
+                    _ => {
+                        if let Some(init) = kernel.tree.lock().live(crate::kernel::tree::INIT_PID) {
+                            signal::send(&init, SigInfo::kernel(sig as i32));
+                        }
                     }
                 }
             }

@@ -63,6 +63,8 @@ pub struct Kernel {
     pub timers: Arc<timer::TimerService>,
     next_pid: AtomicI32,
     unimplemented: Mutex<HashSet<u64>>,
+    /// The guest's terminal foreground process group (Ctrl-C goes there).
+    fg_pgrp: AtomicI32,
 }
 
 impl Kernel {
@@ -77,6 +79,7 @@ impl Kernel {
             futexes: futex::Futexes::default(),
             timers: Arc::new(timer::TimerService::default()),
             next_pid: AtomicI32::new(1),
+            fg_pgrp: AtomicI32::new(tree::INIT_PID),
             unimplemented: Mutex::new(HashSet::new()),
         }))
     }
@@ -84,6 +87,16 @@ impl Kernel {
     /// A fresh guest pid (the first is 1).
     pub fn alloc_pid(&self) -> i32 {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The guest terminal's foreground process group.
+    pub fn foreground_pgrp(&self) -> i32 {
+        self.fg_pgrp.load(Ordering::Relaxed)
+    }
+
+    /// Sets the guest terminal's foreground process group (`TIOCSPGRP`).
+    pub fn set_foreground_pgrp(&self, pgrp: i32) {
+        self.fg_pgrp.store(pgrp, Ordering::Relaxed);
     }
 
     /// Every live process.

@@ -597,12 +597,29 @@ pub fn ioctl(task: &mut Task) -> SysResult {
     let mut buf = vec![0u8; 64];
     match req as libc::c_ulong {
         // The terminal's foreground group and session are host pids; the guest sees its own.
-        libc::TIOCGPGRP | libc::TIOCGSID => {
-            task.write_obj(arg, &task.process.pid)?;
+        libc::TIOCGPGRP => {
+            task.write_obj(arg, &task.kernel.foreground_pgrp())?;
+            return Ok(0);
+        }
+        libc::TIOCGSID => {
+            let sid = task
+                .kernel
+                .tree
+                .lock()
+                .get(task.process.pid)
+                .map_or(1, |e| e.sid);
+            task.write_obj(arg, &sid)?;
             return Ok(0);
         }
         libc::TIOCSPGRP => {
-            let _: i32 = task.read_obj(arg)?;
+            let pgrp: i32 = task.read_obj(arg)?;
+            if pgrp <= 0 {
+                return Err(Errno::EINVAL.into());
+            }
+            if task.kernel.tree.lock().group(pgrp).is_empty() {
+                return Err(Errno::EPERM.into());
+            }
+            task.kernel.set_foreground_pgrp(pgrp);
             return Ok(0);
         }
         libc::TCSETS | libc::TCSETSW | libc::TCSETSF | libc::TIOCSWINSZ => {
