@@ -83,6 +83,11 @@ impl OvInode {
         })
     }
 
+    /// The tmpfs holding the upper layer (for memory accounting).
+    pub fn upper_fs(&self) -> Option<Arc<TmpFs>> {
+        self.upper().map(|u| u.fs().clone())
+    }
+
     /// The upper copy: known already, or looked up in the parent's upper directory (an
     /// object copied up through another handle of it).
     fn upper(&self) -> Option<Arc<TmpNode>> {

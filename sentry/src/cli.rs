@@ -43,6 +43,23 @@ struct RunArgs {
     /// Guest working directory (default: the sentry's own when the root is `/`, else `/`).
     #[arg(long, value_name = "DIR")]
     cwd: Option<String>,
+    /// Most guest memory (memory pages plus in-memory files), e.g. 512M or 2G: mmap and
+    /// brk beyond it fail with ENOMEM, and a guest that still grows past it is killed.
+    /// Default: half of the host's memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory: Option<u64>,
+    /// Most guest processes and threads alive at once: fork and clone beyond it fail with
+    /// EAGAIN.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    max_procs: usize,
+    /// Most open files per guest process (RLIMIT_NOFILE, soft and hard). Default: the
+    /// sentry's own limits.
+    #[arg(long, value_name = "N")]
+    max_fds: Option<u64>,
+    /// Kill the guest after this many seconds of wall-clock time; the sentry then exits
+    /// with status 124.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
     /// Set a variable in the guest's environment (repeatable).
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
@@ -89,6 +106,10 @@ pub fn main() -> i32 {
                     .dump_vmas
                     .map(|p| if p.as_os_str() == "-" { None } else { Some(p) }),
                 rw_root: a.rw_root,
+                memory: a.memory,
+                max_procs: a.max_procs,
+                max_fds: a.max_fds,
+                timeout: a.timeout.map(std::time::Duration::from_secs_f64),
                 binds: a.binds,
                 tmpfs: a.tmpfs,
                 program,
@@ -96,5 +117,39 @@ pub fn main() -> i32 {
             };
             sandbox::run(config)
         }
+    }
+}
+
+/// Parses a size like `4096`, `512K`, `64M`, `2G` or `1T` (binary multiples).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("unknown size suffix in {s:?}")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size too large: {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("M").is_err());
     }
 }

@@ -7,7 +7,7 @@
 use crate::dump::VmaDump;
 use crate::kernel::process::{Creds, FsContext};
 use crate::kernel::sigframe::SigInfo;
-use crate::kernel::{Kernel, Options, exec, fork, signal};
+use crate::kernel::{Kernel, Limits, Options, exec, fork, signal};
 use fs::host::{HostFile, HostInode};
 use fs::{FdTable, FileType, OpenFile, Vfs, WalkCtx};
 use loader::LoadError;
@@ -22,6 +22,10 @@ pub const EXIT_SENTRY_ERROR: i32 = 125;
 pub const EXIT_CANNOT_EXECUTE: i32 = 126;
 /// Exit status when the program does not exist.
 pub const EXIT_NOT_FOUND: i32 = 127;
+/// Exit status when `--timeout` ran out (as timeout(1)).
+pub const EXIT_TIMEOUT: i32 = 124;
+/// Exit status when the guest outgrew `--memory` and was killed.
+pub const EXIT_OUT_OF_MEMORY: i32 = 137;
 
 /// The PATH a guest gets when its environment has none (Linux's default for root).
 const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -34,6 +38,14 @@ pub struct RunConfig {
     pub rw_root: bool,
     /// `HOST:GUEST[:ro|rw]` bind mounts.
     pub binds: Vec<String>,
+    /// Guest memory limit in bytes.
+    pub memory: Option<u64>,
+    /// Most live guest tasks.
+    pub max_procs: usize,
+    /// RLIMIT_NOFILE for the guest.
+    pub max_fds: Option<u64>,
+    /// Wall-clock limit.
+    pub timeout: Option<std::time::Duration>,
     /// Guest paths of empty in-memory mounts.
     pub tmpfs: Vec<String>,
     /// Guest working directory.
@@ -72,7 +84,8 @@ pub fn run(config: RunConfig) -> i32 {
             ));
         }
     };
-    let vfs = match build_vfs(&config, root_inode) {
+    let memory_limit = config.memory.unwrap_or_else(default_memory);
+    let (vfs, tmpfs) = match build_vfs(&config, root_inode, memory_limit) {
         Ok(v) => v,
         Err(msg) => return fail(msg),
     };
@@ -88,12 +101,20 @@ pub fn run(config: RunConfig) -> i32 {
         Options {
             strace: config.strace,
             dump,
+            limits: Limits {
+                memory: memory_limit,
+                tasks: config.max_procs,
+                fds: config.max_fds,
+            },
         },
     ) {
         Ok(k) => k,
         Err(e) => return fail(format!("cannot create guest memory: {e}")),
     };
 
+    for t in tmpfs {
+        kernel.account_tmpfs(t);
+    }
     kernel
         .vfs
         .mount("/proc", crate::procfs::procfs(Arc::downgrade(&kernel)));
@@ -141,29 +162,73 @@ pub fn run(config: RunConfig) -> i32 {
         Ok(h) => h,
         Err(_) => return fail("cannot start the first task's thread"),
     };
-    let status = match handle.join() {
-        Ok(status) => status,
-        Err(_) => return fail("internal error: the first task panicked"),
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _ = std::thread::Builder::new()
+        .name("init-wait".into())
+        .spawn(move || {
+            let _ = tx.send(handle.join());
+        });
+    if config.memory.is_some() || memory_limit != u64::MAX {
+        start_memory_watchdog(kernel.clone());
+    }
+    let joined = match config.timeout {
+        Some(t) => match rx.recv_timeout(t) {
+            Ok(j) => j,
+            Err(_) => {
+                eprintln!("sentry: the guest ran out of time ({} s)", t.as_secs_f64());
+                return EXIT_TIMEOUT;
+            }
+        },
+        None => rx.recv().unwrap_or(Err(Box::new("lost"))),
     };
-    status.shell_status()
+    match joined {
+        Ok(status) => status.shell_status(),
+        Err(_) => fail("internal error: the first task panicked"),
+    }
 }
 
-/// Bytes an in-memory filesystem (the overlay's upper layer, a `--tmpfs`) may hold: half
-/// the host's memory, as Linux's tmpfs default.
-fn tmpfs_limit() -> u64 {
+/// Half of the host's memory: the default `--memory`.
+fn default_memory() -> u64 {
     nix::sys::sysinfo::sysinfo()
         .map(|s| s.ram_total() / 2)
         .unwrap_or(1 << 30)
 }
 
+/// Ends the sandbox if the guest's memory grows past the limit anyway (pages touched in
+/// mappings that were within the limit when made): the host must not be pushed into OOM.
+fn start_memory_watchdog(kernel: Arc<Kernel>) {
+    let _ = std::thread::Builder::new().name("memory-watchdog".into()).spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let used = kernel.guest_memory();
+            if used > kernel.opts.limits.memory {
+                eprintln!(
+                    "sentry: the guest outgrew its memory limit ({} MiB > {} MiB) and was killed",
+                    used >> 20,
+                    kernel.opts.limits.memory >> 20
+                );
+                std::process::exit(EXIT_OUT_OF_MEMORY);
+            }
+        }
+    });
+}
+
 /// The guest's file tree: the root (an overlay over the host directory unless
 /// `--rw-root`), `/dev`, binds and tmpfs mounts.
-fn build_vfs(config: &RunConfig, root: Arc<HostInode>) -> Result<Vfs, String> {
+/// Also returns the in-memory filesystems made, whose contents count as guest memory.
+fn build_vfs(
+    config: &RunConfig,
+    root: Arc<HostInode>,
+    limit: u64,
+) -> Result<(Vfs, Vec<Arc<fs::tmpfs::TmpFs>>), String> {
+    let mut tmpfs = Vec::new();
     let root: Arc<dyn fs::Inode> = if config.rw_root {
         root
     } else {
-        fs::overlay::overlay(root, tmpfs_limit())
-            .map_err(|e| format!("cannot set up the overlay: {}", e.desc()))?
+        let ov = fs::overlay::overlay(root, limit)
+            .map_err(|e| format!("cannot set up the overlay: {}", e.desc()))?;
+        tmpfs.extend(ov.upper_fs());
+        ov
     };
     let vfs = Vfs::new(root);
     vfs.mount("/dev", fs::dev::devfs());
@@ -190,12 +255,11 @@ fn build_vfs(config: &RunConfig, root: Arc<HostInode>) -> Result<Vfs, String> {
         if !path.starts_with('/') {
             return Err(format!("--tmpfs {path}: the guest path must be absolute"));
         }
-        vfs.mount(
-            &normalize(path),
-            fs::tmpfs::TmpFs::root(tmpfs_limit(), 0o1777),
-        );
+        let t = fs::tmpfs::TmpFs::root(limit, 0o1777);
+        tmpfs.push(t.fs().clone());
+        vfs.mount(&normalize(path), t);
     }
-    Ok(vfs)
+    Ok((vfs, tmpfs))
 }
 
 /// A guest path in the form mount points are keyed by: absolute, no `.`, `..` resolved

@@ -78,8 +78,10 @@ fn run_new(new: NewTask) -> ExitStatus {
             log::warn!("task {}: cannot start its stub: {e}", new.handle.tid);
             if matches!(new.image, Image::Thread { .. }) {
                 new.process.tasks.lock().retain(|t| t.tid != new.handle.tid);
+                new.kernel.release_task();
                 return ExitStatus::killed(libc::SIGKILL);
             }
+            new.kernel.release_task();
             return abort(&new.kernel, &new.process);
         }
     };
@@ -224,6 +226,7 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
         return clone_thread(parent, args);
     }
     let kernel = parent.kernel.clone();
+    let slot = kernel.reserve_task()?;
     let mm = if flags & libc::CLONE_VM as u64 != 0 {
         parent.mm()
     } else {
@@ -298,6 +301,7 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
         kernel.tree.lock().remove(pid);
         return Err(Errno::EAGAIN.into());
     }
+    slot.commit();
     if flags & libc::CLONE_VFORK as u64 != 0 {
         wait_vfork(parent, &child);
     }
@@ -314,11 +318,12 @@ fn clone_thread(parent: &mut Task, args: CloneArgs) -> SysResult {
     if process.group_exit_status().is_some() {
         return Err(Errno::EAGAIN.into());
     }
+    let kernel = parent.kernel.clone();
+    let slot = kernel.reserve_task()?;
     let host_tid = parent.stub.spawn_thread().map_err(|e| {
         log::warn!("cannot create a stub thread: {e}");
         Errno::EAGAIN
     })?;
-    let kernel = parent.kernel.clone();
     let tid = kernel.alloc_pid();
     let handle = TaskHandle::new(tid, parent.sigmask());
     process.tasks.lock().push(handle.clone());
@@ -366,6 +371,7 @@ fn clone_thread(parent: &mut Task, args: CloneArgs) -> SysResult {
         process.tasks.lock().retain(|t| t.tid != tid);
         return Err(Errno::EAGAIN.into());
     }
+    slot.commit();
     Ok(tid as u64)
 }
 
@@ -398,13 +404,17 @@ pub fn start_init(
     let files = Arc::new(Mutex::new(files));
     let fs = Arc::new(Mutex::new(fsctx));
     let sigactions = [crate::abi::KSigaction::default(); 64];
+    let mut rlimits = super::process::host_rlimits();
+    if let Some(n) = kernel.opts.limits.fds {
+        rlimits[libc::RLIMIT_NOFILE as usize] = crate::abi::Rlimit { cur: n, max: n };
+    }
     let process = Process::new(
         pid,
         Arc::new(empty),
         files.clone(),
         fs.clone(),
         creds,
-        super::process::host_rlimits(),
+        rlimits,
         sigactions,
     );
     let handle = TaskHandle::new(pid, 0);
@@ -424,5 +434,8 @@ pub fn start_init(
         set_child_tid: None,
         image: Image::Program(Box::new(prepared)),
     };
-    start(new).map_err(|_| SysErr::Errno(Errno::EAGAIN))
+    let slot = kernel.reserve_task()?;
+    let handle = start(new).map_err(|_| SysErr::Errno(Errno::EAGAIN))?;
+    slot.commit();
+    Ok(handle)
 }

@@ -43,6 +43,49 @@ pub struct Options {
     pub strace: bool,
     /// Where the VMA dump goes, if enabled.
     pub dump: Option<VmaDump>,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+/// Room for one task under the task limit.
+pub struct TaskSlot {
+    kernel: Option<Arc<Kernel>>,
+}
+
+impl TaskSlot {
+    /// The task started: its thread gives the room back when it ends.
+    pub fn commit(mut self) {
+        self.kernel = None;
+    }
+}
+
+impl Drop for TaskSlot {
+    fn drop(&mut self) {
+        if let Some(k) = self.kernel.take() {
+            k.release_task();
+        }
+    }
+}
+
+/// What the guest as a whole may use.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Bytes of guest memory: memory-file pages plus in-memory filesystems.
+    pub memory: u64,
+    /// Guest threads and processes alive at once.
+    pub tasks: usize,
+    /// RLIMIT_NOFILE of the first process, when set.
+    pub fds: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory: u64::MAX,
+            tasks: usize::MAX,
+            fds: None,
+        }
+    }
 }
 
 /// State shared by every task of the sandbox.
@@ -65,6 +108,10 @@ pub struct Kernel {
     unimplemented: Mutex<HashSet<u64>>,
     /// The guest's terminal foreground process group (Ctrl-C goes there).
     fg_pgrp: AtomicI32,
+    /// Tasks alive now (for the task limit).
+    live_tasks: std::sync::atomic::AtomicUsize,
+    /// In-memory filesystems whose contents count as guest memory.
+    tmpfs: Mutex<Vec<Arc<fs::tmpfs::TmpFs>>>,
 }
 
 impl Kernel {
@@ -80,6 +127,8 @@ impl Kernel {
             timers: Arc::new(timer::TimerService::default()),
             next_pid: AtomicI32::new(1),
             fg_pgrp: AtomicI32::new(tree::INIT_PID),
+            live_tasks: std::sync::atomic::AtomicUsize::new(0),
+            tmpfs: Mutex::new(Vec::new()),
             unimplemented: Mutex::new(HashSet::new()),
         }))
     }
@@ -87,6 +136,41 @@ impl Kernel {
     /// A fresh guest pid (the first is 1).
     pub fn alloc_pid(&self) -> i32 {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Reserves room for a new task; EAGAIN at the task limit (like RLIMIT_NPROC). The
+    /// room is given back when the slot drops, unless [`TaskSlot::commit`]ted to a started
+    /// task (whose thread gives it back with [`Kernel::release_task`]).
+    pub fn reserve_task(self: &Arc<Self>) -> Result<TaskSlot, nix::errno::Errno> {
+        let n = self.live_tasks.fetch_add(1, Ordering::SeqCst);
+        if n >= self.opts.limits.tasks {
+            self.live_tasks.fetch_sub(1, Ordering::SeqCst);
+            return Err(nix::errno::Errno::EAGAIN);
+        }
+        Ok(TaskSlot {
+            kernel: Some(self.clone()),
+        })
+    }
+
+    /// Gives back a task's room.
+    pub fn release_task(&self) {
+        self.live_tasks.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Counts an in-memory filesystem's contents as guest memory.
+    pub fn account_tmpfs(&self, fs: Arc<fs::tmpfs::TmpFs>) {
+        self.tmpfs.lock().push(fs);
+    }
+
+    /// Bytes of memory the guest uses now.
+    pub fn guest_memory(&self) -> u64 {
+        self.mem.resident_bytes() + self.tmpfs.lock().iter().map(|t| t.used()).sum::<u64>()
+    }
+
+    /// Whether `more` bytes fit under the memory limit.
+    pub fn memory_allows(&self, more: u64) -> bool {
+        let limit = self.opts.limits.memory;
+        limit == u64::MAX || self.guest_memory().saturating_add(more) <= limit
     }
 
     /// The guest terminal's foreground process group.

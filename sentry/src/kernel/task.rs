@@ -572,6 +572,8 @@ pub fn cpu_times_us(host_pid: i32) -> (u64, u64) {
 /// The body of a task's sentry thread once its task exists: run, then tear down.
 pub fn task_main(mut task: Task) -> ExitStatus {
     let status = task.run();
+    let kernel = task.kernel.clone();
     task.finish(status);
+    kernel.release_task();
     status
 }

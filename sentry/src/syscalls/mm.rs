@@ -70,6 +70,9 @@ pub fn mmap(task: &mut Task) -> SysResult {
             }
         }
     };
+    if prot.writable() && !task.kernel.memory_allows(len) {
+        return Err(Errno::ENOMEM.into());
+    }
     let req = MapRequest {
         addr,
         len,
@@ -108,6 +111,9 @@ pub fn mremap(task: &mut Task) -> SysResult {
     }
     let fixed = (flags & libc::MREMAP_FIXED != 0).then(|| task.arg(4));
     let (old, old_len, new_len) = (task.arg(0), task.arg(1), task.arg(2));
+    if new_len > old_len && !task.kernel.memory_allows(new_len - old_len) {
+        return Err(Errno::ENOMEM.into());
+    }
     let may_move = flags & libc::MREMAP_MAYMOVE != 0;
     Ok(task.with_mm(|mm, host| mm.mremap(host, old, old_len, new_len, may_move, fixed))?)
 }
@@ -115,6 +121,11 @@ pub fn mremap(task: &mut Task) -> SysResult {
 /// `brk(addr)`.
 pub fn brk(task: &mut Task) -> SysResult {
     let addr = task.arg(0);
+    let cur = task.with_mm(|mm, host| mm.brk(host, 0));
+    if addr > cur && !task.kernel.memory_allows(addr - cur) {
+        // Linux's brk fails by returning the unchanged break.
+        return Ok(cur);
+    }
     Ok(task.with_mm(|mm, host| mm.brk(host, addr)))
 }
 
