@@ -19,7 +19,7 @@ enum Command {
     /// Run PROGRAM as a guest. Exits with the guest's exit status, or 128+N if it was
     /// killed by signal N; 127 if PROGRAM does not exist, 126 if it cannot be executed,
     /// 125 if the sentry itself cannot start.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print how every Linux syscall is answered (supported, partial, ENOSYS).
     Syscalls,
 }

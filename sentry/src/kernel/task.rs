@@ -96,6 +96,17 @@ pub struct Task {
     pub robust_list: u64,
 }
 
+/// `si_code` of a fault at an unmapped address.
+const SEGV_MAPERR: i32 = 1;
+
+/// The instruction behind a syscall stop.
+enum SyscallInsn {
+    /// `syscall`: the x86_64 ABI.
+    Syscall,
+    /// `int 0x80` or `sysenter`: the 32-bit ABI.
+    Other,
+}
+
 /// How a syscall interrupted by a signal continues (Linux's `-ERESTART*` codes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Restart {
@@ -244,10 +255,24 @@ impl Task {
     /// Handles the syscall the guest just made.
     fn syscall(&mut self) {
         let nr = self.regs.orig_rax;
-        if !self.syscall_instruction_ok() {
-            // `int 0x80`/`sysenter` from 64-bit code: the 32-bit ABI does not exist here.
-            self.regs.rax = (-(Errno::ENOSYS as i64)) as u64;
-            return;
+        match self.syscall_instruction() {
+            Some(SyscallInsn::Syscall) => {}
+            Some(SyscallInsn::Other) => {
+                // `int 0x80`/`sysenter` from 64-bit code: the 32-bit ABI does not exist
+                // here, so the call fails as on a kernel without IA-32 emulation.
+                self.regs.rax = (-(Errno::ENOSYS as i64)) as u64;
+                return;
+            }
+            None => {
+                // The `syscall` is not in the guest's memory: it jumped into the stub page,
+                // which lies above every guest address. Linux would fault on the fetch.
+                self.force_signal(SigInfo::fault(
+                    libc::SIGSEGV,
+                    SEGV_MAPERR,
+                    self.regs.rip.wrapping_sub(2),
+                ));
+                return;
+            }
         }
         let (ret, on_intr) = syscalls::dispatch(self, nr);
         if self.exit.is_some() {
@@ -264,16 +289,18 @@ impl Task {
         };
     }
 
-    /// Whether the syscall stop came from a 64-bit `syscall` instruction in guest code
-    /// (not `int 0x80` or `sysenter`, which the 32-bit ABI uses).
-    fn syscall_instruction_ok(&self) -> bool {
+    /// Which instruction made the syscall: the 64-bit `syscall`, another one (`int 0x80`,
+    /// `sysenter`), or none in guest memory (`None`).
+    fn syscall_instruction(&self) -> Option<SyscallInsn> {
         let mut insn = [0u8; 2];
-        match self.mm().read(self.regs.rip.wrapping_sub(2), &mut insn) {
-            Ok(()) => insn == [0x0f, 0x05],
-            // The instruction is not readable guest memory: the guest jumped into
-            // something that is not its own (the stub page). Refuse it.
-            Err(_) => false,
-        }
+        self.mm()
+            .read(self.regs.rip.wrapping_sub(2), &mut insn)
+            .ok()?;
+        Some(if insn == [0x0f, 0x05] {
+            SyscallInsn::Syscall
+        } else {
+            SyscallInsn::Other
+        })
     }
 
     /// Syscall argument `i` (0-based) as the guest passed it.

@@ -57,3 +57,14 @@ pub fn dispatch(task: &mut Task, nr: u64) -> (SysResult, Option<Restart>) {
 pub fn unsupported(_task: &mut Task) -> SysResult {
     Err(SysErr::Errno(Errno::ENOSYS))
 }
+
+/// For privileged operations the guest may not perform: EPERM, as Linux answers a process
+/// without the capability.
+pub fn eperm(_task: &mut Task) -> SysResult {
+    Err(SysErr::Errno(Errno::EPERM))
+}
+
+/// For operations Linux refuses to unprivileged processes with EACCES (perf_event_open).
+pub fn eacces(_task: &mut Task) -> SysResult {
+    Err(SysErr::Errno(Errno::EACCES))
+}
