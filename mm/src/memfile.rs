@@ -24,6 +24,10 @@ pub struct MemoryFile {
     base: NonNull<u8>,
     size: u64,
     alloc: Mutex<ExtentAllocator>,
+    /// Read-only file pages shared by every private mapping of the same file range.
+    pub(crate) page_cache: Mutex<
+        std::collections::HashMap<(crate::vma::FileVersion, u64, u64), std::sync::Weak<MemRange>>,
+    >,
 }
 
 // SAFETY: `base` points at a MAP_SHARED mapping owned by this object for its whole life;
@@ -72,6 +76,7 @@ impl MemoryFile {
             base,
             size,
             alloc: Mutex::new(ExtentAllocator::new(size)),
+            page_cache: Mutex::new(std::collections::HashMap::new()),
         }))
     }
 

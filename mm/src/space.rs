@@ -244,7 +244,7 @@ impl AddressSpace {
             Content::File { offset, .. } => *offset,
             Content::Zero => 0,
         };
-        let backing = self.new_backing(len, req.shared, &req.content)?;
+        let backing = self.new_backing(len, req.shared, req.prot, &req.content)?;
         host.map(addr, len, req.prot.0 as i32, backing.offset())
             .map_err(|e| MmError::Host("mmap in stub", e))?;
         // The host mapping already replaced whatever was there; drop it only now.
@@ -262,7 +262,18 @@ impl AddressSpace {
         Ok(addr)
     }
 
-    fn new_backing(&self, len: u64, shared: bool, content: &Content) -> Result<Backing, MmError> {
+    fn new_backing(
+        &self,
+        len: u64,
+        shared: bool,
+        prot: Prot,
+        content: &Content,
+    ) -> Result<Backing, MmError> {
+        if let (false, false, Content::File { file, offset }) = (shared, prot.writable(), content) {
+            if let Some(version) = file.version {
+                return self.cached(version, len, file, *offset);
+            }
+        }
         let range = MemRange::new(&self.mem, len, if shared { 0 } else { len.min(MAX_SLACK) })?;
         if let Content::File { file, offset } = content {
             fill_from_file(&range, 0, len, file, *offset)?;
@@ -275,6 +286,38 @@ impl AddressSpace {
         } else {
             Backing::Private(range)
         })
+    }
+
+    /// Read-only pages of a file range from the page cache, filled on first use.
+    fn cached(
+        &self,
+        version: crate::vma::FileVersion,
+        len: u64,
+        file: &MappedFile,
+        offset: u64,
+    ) -> Result<Backing, MmError> {
+        let key = (version, offset, len);
+        let mut cache = self.mem.page_cache.lock();
+        if let Some(mem) = cache.get(&key).and_then(std::sync::Weak::upgrade) {
+            return Ok(Backing::Shared { mem, off: 0 });
+        }
+        let range = MemRange::new(&self.mem, len, 0)?;
+        fill_from_file(&range, 0, len, file, offset)?;
+        let mem = Arc::new(range);
+        cache.retain(|_, w| w.strong_count() > 0);
+        cache.insert(key, Arc::downgrade(&mem));
+        Ok(Backing::Shared { mem, off: 0 })
+    }
+
+    /// Gives a page-cache VMA private pages (before it becomes writable).
+    fn uncache(&self, host: &mut dyn HostMapper, vma: &mut Vma) -> Result<(), MmError> {
+        let copy = MemRange::new(&self.mem, vma.len(), 0)?;
+        self.mem
+            .copy(vma.backing.offset(), copy.offset(), vma.len());
+        host.map(vma.start, vma.len(), vma.prot.0 as i32, copy.offset())
+            .map_err(|e| MmError::Host("mmap in stub", e))?;
+        vma.backing = Backing::Private(copy);
+        Ok(())
     }
 
     /// Removes mappings in `[addr, addr + len)`.
@@ -320,8 +363,15 @@ impl AddressSpace {
         st.vmas.split_at(end);
         let starts: Vec<u64> = st.vmas.range(addr, end).map(|v| v.start).collect();
         for s in starts {
-            if let Some(v) = st.vmas.find_mut(s) {
+            if let Some(mut v) = st.vmas.remove(s) {
                 v.prot = prot;
+                let r = if v.is_cached() && prot.writable() {
+                    self.uncache(host, &mut v)
+                } else {
+                    Ok(())
+                };
+                st.vmas.insert(v);
+                r?;
             }
         }
         Ok(())
@@ -490,9 +540,24 @@ impl AddressSpace {
         Ok(dst)
     }
 
+    /// Grows `vma` (not in the map) to `new_len` at address `at`; page-cache pages are
+    /// made private first (the file's cached range cannot grow).
+    fn resize_backing(
+        &self,
+        host: &mut dyn HostMapper,
+        vma: &mut Vma,
+        new_len: u64,
+        at: u64,
+    ) -> Result<(), MmError> {
+        if vma.is_cached() {
+            self.uncache(host, vma)?;
+        }
+        self.resize_backing_any(host, vma, new_len, at)
+    }
+
     /// Grows `vma` (not in the map) to `new_len` at address `at`, in place in the memory
     /// file when possible, else by copying into a bigger range.
-    fn resize_backing(
+    fn resize_backing_any(
         &self,
         host: &mut dyn HostMapper,
         vma: &mut Vma,
@@ -631,7 +696,9 @@ impl AddressSpace {
         }
         for v in st.vmas.range(addr, end) {
             let (s, e) = (v.start.max(addr), v.end.min(end));
-            if v.shared && advice != advice::REMOVE {
+            // Shared pages stay (they are the object's, not this mapping's); page-cache
+            // pages already hold exactly what a re-read of the file would give.
+            if (v.shared && advice != advice::REMOVE) || v.is_cached() {
                 continue;
             }
             self.mem.zero(v.offset_of(s), e - s);

@@ -67,6 +67,23 @@ pub struct MappedFile {
     pub ino: u64,
     /// Where the contents come from.
     pub source: Arc<dyn FileSource>,
+    /// The file's identity and version (device, inode, mtime, size) when its read-only
+    /// pages may be shared through the page cache; `None` for files whose contents can
+    /// change unseen.
+    pub version: Option<FileVersion>,
+}
+
+/// What identifies one version of a file's contents for the page cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileVersion {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Size in bytes.
+    pub size: u64,
 }
 
 impl std::fmt::Debug for MappedFile {
@@ -151,6 +168,12 @@ impl Vma {
     /// Whether the VMA is empty (never, for a VMA in a map).
     pub fn is_empty(&self) -> bool {
         self.end == self.start
+    }
+
+    /// A private mapping whose pages come from the page cache (shared, read-only, equal to
+    /// the file): writing it first needs a private copy.
+    pub fn is_cached(&self) -> bool {
+        !self.shared && matches!(self.backing, Backing::Shared { .. })
     }
 
     /// Memory-file offset of guest address `addr` (which must be inside the VMA).

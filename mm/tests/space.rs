@@ -322,6 +322,7 @@ fn private_file_mapping_copies_contents_with_offset() {
         dev: 1,
         ino: 2,
         source: Arc::new(Bytes(data)),
+        version: None,
     });
     let req = MapRequest {
         content: Content::File { file, offset: P },
@@ -349,4 +350,55 @@ fn strings_stop_at_nul_and_faults() {
     a.write(x, b"hello\0").unwrap();
     assert_eq!(a.read_cstring(x, 100).unwrap(), b"hello");
     assert_eq!(a.read_cstring(x, 3), Err(MmError::TooLong));
+}
+
+#[test]
+fn read_only_file_pages_are_shared_until_written() {
+    let (a, mut h) = space();
+    let data = vec![b'x'; 2 * P as usize];
+    let version = mm::FileVersion {
+        dev: 1,
+        ino: 9,
+        mtime_ns: 5,
+        size: 2 * P,
+    };
+    let file = Arc::new(mm::MappedFile {
+        path: "/lib".into(),
+        dev: 1,
+        ino: 9,
+        source: Arc::new(Bytes(data)),
+        version: Some(version),
+    });
+    let ro = |addr| MapRequest {
+        addr,
+        content: Content::File {
+            file: file.clone(),
+            offset: 0,
+        },
+        ..MapRequest::anon(2 * P, Prot::READ)
+    };
+    let x = a.mmap(&mut h, ro(0x1000_0000)).unwrap();
+    let child = a.fork().unwrap();
+    let y = a.mmap(&mut h, ro(0x2000_0000)).unwrap();
+    let off = |s: &AddressSpace, addr| {
+        s.vmas()
+            .into_iter()
+            .find(|v| v.start == addr)
+            .unwrap()
+            .memfd_offset
+    };
+    assert_eq!(
+        off(&a, x),
+        off(&a, y),
+        "a second mapping reuses the cached pages"
+    );
+    assert_eq!(off(&a, x), off(&child, x), "fork shares them");
+    let before = a.memory_file().resident_bytes();
+    a.mprotect(&mut h, x, P, Prot::RW).unwrap();
+    a.write(x, b"private").unwrap();
+    assert_ne!(off(&a, x), off(&a, y), "writing needs a private copy");
+    assert_eq!(a.read_obj::<u8>(y), Ok(b'x'), "the cache is untouched");
+    assert_eq!(child.read_obj::<u8>(x), Ok(b'x'));
+    assert!(a.memory_file().resident_bytes() >= before);
+    assert_consistent(&a, &h);
 }

@@ -52,11 +52,22 @@ impl Opener for GuestOpener<'_> {
             dev: st.dev,
             ino: st.ino,
             source: Arc::new(FileData(file)),
+            version: Some(file_version(&st)),
         };
         Ok(ExecFile {
             file: Arc::new(mapped),
             size: st.size as u64,
         })
+    }
+}
+
+/// The page-cache identity of a file's current contents.
+pub fn file_version(st: &fs::Stat) -> mm::FileVersion {
+    mm::FileVersion {
+        dev: st.dev,
+        ino: st.ino,
+        mtime_ns: st.mtime.sec as i128 * 1_000_000_000 + st.mtime.nsec as i128,
+        size: st.size as u64,
     }
 }
 

@@ -62,6 +62,7 @@ pub fn mmap(task: &mut Task) -> SysResult {
                     dev: st.dev,
                     ino: st.ino,
                     source: Arc::new(FileData(file)),
+                    version: Some(crate::kernel::exec::file_version(&st)),
                 };
                 Content::File {
                     file: Arc::new(mapped),
