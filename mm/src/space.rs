@@ -269,10 +269,10 @@ impl AddressSpace {
         prot: Prot,
         content: &Content,
     ) -> Result<Backing, MmError> {
-        if let (false, false, Content::File { file, offset }) = (shared, prot.writable(), content) {
-            if let Some(version) = file.version {
-                return self.cached(version, len, file, *offset);
-            }
+        if let (false, false, Content::File { file, offset }) = (shared, prot.writable(), content)
+            && let Some(version) = file.version
+        {
+            return self.cached(version, len, file, *offset);
         }
         let range = MemRange::new(&self.mem, len, if shared { 0 } else { len.min(MAX_SLACK) })?;
         if let Content::File { file, offset } = content {
