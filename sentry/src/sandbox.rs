@@ -232,6 +232,9 @@ fn build_vfs(
     };
     let vfs = Vfs::new(root);
     vfs.mount("/dev", fs::dev::devfs());
+    let shm = fs::tmpfs::TmpFs::root(limit, 0o1777);
+    tmpfs.push(shm.fs().clone());
+    vfs.mount("/dev/shm", shm);
     for spec in &config.binds {
         let parts: Vec<&str> = spec.split(':').collect();
         let (host, guest, mode) = match parts.as_slice() {

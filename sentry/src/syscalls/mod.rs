@@ -8,6 +8,7 @@
 pub mod fs;
 pub mod futex;
 pub mod io;
+pub mod misc;
 pub mod mm;
 pub mod names;
 pub mod poll;

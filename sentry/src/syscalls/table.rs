@@ -2,7 +2,7 @@
 //!
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
-use super::{Handler, fs, io, mm, process, signal, time};
+use super::{Handler, fs, io, misc, mm, process, signal, time};
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ret};
 use std::sync::OnceLock;
@@ -239,6 +239,43 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_signalfd4, "signalfd4", signal::signalfd4, &[Fd, Ptr, Uint, Hex]),
     sys(SYS_rt_sigqueueinfo, "rt_sigqueueinfo", signal::rt_sigqueueinfo, &[Int, Signal, Ptr]),
     sys(SYS_rt_tgsigqueueinfo, "rt_tgsigqueueinfo", signal::rt_tgsigqueueinfo, &[Int, Int, Signal, Ptr]),
+    sys(SYS_setuid, "setuid", misc::setuid, &[Int]),
+    sys(SYS_setgid, "setgid", misc::setgid, &[Int]),
+    sys(SYS_setreuid, "setreuid", misc::setreuid, &[Int, Int]),
+    sys(SYS_setregid, "setregid", misc::setregid, &[Int, Int]),
+    sys(SYS_setresuid, "setresuid", misc::setresuid, &[Int, Int, Int]),
+    sys(SYS_setresgid, "setresgid", misc::setresgid, &[Int, Int, Int]),
+    sys(SYS_setfsuid, "setfsuid", misc::setfsuid, &[Int]).partial("file-system ids follow the effective ids"),
+    sys(SYS_setfsgid, "setfsgid", misc::setfsgid, &[Int]).partial("file-system ids follow the effective ids"),
+    sys(SYS_setgroups, "setgroups", misc::setgroups, &[Int, Ptr]).partial("no supplementary groups"),
+    sys(SYS_capget, "capget", misc::capget, &[Ptr, Ptr]).partial("root has all capabilities, others none"),
+    sys(SYS_capset, "capset", misc::capset, &[Ptr, Ptr]).partial("accepted for root, not enforced"),
+    sys(SYS_sched_getscheduler, "sched_getscheduler", misc::sched_getscheduler, &[Int]),
+    sys(SYS_sched_setscheduler, "sched_setscheduler", misc::sched_setscheduler, &[Int, Int, Ptr]).partial("SCHED_OTHER only"),
+    sys(SYS_sched_getparam, "sched_getparam", misc::sched_getparam, &[Int, Ptr]),
+    sys(SYS_sched_setparam, "sched_setparam", misc::sched_setparam, &[Int, Ptr]),
+    sys(SYS_sched_get_priority_max, "sched_get_priority_max", misc::sched_get_priority_max, &[Int]),
+    sys(SYS_sched_get_priority_min, "sched_get_priority_min", misc::sched_get_priority_min, &[Int]),
+    sys(SYS_sched_rr_get_interval, "sched_rr_get_interval", misc::sched_rr_get_interval, &[Int, Ptr]),
+    sys(SYS_getpriority, "getpriority", misc::getpriority, &[Int, Int]),
+    sys(SYS_setpriority, "setpriority", misc::setpriority, &[Int, Int, Int]).partial("accepted, not applied"),
+    sys(SYS_personality, "personality", misc::personality, &[Hex]).partial("PER_LINUX only"),
+    sys(SYS_membarrier, "membarrier", misc::membarrier, &[Int, Hex, Int]),
+    sys(SYS_memfd_create, "memfd_create", misc::memfd_create, &[Str, Hex]).partial("MAP_SHARED mappings are copies; no seals"),
+    sys(SYS_copy_file_range, "copy_file_range", misc::copy_file_range, &[Fd, Ptr, Fd, Ptr, Uint, Hex]),
+    sys(SYS_flock, "flock", misc::flock, &[Fd, Int]).partial("always succeeds"),
+    sys(SYS_fallocate, "fallocate", misc::fallocate, &[Fd, Hex, Long, Long]).partial("mode 0 and KEEP_SIZE only"),
+    sys(SYS_getxattr, "getxattr", misc::getxattr, &[Str, Str, Ptr, Uint]).partial("no extended attributes"),
+    sys(SYS_lgetxattr, "lgetxattr", misc::getxattr, &[Str, Str, Ptr, Uint]).partial("no extended attributes"),
+    sys(SYS_fgetxattr, "fgetxattr", misc::getxattr, &[Fd, Str, Ptr, Uint]).partial("no extended attributes"),
+    sys(SYS_listxattr, "listxattr", misc::listxattr, &[Str, Ptr, Uint]).partial("no extended attributes"),
+    sys(SYS_llistxattr, "llistxattr", misc::listxattr, &[Str, Ptr, Uint]).partial("no extended attributes"),
+    sys(SYS_flistxattr, "flistxattr", misc::listxattr, &[Fd, Ptr, Uint]).partial("no extended attributes"),
+    sys(SYS_setxattr, "setxattr", misc::setxattr, &[Str, Str, Ptr, Uint, Hex]).partial("EOPNOTSUPP"),
+    sys(SYS_lsetxattr, "lsetxattr", misc::setxattr, &[Str, Str, Ptr, Uint, Hex]).partial("EOPNOTSUPP"),
+    sys(SYS_fsetxattr, "fsetxattr", misc::setxattr, &[Fd, Str, Ptr, Uint, Hex]).partial("EOPNOTSUPP"),
+    sys(SYS_readahead, "readahead", misc::readahead, &[Fd, Long, Uint]),
+    sys(SYS_sync_file_range, "sync_file_range", misc::readahead, &[Fd, Long, Long, Hex]),
     sys(SYS_ptrace, "ptrace", super::eperm, &[Int, Int, Ptr, Ptr]).partial("always EPERM: guests cannot trace"),
     sys(SYS_process_vm_readv, "process_vm_readv", super::eperm, &[Int, Ptr, Uint, Ptr, Uint, Hex]).partial("always EPERM"),
     sys(SYS_process_vm_writev, "process_vm_writev", super::eperm, &[Int, Ptr, Uint, Ptr, Uint, Hex]).partial("always EPERM"),

@@ -1,0 +1,444 @@
+//! Calls programs make in passing: identities (set*id, capabilities), scheduling policy
+//! and priority, personality, membarrier, memfd_create, copy_file_range, flock,
+//! fallocate, extended attributes, readahead.
+
+use crate::errno::{SysErr, SysResult};
+use crate::kernel::process::Creds;
+use crate::kernel::task::Task;
+use fs::OpenFile;
+use nix::errno::Errno;
+
+/// Changes credentials with `f` if the caller may: root may set anything; others may only
+/// move between their real, effective and saved ids (`allowed`).
+fn change_creds(task: &Task, f: impl FnOnce(&mut Creds) -> Result<(), Errno>) -> SysResult {
+    let mut c = task.process.creds.lock();
+    let mut next = *c;
+    f(&mut next)?;
+    *c = next;
+    Ok(0)
+}
+
+fn may_set(c: &Creds, id: u32, user: bool) -> bool {
+    let (r, e, s) = if user {
+        (c.uid, c.euid, c.suid)
+    } else {
+        (c.gid, c.egid, c.sgid)
+    };
+    c.euid == 0 || id == r || id == e || id == s
+}
+
+/// `setuid(uid)`.
+pub fn setuid(task: &mut Task) -> SysResult {
+    let uid = task.arg(0) as u32;
+    change_creds(task, |c| {
+        if c.euid == 0 {
+            (c.uid, c.euid, c.suid) = (uid, uid, uid);
+        } else if uid == c.uid || uid == c.suid {
+            c.euid = uid;
+        } else {
+            return Err(Errno::EPERM);
+        }
+        Ok(())
+    })
+}
+
+/// `setgid(gid)`.
+pub fn setgid(task: &mut Task) -> SysResult {
+    let gid = task.arg(0) as u32;
+    change_creds(task, |c| {
+        if c.euid == 0 {
+            (c.gid, c.egid, c.sgid) = (gid, gid, gid);
+        } else if gid == c.gid || gid == c.sgid {
+            c.egid = gid;
+        } else {
+            return Err(Errno::EPERM);
+        }
+        Ok(())
+    })
+}
+
+/// `setresuid(r, e, s)` (and `setreuid(r, e)` with s = -1): -1 keeps an id.
+fn setres(task: &Task, ids: [u32; 3], user: bool) -> SysResult {
+    change_creds(task, |c| {
+        if ids
+            .iter()
+            .any(|&id| id != u32::MAX && !may_set(c, id, user))
+        {
+            return Err(Errno::EPERM);
+        }
+        let slots = if user {
+            [&mut c.uid, &mut c.euid, &mut c.suid]
+        } else {
+            [&mut c.gid, &mut c.egid, &mut c.sgid]
+        };
+        for (slot, id) in slots.into_iter().zip(ids) {
+            if id != u32::MAX {
+                *slot = id;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `setresuid(ruid, euid, suid)`.
+pub fn setresuid(task: &mut Task) -> SysResult {
+    setres(
+        task,
+        [task.arg(0) as u32, task.arg(1) as u32, task.arg(2) as u32],
+        true,
+    )
+}
+
+/// `setresgid(rgid, egid, sgid)`.
+pub fn setresgid(task: &mut Task) -> SysResult {
+    setres(
+        task,
+        [task.arg(0) as u32, task.arg(1) as u32, task.arg(2) as u32],
+        false,
+    )
+}
+
+/// `setreuid(ruid, euid)`.
+pub fn setreuid(task: &mut Task) -> SysResult {
+    setres(
+        task,
+        [task.arg(0) as u32, task.arg(1) as u32, u32::MAX],
+        true,
+    )
+}
+
+/// `setregid(rgid, egid)`.
+pub fn setregid(task: &mut Task) -> SysResult {
+    setres(
+        task,
+        [task.arg(0) as u32, task.arg(1) as u32, u32::MAX],
+        false,
+    )
+}
+
+/// `setfsuid(uid)`/`setfsgid(gid)`: file-system ids follow the effective ids here; the
+/// previous value is returned and nothing changes.
+pub fn setfsuid(task: &mut Task) -> SysResult {
+    Ok(task.process.creds.lock().euid as u64)
+}
+
+/// `setfsgid(gid)`.
+pub fn setfsgid(task: &mut Task) -> SysResult {
+    Ok(task.process.creds.lock().egid as u64)
+}
+
+/// `setgroups(size, list)`: root may drop supplementary groups (there are none).
+pub fn setgroups(task: &mut Task) -> SysResult {
+    if task.process.creds.lock().euid != 0 {
+        return Err(Errno::EPERM.into());
+    }
+    if task.arg(0) > 65536 {
+        return Err(Errno::EINVAL.into());
+    }
+    Ok(0)
+}
+
+/// `capget(header, data)`: root holds every capability, others none.
+pub fn capget(task: &mut Task) -> SysResult {
+    let header: [u32; 2] = task.read_obj(task.arg(0))?;
+    const V3: u32 = 0x2008_0522;
+    if header[0] != V3 && header[0] != 0x2007_1026 && header[0] != 0x1998_0330 {
+        task.write_obj(task.arg(0), &[V3, header[1]])?;
+        return Err(Errno::EINVAL.into());
+    }
+    if task.arg(1) != 0 {
+        let all = if task.process.creds.lock().euid == 0 {
+            u32::MAX
+        } else {
+            0
+        };
+        let words = if header[0] == 0x1998_0330 { 1 } else { 2 };
+        let data: Vec<u8> = (0..words)
+            .flat_map(|_| [all, all, all])
+            .flat_map(|w| w.to_ne_bytes())
+            .collect();
+        task.mm().write(task.arg(1), &data)?;
+    }
+    Ok(0)
+}
+
+/// `capset(header, data)`: accepted for root (capabilities are not enforced further).
+pub fn capset(task: &mut Task) -> SysResult {
+    if task.process.creds.lock().euid != 0 {
+        return Err(Errno::EPERM.into());
+    }
+    Ok(0)
+}
+
+/// `sched_getscheduler(pid)`: SCHED_OTHER.
+pub fn sched_getscheduler(_task: &mut Task) -> SysResult {
+    Ok(libc::SCHED_OTHER as u64)
+}
+
+/// `sched_setscheduler(pid, policy, param)`: SCHED_OTHER with priority 0 only.
+pub fn sched_setscheduler(task: &mut Task) -> SysResult {
+    let prio: i32 = task.read_obj(task.arg(2))?;
+    match (task.arg(1) as i32 & !libc::SCHED_RESET_ON_FORK, prio) {
+        (libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE, 0) => Ok(0),
+        (libc::SCHED_FIFO | libc::SCHED_RR, _) => Err(Errno::EPERM.into()),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// `sched_getparam(pid, param)`: priority 0.
+pub fn sched_getparam(task: &mut Task) -> SysResult {
+    task.write_obj(task.arg(1), &0i32)?;
+    Ok(0)
+}
+
+/// `sched_setparam(pid, param)`: priority 0 only.
+pub fn sched_setparam(task: &mut Task) -> SysResult {
+    let prio: i32 = task.read_obj(task.arg(1))?;
+    if prio != 0 {
+        Err(Errno::EINVAL.into())
+    } else {
+        Ok(0)
+    }
+}
+
+/// `sched_get_priority_max(policy)`.
+pub fn sched_get_priority_max(task: &mut Task) -> SysResult {
+    match task.arg(0) as i32 {
+        libc::SCHED_FIFO | libc::SCHED_RR => Ok(99),
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// `sched_get_priority_min(policy)`.
+pub fn sched_get_priority_min(task: &mut Task) -> SysResult {
+    match task.arg(0) as i32 {
+        libc::SCHED_FIFO | libc::SCHED_RR => Ok(1),
+        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// `sched_rr_get_interval(pid, tp)`: 100 ms.
+pub fn sched_rr_get_interval(task: &mut Task) -> SysResult {
+    task.write_obj(
+        task.arg(1),
+        &crate::abi::Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        },
+    )?;
+    Ok(0)
+}
+
+/// `getpriority(which, who)`: nice 0 (returned as 20 - nice, as the raw syscall does).
+pub fn getpriority(task: &mut Task) -> SysResult {
+    if task.arg(0) > 2 {
+        return Err(Errno::EINVAL.into());
+    }
+    Ok(20)
+}
+
+/// `setpriority(which, who, prio)`: accepted within the nice range.
+pub fn setpriority(task: &mut Task) -> SysResult {
+    if task.arg(0) > 2 {
+        return Err(Errno::EINVAL.into());
+    }
+    let nice = task.arg(2) as i32;
+    if nice < 0 && task.process.creds.lock().euid != 0 {
+        return Err(Errno::EACCES.into());
+    }
+    Ok(0)
+}
+
+/// `personality(persona)`: only the Linux personality; 0xffffffff queries.
+pub fn personality(task: &mut Task) -> SysResult {
+    match task.arg(0) as u32 {
+        0 | 0xffff_ffff => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// `membarrier(cmd, flags, cpu)`: the sentry's syscalls are full barriers already.
+pub fn membarrier(task: &mut Task) -> SysResult {
+    const QUERY: u64 = 0;
+    const GLOBAL: u64 = 1;
+    const PRIVATE_EXPEDITED: u64 = 8;
+    const REGISTER_PRIVATE_EXPEDITED: u64 = 16;
+    match task.arg(0) {
+        QUERY => Ok(GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED),
+        GLOBAL | PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// `memfd_create(name, flags)`: an unlinked in-memory file.
+pub fn memfd_create(task: &mut Task) -> SysResult {
+    let flags = task.arg(1) as u32;
+    let known = libc::MFD_CLOEXEC
+        | libc::MFD_ALLOW_SEALING
+        | libc::MFD_HUGETLB
+        | libc::MFD_NOEXEC_SEAL
+        | libc::MFD_EXEC;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let name = task
+        .mm()
+        .read_cstring(task.arg(0), 249)
+        .map_err(|e| match e {
+            mm::MmError::TooLong => SysErr::Errno(Errno::EINVAL),
+            e => e.into(),
+        })?;
+    let dir = fs::tmpfs::TmpFs::root(task.kernel.opts.limits.memory, 0o700);
+    let (_, ops) = fs::Inode::create(dir.as_ref(), b"memfd", libc::O_RDWR, 0o777)?;
+    let label = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
+    let file = OpenFile::new(Box::new(Named(ops, label)), libc::O_RDWR, None);
+    let limit = task.process.rlimit(libc::RLIMIT_NOFILE as usize);
+    Ok(task
+        .files
+        .lock()
+        .insert(file, flags & libc::MFD_CLOEXEC != 0, 0, limit)? as u64)
+}
+
+/// A file reported under a name of its own (memfds).
+struct Named(Box<dyn fs::FileOps>, String);
+
+impl fs::FileOps for Named {
+    fn read(&self, w: &std::sync::Arc<fs::Waiter>, buf: &mut [u8], nb: bool) -> fs::Result<usize> {
+        self.0.read(w, buf, nb)
+    }
+    fn write(&self, w: &std::sync::Arc<fs::Waiter>, buf: &[u8], nb: bool) -> fs::Result<usize> {
+        self.0.write(w, buf, nb)
+    }
+    fn pread(&self, buf: &mut [u8], off: u64) -> fs::Result<usize> {
+        self.0.pread(buf, off)
+    }
+    fn pwrite(&self, buf: &[u8], off: u64) -> fs::Result<usize> {
+        self.0.pwrite(buf, off)
+    }
+    fn seek(&self, off: i64, whence: i32) -> fs::Result<u64> {
+        self.0.seek(off, whence)
+    }
+    fn stat(&self) -> fs::Result<fs::Stat> {
+        self.0.stat()
+    }
+    fn truncate(&self, len: u64) -> fs::Result<()> {
+        self.0.truncate(len)
+    }
+    fn map_kind(&self) -> fs::MapKind {
+        self.0.map_kind()
+    }
+    fn anon_name(&self) -> Option<String> {
+        Some(self.1.clone())
+    }
+}
+
+/// `copy_file_range(fd_in, off_in, fd_out, off_out, len, flags)`.
+pub fn copy_file_range(task: &mut Task) -> SysResult {
+    let (fin, off_in_p, fout, off_out_p, len, flags) = (
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2) as i32,
+        task.arg(3),
+        task.arg(4) as usize,
+        task.arg(5),
+    );
+    if flags != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let (inp, out) = (task.file(fin)?, task.file(fout)?);
+    if !inp.readable() || !out.writable() || out.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EBADF.into());
+    }
+    let read_off = |p: u64| -> Result<Option<u64>, SysErr> {
+        if p == 0 {
+            Ok(None)
+        } else {
+            Ok(Some(task.read_obj::<u64>(p)?))
+        }
+    };
+    let (mut oi, mut oo) = (read_off(off_in_p)?, read_off(off_out_p)?);
+    let mut buf = vec![0u8; len.min(1 << 20)];
+    let mut done = 0usize;
+    while done < len {
+        let want = (len - done).min(buf.len());
+        let n = match oi {
+            Some(o) => inp.ops.pread(&mut buf[..want], o)?,
+            None => inp.read(task.waiter(), &mut buf[..want])?,
+        };
+        if n == 0 {
+            break;
+        }
+        let w = match oo {
+            Some(o) => out.ops.pwrite(&buf[..n], o)?,
+            None => out.write(task.waiter(), &buf[..n])?,
+        };
+        done += w;
+        oi = oi.map(|o| o + n as u64);
+        oo = oo.map(|o| o + w as u64);
+        if w < n || n < want {
+            break;
+        }
+    }
+    if let Some(o) = oi {
+        task.write_obj(off_in_p, &o)?;
+    }
+    if let Some(o) = oo {
+        task.write_obj(off_out_p, &o)?;
+    }
+    Ok(done as u64)
+}
+
+/// `flock(fd, op)`: advisory locks always succeed (no other locker is visible).
+pub fn flock(task: &mut Task) -> SysResult {
+    task.file(task.arg(0) as i32)?;
+    let op = task.arg(1) as i32 & !libc::LOCK_NB;
+    if !matches!(op, libc::LOCK_SH | libc::LOCK_EX | libc::LOCK_UN) {
+        return Err(Errno::EINVAL.into());
+    }
+    Ok(0)
+}
+
+/// `fallocate(fd, mode, offset, len)`: plain allocation grows the file like a write of
+/// zeros would; other modes are not supported.
+pub fn fallocate(task: &mut Task) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    let (mode, off, len) = (task.arg(1) as i32, task.arg(2) as i64, task.arg(3) as i64);
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if !file.writable() {
+        return Err(Errno::EBADF.into());
+    }
+    if mode & !libc::FALLOC_FL_KEEP_SIZE != 0 {
+        return Err(Errno::EOPNOTSUPP.into());
+    }
+    let end = (off + len) as u64;
+    let size = file.ops.stat()?.size as u64;
+    if mode & libc::FALLOC_FL_KEEP_SIZE == 0 && end > size {
+        file.ops.truncate(end)?;
+    }
+    Ok(0)
+}
+
+/// `getxattr` and relatives: no extended attributes exist.
+pub fn getxattr(_task: &mut Task) -> SysResult {
+    Err(Errno::ENODATA.into())
+}
+
+/// `listxattr` and relatives: an empty list.
+pub fn listxattr(_task: &mut Task) -> SysResult {
+    Ok(0)
+}
+
+/// `setxattr` and relatives: not supported on these filesystems.
+pub fn setxattr(_task: &mut Task) -> SysResult {
+    Err(Errno::EOPNOTSUPP.into())
+}
+
+/// `readahead(fd, offset, count)`, `sync_file_range`: hints, accepted.
+pub fn readahead(task: &mut Task) -> SysResult {
+    task.file(task.arg(0) as i32)?;
+    Ok(0)
+}
