@@ -13,7 +13,15 @@ TESTSRC := $(wildcard rootfs/src/*.c)
 TESTBIN := $(patsubst rootfs/src/%.c,rootfs/test/%,$(TESTSRC)) \
            $(patsubst rootfs/src/%.c,rootfs/test/%-pie,$(TESTSRC))
 
-.PHONY: all build rootfs run test bench clean
+FUZZ_SECONDS ?= 600
+# The Debian root is built from the machine's own apt configuration: its release and
+# its mirror (the first non-security one), never a hard-coded host.
+DEBIAN_SUITE  ?= $(shell . /etc/os-release && echo $$VERSION_CODENAME)
+DEBIAN_MIRROR ?= $(shell { grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $$2}'; \
+                   grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $$2}'; } | grep -v security | head -n1)
+DEBIAN_PKGS   := bash,coreutils,findutils,grep,sed,gzip,tar,perl-base,python3-minimal
+
+.PHONY: all build rootfs rootfs-debian run test bench fuzz clean
 
 all: build
 
@@ -47,6 +55,16 @@ rootfs/test/%-pie: rootfs/src/%.c
 	@mkdir -p rootfs/test
 	$(CC) $(CFLAGS) -static-pie -fPIE -o $@ $<
 
+# A minimal Debian root (debootstrap), for running distribution binaries with --root.
+rootfs-debian: rootfs-debian/.complete
+
+rootfs-debian/.complete:
+	command -v debootstrap >/dev/null || { apt-get update -q >/dev/null; apt-get install -y -q debootstrap >/dev/null; }
+	rm -rf rootfs-debian.tmp
+	debootstrap --variant=minbase --include=$(DEBIAN_PKGS) $(DEBIAN_SUITE) rootfs-debian.tmp $(DEBIAN_MIRROR)
+	rm -rf rootfs-debian && mv rootfs-debian.tmp rootfs-debian
+	touch $@
+
 run: build rootfs
 	$(SENTRY) run rootfs/bin/ls rootfs
 
@@ -57,6 +75,18 @@ test: build rootfs
 bench: build rootfs
 	SENTRY_BIN=$(abspath $(SENTRY)) SENTRY_ROOTFS=$(abspath rootfs) \
 	  $(CARGO) run --release -q -p tests --bin bench
+
+# Fuzz the loader and the path walk (cargo-fuzz; the stable toolchain needs
+# RUSTC_BOOTSTRAP for libFuzzer's instrumentation flags). Not part of `make test`.
+fuzz: rootfs
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/loader fuzz/corpus/path_walk
+	cp rootfs/test/exit_with fuzz/corpus/loader/static
+	cp rootfs/test/exit_with-pie fuzz/corpus/loader/pie
+	printf '#!/bin/sh\necho\n' > fuzz/corpus/loader/script
+	printf 'a/b/../../up/abs/c' > fuzz/corpus/path_walk/seed
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O loader corpus/loader -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O path_walk corpus/path_walk -- -max_total_time=$(FUZZ_SECONDS)
 
 clean:
 	$(CARGO) clean
