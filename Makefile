@@ -19,7 +19,7 @@ FUZZ_SECONDS ?= 600
 DEBIAN_SUITE  ?= $(shell . /etc/os-release && echo $$VERSION_CODENAME)
 DEBIAN_MIRROR ?= $(shell { grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $$2}'; \
                    grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $$2}'; } | grep -v security | head -n1)
-DEBIAN_PKGS   := bash,coreutils,findutils,grep,sed,gzip,tar,perl-base,python3-minimal
+DEBIAN_PKGS   := bash,coreutils,findutils,grep,sed,gzip,tar,perl-base,python3-minimal,python3
 
 .PHONY: all build rootfs rootfs-debian run test bench fuzz clean
 
@@ -68,7 +68,7 @@ rootfs-debian/.complete:
 run: build rootfs
 	$(SENTRY) run rootfs/bin/ls rootfs
 
-test: build rootfs
+test: build rootfs rootfs-debian
 	SENTRY_BIN=$(abspath $(SENTRY)) SENTRY_ROOTFS=$(abspath rootfs) \
 	  $(CARGO) test --release --workspace -- --test-threads=2
 
