@@ -40,6 +40,9 @@ pub enum LoadError {
     /// A broken ELF.
     #[error("Exec format error ({0})")]
     Malformed(&'static str),
+    /// The `PT_INTERP` interpreter is not a usable ELF.
+    #[error("Accessing a corrupted shared library ({0})")]
+    BadInterp(&'static str),
     /// Too many nested `#!` interpreters.
     #[error("Too many levels of symbolic links (#! interpreters nest too deeply)")]
     Loop,
@@ -62,6 +65,7 @@ impl LoadError {
             LoadError::NotExecutable | LoadError::WrongArch(_) | LoadError::Malformed(_) => {
                 Errno::ENOEXEC
             }
+            LoadError::BadInterp(_) => Errno::ELIBBAD,
             LoadError::Loop => Errno::ELOOP,
             LoadError::TooBig => Errno::E2BIG,
             LoadError::Mm(MmError::NoMem) => Errno::ENOMEM,
@@ -116,9 +120,19 @@ pub fn prepare(
                 None => None,
                 Some(ipath) => {
                     let i = opener.open_exec(ipath)?;
-                    let ielf = elf::parse(i.file, i.size)?;
+                    // Linux reads the interpreter's header in full (EIO when it is
+                    // shorter) and refuses what is not an x86_64 ELF with ELIBBAD.
+                    if i.size < elf::EHDR_SIZE {
+                        return Err(LoadError::Io(Errno::EIO));
+                    }
+                    let ielf = elf::parse(i.file, i.size).map_err(|e| match e {
+                        LoadError::Malformed(why) | LoadError::WrongArch(why) => {
+                            LoadError::BadInterp(why)
+                        }
+                        other => other,
+                    })?;
                     if ielf.interp.is_some() {
-                        return Err(LoadError::Malformed(
+                        return Err(LoadError::BadInterp(
                             "the interpreter itself has an interpreter",
                         ));
                     }

@@ -20,10 +20,17 @@ fn blank(c: u8) -> bool {
 /// or names no interpreter.
 pub fn parse_shebang(head: &[u8]) -> Option<Shebang> {
     let rest = head.strip_prefix(b"#!")?;
-    // The line ends at a newline or, if none fits in the buffer, at the buffer's end.
+    // The line ends at a newline or, if none fits in the buffer, at the buffer's end;
+    // then the interpreter's name must end inside the buffer (a blank or NUL after it),
+    // else it is taken as truncated and the file is not a script.
     let line = match rest.iter().position(|&c| c == b'\n') {
         Some(n) => &rest[..n],
-        None => rest,
+        None if head.len() < BINPRM_BUF_SIZE => rest,
+        None => {
+            let start = rest.iter().position(|&c| !blank(c))?;
+            rest[start..].iter().position(|&c| blank(c) || c == 0)?;
+            rest
+        }
     };
     let line = line.split(|&c| c == 0).next().unwrap_or(&[]);
     let start = line.iter().position(|&c| !blank(c))?;
@@ -67,6 +74,16 @@ mod tests {
         assert_eq!(parse_shebang(b"#!\n"), None);
         assert_eq!(parse_shebang(b"#!   \t\n"), None);
         assert_eq!(parse_shebang(b"\x7fELF"), None);
+        let long = [b"#!/".as_slice(), &[b'x'; BINPRM_BUF_SIZE]].concat();
+        assert_eq!(parse_shebang(&long[..BINPRM_BUF_SIZE]), None);
+        let with_arg = [b"#!/bin/sh ".as_slice(), &[b'x'; BINPRM_BUF_SIZE]].concat();
+        assert_eq!(
+            parse_shebang(&with_arg[..BINPRM_BUF_SIZE]),
+            Some(Shebang {
+                interp: b"/bin/sh".to_vec(),
+                arg: Some(with_arg[10..BINPRM_BUF_SIZE].to_vec())
+            })
+        );
         assert_eq!(
             parse_shebang(b"#!/bin/sh"),
             Some(Shebang {

@@ -166,7 +166,7 @@ pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadErr
     let loaded = match loaded {
         Ok(l) => l,
         Err(e) => {
-            log::warn!("exec failed after the point of no return: {e}");
+            log::debug!("exec failed after the point of no return: {e}");
             task.exit = Some(ExitStatus::killed(libc::SIGSEGV));
             return Err(e);
         }

@@ -111,9 +111,12 @@ fn run_new(new: NewTask) -> ExitStatus {
     };
     match new.image {
         Image::Program(prepared) => {
+            let name = String::from_utf8_lossy(prepared.execfn()).into_owned();
             if let Err(e) = exec::commit(&mut task, *prepared) {
-                log::warn!("loading the first program failed: {e}");
-                task.exit = Some(ExitStatus::killed(libc::SIGSEGV));
+                // `sentry run` could not start the program at all: as for the errors found
+                // before the point of no return, one line and "cannot execute".
+                eprintln!("sentry: {name}: {e}");
+                task.exit = Some(ExitStatus::Code(crate::sandbox::EXIT_CANNOT_EXECUTE));
             }
         }
         Image::Inherit(fp) => {
