@@ -319,8 +319,99 @@ impl Vfs {
         if ft == FileType::Dir && (flags & libc::O_ACCMODE != libc::O_RDONLY || creat) {
             return Err(Errno::EISDIR);
         }
-        let ops = dentry.inode.open(flags)?;
+        let mut ops = dentry.inode.open(flags)?;
+        if ft == FileType::Dir {
+            let extra = self.unlisted_mounts(&dentry);
+            if !extra.is_empty() {
+                ops = Box::new(MountedDir {
+                    inner: ops,
+                    extra,
+                    next_extra: parking_lot::Mutex::new(None),
+                });
+            }
+        }
         Ok(OpenFile::new(ops, flags, Some(dentry)))
+    }
+
+    /// Mount points directly under `dir` that its own filesystem does not have (a root
+    /// without `dev/` or `proc/`): `readdir` must list them all the same.
+    fn unlisted_mounts(&self, dir: &Arc<Dentry>) -> Vec<(u64, FileType, Vec<u8>)> {
+        let mounts = self.mounts.read();
+        let mut extra: Vec<_> = mounts
+            .iter()
+            .filter_map(|(path, fs)| {
+                let name = path.rsplit(|&c| c == b'/').next().filter(|n| !n.is_empty())?;
+                let under_dir = dir.child_path(name) == *path;
+                (under_dir && dir.inode.lookup(name).is_err()).then(|| {
+                    let ino = fs.stat().map_or(0, |s| s.ino);
+                    (ino, FileType::Dir, name.to_vec())
+                })
+            })
+            .collect();
+        extra.sort_by(|a, b| a.2.cmp(&b.2));
+        extra
+    }
+}
+
+/// A directory listing followed by the mount points its filesystem lacks.
+struct MountedDir {
+    inner: Box<dyn FileOps>,
+    extra: Vec<(u64, FileType, Vec<u8>)>,
+    /// `None` while the filesystem's own entries are being read, then the next extra.
+    next_extra: parking_lot::Mutex<Option<usize>>,
+}
+
+impl FileOps for MountedDir {
+    fn read(&self, w: &Arc<Waiter>, buf: &mut [u8], nonblock: bool) -> Result<usize> {
+        self.inner.read(w, buf, nonblock)
+    }
+    fn getdents(&self, buf: &mut [u8]) -> Result<usize> {
+        let mut next = self.next_extra.lock();
+        if next.is_none() {
+            let n = self.inner.getdents(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            *next = Some(0);
+        }
+        let Some(i) = next.as_mut() else {
+            return Ok(0);
+        };
+        let mut used = 0;
+        while let Some((ino, ft, name)) = self.extra.get(*i) {
+            // Offsets past any the filesystem uses; seeking to them is not supported.
+            let off = i64::MAX - (self.extra.len() - *i) as i64;
+            if !crate::synth::put_dirent(buf, &mut used, *ino, off, ft.dirent_type(), name) {
+                if used == 0 {
+                    return Err(Errno::EINVAL);
+                }
+                break;
+            }
+            *i += 1;
+        }
+        Ok(used)
+    }
+    fn seek(&self, off: i64, whence: i32) -> Result<u64> {
+        let pos = self.inner.seek(off, whence)?;
+        if whence == libc::SEEK_SET {
+            *self.next_extra.lock() = None;
+        }
+        Ok(pos)
+    }
+    fn stat(&self) -> Result<Stat> {
+        self.inner.stat()
+    }
+    fn sync(&self) -> Result<()> {
+        self.inner.sync()
+    }
+    fn poll(&self, events: PollEvents) -> PollEvents {
+        self.inner.poll(events)
+    }
+    fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.inner.host_fd()
+    }
+    fn any(&self) -> Option<&dyn Any> {
+        self.inner.any()
     }
 }
 

@@ -22,6 +22,8 @@ pub const STUB_MEMFD: i32 = 3;
 struct ChildArgs {
     memfd: i32,
     image: i32,
+    /// The sentry's pid: if the child's parent is no longer it, the sentry died.
+    sentry: i32,
     argv: [*const libc::c_char; 2],
     envp: [*const libc::c_char; 1],
 }
@@ -33,11 +35,13 @@ fn child_main(args: &ChildArgs) -> isize {
     // exits (CLONE_VFORK). No Rust state is touched, so sharing the parent's memory
     // (CLONE_VM) is harmless.
     unsafe {
-        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) < 0 {
+        // Die with the sentry. If it was killed before this point, the child was already
+        // handed to init, and PTRACE_TRACEME would make init its tracer: leave instead.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) < 0 || libc::getppid() != args.sentry {
             return 126;
         }
         libc::setsid();
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
@@ -77,6 +81,7 @@ pub fn spawn(memfd: BorrowedFd<'_>) -> Result<StubThread, PlatformError> {
     let args = ChildArgs {
         memfd: memfd.as_raw_fd(),
         image: image.as_raw_fd(),
+        sentry: std::process::id() as i32,
         argv: [c"sentry-stub".as_ptr(), std::ptr::null()],
         envp: [std::ptr::null()],
     };
