@@ -20,6 +20,7 @@ pub mod host;
 pub mod inode;
 pub mod overlay;
 pub mod pipe;
+pub mod socket;
 pub mod synth;
 pub mod tmpfs;
 pub mod vfs;

@@ -11,6 +11,7 @@ pub mod io;
 pub mod misc;
 pub mod mm;
 pub mod names;
+pub mod net;
 pub mod poll;
 pub mod process;
 pub mod signal;
