@@ -144,6 +144,28 @@ impl Vfs {
         self.root.clone()
     }
 
+    /// `d`'s path as `/proc` shows it: with ` (deleted)` once the path no longer leads to
+    /// the same object.
+    pub fn shown_path(&self, d: &Arc<Dentry>) -> Vec<u8> {
+        let ctx = WalkCtx {
+            root: &self.root,
+            start: &self.root,
+        };
+        let id = |s: Result<Stat>| s.ok().map(|s| (s.dev, s.ino));
+        let same = self
+            .walk(&ctx, &d.path, false)
+            .ok()
+            .and_then(|l| l.child)
+            .is_some_and(|c| {
+                Arc::ptr_eq(&c.inode, &d.inode) || id(c.inode.stat()) == id(d.inode.stat())
+            });
+        let mut path = d.path.clone();
+        if !same {
+            path.extend_from_slice(b" (deleted)");
+        }
+        path
+    }
+
     /// Mounts `fs` at the absolute guest path `path`.
     pub fn mount(&self, path: &str, fs: Arc<dyn Inode>) {
         self.mounts.write().insert(path.as_bytes().to_vec(), fs);
@@ -340,7 +362,10 @@ impl Vfs {
         let mut extra: Vec<_> = mounts
             .iter()
             .filter_map(|(path, fs)| {
-                let name = path.rsplit(|&c| c == b'/').next().filter(|n| !n.is_empty())?;
+                let name = path
+                    .rsplit(|&c| c == b'/')
+                    .next()
+                    .filter(|n| !n.is_empty())?;
                 let under_dir = dir.child_path(name) == *path;
                 (under_dir && dir.inode.lookup(name).is_err()).then(|| {
                     let ino = fs.stat().map_or(0, |s| s.ino);

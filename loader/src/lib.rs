@@ -218,8 +218,8 @@ pub struct Loaded {
     pub sp: u64,
     /// The argv the program got (after `#!` rewriting).
     pub argv: Vec<Vec<u8>>,
-    /// Guest path of the executable that was loaded (the interpreter for scripts).
-    pub exe_path: String,
+    /// The executable that was loaded (the interpreter for scripts).
+    pub exe: Arc<MappedFile>,
 }
 
 impl Prepared {
@@ -304,7 +304,7 @@ impl Prepared {
             entry,
             sp: built.sp,
             argv: self.argv,
-            exe_path: self.exe.file.path.clone(),
+            exe: self.exe.file.clone(),
         })
     }
 }

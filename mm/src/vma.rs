@@ -55,6 +55,10 @@ impl Prot {
 pub trait FileSource: Send + Sync {
     /// Reads into `buf` from file offset `off`; returns the bytes read (0 at end of file).
     fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, nix::errno::Errno>;
+    /// The implementation, for the kernel to find its own file behind a mapping.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// The file behind a file-backed mapping.

@@ -124,8 +124,17 @@ fn sys_dir() -> Arc<dyn Inode> {
 fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
     let weak = Arc::downgrade(p);
     let kern = kernel.clone();
-    let link = |f: fn(&Process) -> Result<LinkTarget, Errno>, w: Weak<Process>| -> Arc<dyn Inode> {
-        SynthSymlink::dynamic(Box::new(move || f(&*w.upgrade().ok_or(Errno::ESRCH)?)))
+    let link = |f: fn(&Process) -> Option<Arc<fs::Dentry>>, w: Weak<Process>| -> Arc<dyn Inode> {
+        let k = kern.clone();
+        SynthSymlink::dynamic(Box::new(move || {
+            let d = f(&*w.upgrade().ok_or(Errno::ESRCH)?).ok_or(Errno::ENOENT)?;
+            let kernel = k.upgrade().ok_or(Errno::ESRCH)?;
+            Ok(LinkTarget::Magic {
+                name: kernel.vfs.shown_path(&d),
+                dentry: Some(d),
+                file: None,
+            })
+        }))
     };
     let generated = |f: fn(&Process, Option<Arc<Kernel>>) -> String,
                      w: Weak<Process>,
@@ -138,6 +147,7 @@ fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
     };
     let fd_dir = {
         let w = weak.clone();
+        let k = kern.clone();
         DynDir::new(Box::new(move || {
             let Some(p) = w.upgrade() else {
                 return Vec::new();
@@ -148,9 +158,14 @@ fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
                 .iter()
                 .map(|(fd, e)| {
                     let f = e.file.clone();
+                    let k = k.clone();
                     let inode: Arc<dyn Inode> = SynthSymlink::dynamic(Box::new(move || {
+                        let name = match (&f.dentry, f.ops.anon_name(), k.upgrade()) {
+                            (Some(d), None, Some(kernel)) => kernel.vfs.shown_path(d),
+                            _ => f.display_path().into_bytes(),
+                        };
                         Ok(LinkTarget::Magic {
-                            name: f.display_path().into_bytes(),
+                            name,
                             dentry: f.dentry.clone(),
                             file: Some(f.clone()),
                         })
@@ -163,24 +178,15 @@ fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
     let children: Vec<(Vec<u8>, Arc<dyn Inode>)> = vec![
         (
             b"exe".to_vec(),
-            link(
-                |p| Ok(LinkTarget::Path(p.exe.lock().clone().into_bytes())),
-                weak.clone(),
-            ),
+            link(|p| p.exe.lock().clone(), weak.clone()),
         ),
         (
             b"cwd".to_vec(),
-            link(
-                |p| dentry_link(p.fs.lock().lock().cwd.clone()),
-                weak.clone(),
-            ),
+            link(|p| Some(p.fs.lock().lock().cwd.clone()), weak.clone()),
         ),
         (
             b"root".to_vec(),
-            link(
-                |p| dentry_link(p.fs.lock().lock().root.clone()),
-                weak.clone(),
-            ),
+            link(|p| Some(p.fs.lock().lock().root.clone()), weak.clone()),
         ),
         (b"fd".to_vec(), fd_dir),
         (
@@ -221,14 +227,6 @@ fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
         ),
     ];
     DynDir::new(Box::new(move || children.clone()))
-}
-
-fn dentry_link(d: Arc<fs::Dentry>) -> Result<LinkTarget, Errno> {
-    Ok(LinkTarget::Magic {
-        name: d.path().to_vec(),
-        dentry: Some(d),
-        file: None,
-    })
 }
 
 fn mounts() -> String {

@@ -16,6 +16,9 @@ impl mm::FileSource for FileData {
     fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         self.0.ops.read_for_map(buf, off)
     }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 /// Opens executables inside the guest's root for the loader.
@@ -192,7 +195,12 @@ pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadErr
     }
     let name = execfn.rsplit(|&c| c == b'/').next().unwrap_or(&[]);
     *task.process.comm.lock() = name[..name.len().min(15)].to_vec();
-    *task.process.exe.lock() = loaded.exe_path;
+    *task.process.exe.lock() = loaded
+        .exe
+        .source
+        .as_any()
+        .and_then(|s| s.downcast_ref::<FileData>())
+        .and_then(|f| f.0.dentry.clone());
     *task.process.cmdline.lock() = loaded
         .argv
         .iter()

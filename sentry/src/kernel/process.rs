@@ -170,8 +170,8 @@ pub struct Process {
     pub fs: Mutex<Arc<Mutex<FsContext>>>,
     /// Arguments of the running image, each NUL-terminated (`/proc/[pid]/cmdline`).
     pub cmdline: Mutex<Vec<u8>>,
-    /// Guest path of the running executable.
-    pub exe: Mutex<String>,
+    /// The running executable (`/proc/[pid]/exe`), kept reachable after it is removed.
+    pub exe: Mutex<Option<Arc<fs::Dentry>>>,
     /// Command name (`comm`, at most 15 bytes).
     pub comm: Mutex<Vec<u8>>,
     /// Host pid of the stub process running the image, for the VMA dump.
@@ -244,7 +244,7 @@ impl Process {
             child_events: WaitQueue::new(),
             vfork_done: AtomicBool::new(false),
             vfork_queue: WaitQueue::new(),
-            exe: Mutex::new(String::new()),
+            exe: Mutex::new(None),
             comm: Mutex::new(Vec::new()),
             stub_pid: AtomicI32::new(0),
             stub_gen: Mutex::new(u64::MAX),
