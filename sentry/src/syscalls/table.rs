@@ -2,7 +2,7 @@
 //!
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
-use super::{Handler, fs, io, misc, mm, process, signal, time};
+use super::{Handler, fs, io, misc, mm, net, process, signal, time};
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ret};
 use std::sync::OnceLock;
@@ -190,6 +190,30 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_close_range, "close_range", io::close_range, &[Uint, Uint, Hex]),
     sys(SYS_faccessat2, "faccessat2", fs::faccessat2, &[Fd, Str, Int, AtFlags]),
     sys(452, "fchmodat2", fs::fchmodat2, &[Fd, Str, Mode, AtFlags]),
+    sys(SYS_socket, "socket", net::socket, &[Int, Hex, Int])
+        .partial("AF_UNIX only: other families are EAFNOSUPPORT"),
+    sys(SYS_socketpair, "socketpair", net::socketpair, &[Int, Hex, Int, Ptr])
+        .partial("AF_UNIX only: other families are EAFNOSUPPORT"),
+    sys(SYS_bind, "bind", net::bind, &[Fd, Ptr, Uint]),
+    sys(SYS_listen, "listen", net::listen, &[Fd, Int]),
+    sys(SYS_accept, "accept", net::accept, &[Fd, Ptr, Ptr]),
+    sys(SYS_accept4, "accept4", net::accept4, &[Fd, Ptr, Ptr, Hex]),
+    sys(SYS_connect, "connect", net::connect, &[Fd, Ptr, Uint]),
+    sys(SYS_sendto, "sendto", net::sendto, &[Fd, InBuf(2), Uint, Hex, Ptr, Uint])
+        .partial("no MSG_OOB"),
+    sys(SYS_recvfrom, "recvfrom", net::recvfrom, &[Fd, OutBuf, Uint, Hex, Ptr, Ptr])
+        .partial("no MSG_OOB"),
+    sys(SYS_sendmsg, "sendmsg", net::sendmsg, &[Fd, Ptr, Hex])
+        .partial("no MSG_OOB; SCM_RIGHTS and SCM_CREDENTIALS only"),
+    sys(SYS_recvmsg, "recvmsg", net::recvmsg, &[Fd, Ptr, Hex])
+        .partial("no MSG_OOB or MSG_ERRQUEUE"),
+    sys(SYS_shutdown, "shutdown", net::shutdown, &[Fd, Int]),
+    sys(SYS_getsockname, "getsockname", net::getsockname, &[Fd, Ptr, Ptr]),
+    sys(SYS_getpeername, "getpeername", net::getpeername, &[Fd, Ptr, Ptr]),
+    sys(SYS_getsockopt, "getsockopt", net::getsockopt, &[Fd, Int, Int, Ptr, Ptr])
+        .partial("SOL_SOCKET only; buffer sizes, linger and keepalive are recorded, not acted on"),
+    sys(SYS_setsockopt, "setsockopt", net::setsockopt, &[Fd, Int, Int, Ptr, Uint])
+        .partial("SOL_SOCKET only; buffer sizes, linger and keepalive are recorded, not acted on"),
     sys(SYS_pipe, "pipe", io::pipe, &[Ptr]),
     sys(SYS_pipe2, "pipe2", io::pipe2, &[Ptr, OpenFlags]),
     sys(SYS_fork, "fork", process::fork, &[]),
