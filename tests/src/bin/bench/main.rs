@@ -3,8 +3,8 @@
 //!
 //! `make bench` runs it with `SENTRY_BIN` and `SENTRY_ROOTFS` set (both
 //! default to this workspace's `target/release/sentry` and `rootfs/`); the
-//! guests are `rootfs/test/bench_*`, built by `make rootfs` from
-//! `rootfs/src/bench_*.c`, and busybox's applets.
+//! guests are `rootfs/test/bench_*` and `rootfs/test/thr_bench_*`, built by
+//! `make rootfs` from `rootfs/src/`, and busybox's applets.
 //!
 //! The bench never asserts a figure and never stops at a failing runner:
 //! a sentry that is missing, crashes, hangs or produces the wrong output

@@ -96,6 +96,12 @@ const GETPPID_CROSS_CPU: u32 = 10_000;
 const COPY_MIB: u32 = 256;
 /// The chunk (and buffer) size of the throughput guests, in KiB.
 const COPY_CHUNK_KIB: u32 = 1024;
+/// Futex round trips between two guest threads natively: ~0.5 s at a few
+/// µs each.
+const PINGPONG_NATIVE: u32 = 100_000;
+/// Round trips under sentry, where each hand-over is a traced syscall
+/// (~15-60 µs): ~0.5 s.
+const PINGPONG_TRACED: u32 = 10_000;
 /// Repetitions of every row.
 const REPS: usize = 5;
 /// Directories in the tree that `ls -laR` lists (the workload's name says
@@ -111,6 +117,12 @@ const RAW_PINNED: &str = "raw ptrace, both pinned";
 const RAW_UNBOUND: &str = "raw ptrace, unbound";
 const SENTRY: &str = "sentry run";
 const RUNSC: &str = "runsc ptrace";
+const NATIVE_1T: &str = "native, 1 thread";
+const NATIVE_2T: &str = "native, 2 threads";
+const SENTRY_1T: &str = "sentry run, 1 thread";
+const SENTRY_2T: &str = "sentry run, 2 threads";
+const RUNSC_1T: &str = "runsc ptrace, 1 thread";
+const RUNSC_2T: &str = "runsc ptrace, 2 threads";
 
 /// Every workload, in report order. `tree` is the directory `ls -laR` lists.
 pub fn table(setup: &Setup, tree: &Path) -> Vec<Workload> {
@@ -122,6 +134,8 @@ pub fn table(setup: &Setup, tree: &Path) -> Vec<Workload> {
     };
     let getppid = |n: u32| test("bench_getppid", &[n.to_string()]);
     let copy_args = [COPY_MIB.to_string(), COPY_CHUNK_KIB.to_string()];
+    let pingpong = |n: u32| test("thr_bench_pingpong", &[n.to_string()]);
+    let spin = |threads: u32| test("thr_bench_spin", &[threads.to_string()]);
     // Busybox's applets straight from the rootfs, by absolute path, so the
     // script does the same work natively and under every sandbox.
     let bin = root.join("bin");
@@ -211,6 +225,49 @@ pub fn table(setup: &Setup, tree: &Path) -> Vec<Workload> {
                 den: "memcpy, native",
                 target: Some(">= 0.5"),
             }],
+        },
+        Workload {
+            name: "futex ping-pong between two threads (guest-timed)",
+            metric: Metric::Guest {
+                key: "round_trips_per_s",
+                unit: "round trips/s",
+            },
+            check: Check::MetricLine,
+            reps: REPS,
+            rows: vec![
+                row(NATIVE, Runner::Native, pingpong(PINGPONG_NATIVE)),
+                row(SENTRY, Runner::Sentry, pingpong(PINGPONG_TRACED)),
+                row(RUNSC, Runner::Runsc, pingpong(PINGPONG_TRACED)),
+            ],
+            ratios: vec![ratio(SENTRY, NATIVE), ratio(RUNSC, NATIVE)],
+        },
+        Workload {
+            name: "CPU-bound threads: ~0.4 s of work each, 2 threads vs 1",
+            metric: Metric::WallMs,
+            check: Check::SameStdout,
+            reps: REPS,
+            rows: vec![
+                row(NATIVE_1T, Runner::Native, spin(1)),
+                row(NATIVE_2T, Runner::Native, spin(2)),
+                row(SENTRY_1T, Runner::Sentry, spin(1)),
+                row(SENTRY_2T, Runner::Sentry, spin(2)),
+                row(RUNSC_1T, Runner::Runsc, spin(1)),
+                row(RUNSC_2T, Runner::Runsc, spin(2)),
+            ],
+            ratios: vec![
+                Ratio {
+                    num: NATIVE_2T,
+                    den: NATIVE_1T,
+                    target: Some("~1 with 2 free CPUs"),
+                },
+                Ratio {
+                    num: SENTRY_2T,
+                    den: SENTRY_1T,
+                    target: Some("~1 with 2 free CPUs"),
+                },
+                ratio(SENTRY_2T, NATIVE_2T),
+                ratio(RUNSC_2T, RUNSC_1T),
+            ],
         },
     ];
     for (name, check, argv) in [
