@@ -285,6 +285,11 @@ fn root_contains_the_guest() {
     std::os::unix::fs::symlink("/etc/passwd", root.join("abs")).expect("symlink");
     std::fs::create_dir(root.join("sub")).expect("mkdir");
     std::os::unix::fs::symlink("../../..", root.join("sub/up")).expect("symlink");
+    // The sentry mounts /dev and /proc, and the harness binds /tmp; on Linux mount
+    // points exist in the parent, so the native listing has them too.
+    for mount_point in ["dev", "proc", "tmp"] {
+        std::fs::create_dir(root.join(mount_point)).expect("mkdir");
+    }
     write_file(&root.join("data.txt"), "inside the root\n");
     let root_args = [os("--root"), os(&root)];
     let mut failures = Failures::new();
