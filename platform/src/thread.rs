@@ -169,7 +169,7 @@ impl StubThread {
     /// A handle to interrupt this thread from elsewhere.
     pub fn kicker(&self) -> Kicker {
         Kicker {
-            tgid: self.tid.as_raw(),
+            tgid: self.tgid.as_raw(),
             tid: self.tid.as_raw(),
         }
     }
