@@ -158,6 +158,12 @@ pub fn table(setup: &Setup, tree: &Path) -> Vec<Workload> {
         "-laR".into(),
         tree.as_os_str().to_owned(),
     ];
+    // Debian's own dynamic programs from the host root (the guest loads
+    // ld.so, libc and python's modules through the sentry's page cache).
+    let host = |argv: &[&str]| -> Vec<OsString> { argv.iter().map(OsString::from).collect() };
+    let python_startup = host(&["/usr/bin/python3", "-c", "pass"]);
+    let bash_loop = host(&["/bin/bash", "-c", "for i in $(seq 100); do /bin/true; done"]);
+    let tar_doc = host(&["/bin/tar", "czf", "/dev/null", "-C", "/usr/share", "doc"]);
 
     let mut workloads = vec![
         Workload {
@@ -281,6 +287,21 @@ pub fn table(setup: &Setup, tree: &Path) -> Vec<Workload> {
             "ls -laR of 20,000 files in 200 dirs",
             Check::SameLineCount,
             ls,
+        ),
+        (
+            "python3 -c pass (startup)",
+            Check::SameStdout,
+            python_startup,
+        ),
+        (
+            "bash: for i in $(seq 100); do /bin/true; done",
+            Check::SameStdout,
+            bash_loop,
+        ),
+        (
+            "tar czf /dev/null -C /usr/share doc",
+            Check::SameStdout,
+            tar_doc,
         ),
     ] {
         workloads.push(Workload {
