@@ -730,6 +730,11 @@ impl AddressSpace {
         }
     }
 
+    /// The protection of the mapping holding `addr`, if any.
+    pub fn prot_at(&self, addr: u64) -> Option<Prot> {
+        self.state.read().vmas.find(addr).map(|v| v.prot)
+    }
+
     /// Every VMA, for the VMA dump and `/proc/pid/maps`.
     pub fn vmas(&self) -> Vec<VmaInfo> {
         self.state.read().vmas.iter().map(info).collect()

@@ -108,6 +108,7 @@ fn run_new(new: NewTask) -> ExitStatus {
         restart_deadline: None,
         thread_exit: false,
         robust_list: 0,
+        trap: Default::default(),
     };
     match new.image {
         Image::Program(prepared) => {

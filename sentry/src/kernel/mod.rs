@@ -20,6 +20,7 @@ pub mod signalfd;
 pub mod task;
 pub mod timer;
 pub mod timerfd;
+pub mod trap;
 pub mod tree;
 
 use crate::dump::VmaDump;

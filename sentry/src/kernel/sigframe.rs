@@ -7,6 +7,7 @@
 //! followed by the `FP_XSTATE_MAGIC2` word, which `sigcontext.fpstate` points to.
 
 use super::task::Task;
+use super::trap::Trap;
 use crate::abi::StackT;
 use mm::MmError;
 use platform::Regs;
@@ -131,7 +132,7 @@ fn on_stack(alt: &StackT, sp: u64) -> bool {
     sp > alt.sp && sp - alt.sp <= alt.size
 }
 
-fn sigcontext(regs: &Regs, fpstate: u64, mask: u64, cr2: u64) -> [u64; 32] {
+fn sigcontext(regs: &Regs, trap: Trap, fpstate: u64, mask: u64, cr2: u64) -> [u64; 32] {
     let mut sc = [0u64; 32];
     let seg = (regs.cs & 0xffff)
         | ((regs.gs & 0xffff) << 16)
@@ -157,8 +158,8 @@ fn sigcontext(regs: &Regs, fpstate: u64, mask: u64, cr2: u64) -> [u64; 32] {
         regs.rip,
         regs.eflags,
         seg,
-        0,
-        0,
+        trap.err,
+        trap.nr,
         mask,
         cr2,
         fpstate,
@@ -218,6 +219,7 @@ pub fn setup(task: &mut Task, d: &Delivery) -> Result<(), MmError> {
     bytes[40..48].copy_from_slice(&stack.size.to_ne_bytes());
     let sc = sigcontext(
         &regs,
+        task.trap,
         if xstate.is_empty() { 0 } else { fpstate },
         d.saved_mask,
         cr2,

@@ -94,6 +94,8 @@ pub struct Task {
     pub thread_exit: bool,
     /// `set_robust_list` head.
     pub robust_list: u64,
+    /// The last CPU fault, for the `sigcontext` of every later signal frame.
+    pub trap: super::trap::Trap,
 }
 
 /// `si_code` of a fault at an unmapped address.
@@ -238,6 +240,7 @@ impl Task {
                         f,
                         self.regs.rip
                     );
+                    self.trap = super::trap::Trap::of_fault(&f, &self.regs, &self.mm());
                     self.force_signal(SigInfo::fault(f.signo, f.code, f.addr));
                 }
                 Event::Interrupted => {}
