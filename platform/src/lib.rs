@@ -25,5 +25,11 @@ pub use spawn::{STUB_MEMFD, spawn};
 pub use stub::{GUEST_TOP, STUB_BASE};
 pub use thread::{Event, FaultInfo, HostMapper, Kicker, StubThread};
 
+/// ptrace options of every stub thread: killed with its tracer, syscall stops marked,
+/// and vsyscall calls (`SECCOMP_RET_TRACE` in the stub filter) stopped for the sentry.
+const TRACE_OPTIONS: nix::sys::ptrace::Options = nix::sys::ptrace::Options::PTRACE_O_EXITKILL
+    .union(nix::sys::ptrace::Options::PTRACE_O_TRACESYSGOOD)
+    .union(nix::sys::ptrace::Options::PTRACE_O_TRACESECCOMP);
+
 /// Protection bits as the host's `mmap`/`mprotect` take them (`PROT_*`).
 pub type Prot = i32;

@@ -6,6 +6,11 @@
 //! `pause` made where a new thread parks. It kills the whole stub for anything else: a
 //! tracer bug that resumed a guest syscall with `PTRACE_CONT` cannot turn into a host
 //! syscall.
+//!
+//! One exception is traced rather than killed: a call into the legacy vsyscall page
+//! (`0xffffffffff600000`), which the host kernel emulates as a syscall and shows to
+//! seccomp. `SECCOMP_RET_TRACE` stops the stub for the sentry, which answers the call
+//! itself and tells the host to skip it.
 
 /// One classic BPF instruction (`struct sock_filter`).
 #[derive(Clone, Copy, Debug)]
@@ -20,6 +25,7 @@ const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
 
+const BPF_AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
 const BPF_TAX: u16 = 0x07; // BPF_MISC | BPF_TAX
 const BPF_TXA: u16 = 0x87; // BPF_MISC | BPF_TXA
 
@@ -31,6 +37,12 @@ const OFF_IP_HI: u32 = 12;
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 const RET_ALLOW: u32 = 0x7fff_0000;
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
+const RET_TRACE: u32 = 0x7ff0_0000;
+
+/// The legacy vsyscall page, as seen in the upper and lower halves of the address.
+const VSYSCALL_HI: u32 = 0xffff_ffff;
+const VSYSCALL_LO: u32 = 0xff60_0000;
+const PAGE_MASK: u32 = 0xffff_f000;
 
 fn load(k: u32) -> Insn {
     Insn {
@@ -60,6 +72,15 @@ fn misc(code: u16) -> Insn {
     }
 }
 
+fn and(k: u32) -> Insn {
+    Insn {
+        code: BPF_AND_K,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
 fn ret(k: u32) -> Insn {
     Insn {
         code: BPF_RET_K,
@@ -75,24 +96,30 @@ pub(crate) fn stub_filter(gadget_return: u64, clone_return: u64, park_return: u6
     debug_assert!(
         gadget_return >> 32 == clone_return >> 32 && gadget_return >> 32 == park_return >> 32
     );
-    // Offsets are relative to the next instruction; ALLOW is at 14, KILL at 15.
+    // Offsets are relative to the next instruction; the vsyscall check starts at 14,
+    // TRACE is at 18, ALLOW at 19, KILL at 20.
     vec![
         /* 0 */ load(OFF_ARCH),
-        /* 1 */ jeq(AUDIT_ARCH_X86_64, 0, 13),
+        /* 1 */ jeq(AUDIT_ARCH_X86_64, 0, 18),
         /* 2 */ load(OFF_IP_HI),
-        /* 3 */ jeq((gadget_return >> 32) as u32, 0, 11),
+        /* 3 */ jeq((gadget_return >> 32) as u32, 0, 10),
         /* 4 */ load(OFF_NR),
         /* 5 */ misc(BPF_TAX),
         /* 6 */ load(OFF_IP_LO),
-        /* 7 */ jeq(gadget_return as u32, 6, 0),
+        /* 7 */ jeq(gadget_return as u32, 11, 0),
         /* 8 */ jeq(clone_return as u32, 0, 2),
         /* 9 */ misc(BPF_TXA),
-        /* 10 */ jeq(libc::SYS_clone as u32, 3, 4),
-        /* 11 */ jeq(park_return as u32, 0, 3),
+        /* 10 */ jeq(libc::SYS_clone as u32, 8, 9),
+        /* 11 */ jeq(park_return as u32, 0, 8),
         /* 12 */ misc(BPF_TXA),
-        /* 13 */ jeq(libc::SYS_pause as u32, 0, 1),
-        /* 14 */ ret(RET_ALLOW),
-        /* 15 */ ret(RET_KILL_PROCESS),
+        /* 13 */ jeq(libc::SYS_pause as u32, 5, 6),
+        /* 14 */ jeq(VSYSCALL_HI, 0, 5),
+        /* 15 */ load(OFF_IP_LO),
+        /* 16 */ and(PAGE_MASK),
+        /* 17 */ jeq(VSYSCALL_LO, 0, 2),
+        /* 18 */ ret(RET_TRACE),
+        /* 19 */ ret(RET_ALLOW),
+        /* 20 */ ret(RET_KILL_PROCESS),
     ]
 }
 
@@ -118,6 +145,7 @@ mod tests {
                 BPF_JEQ_K => pc += if acc == i.k { i.jt } else { i.jf } as usize,
                 BPF_TAX => x = acc,
                 BPF_TXA => acc = x,
+                BPF_AND_K => acc &= i.k,
                 BPF_RET_K => return i.k,
                 _ => panic!("unexpected instruction"),
             }
@@ -144,5 +172,19 @@ mod tests {
         assert_eq!(run(&prog, x86, g + (1 << 32), mmap), RET_KILL_PROCESS);
         assert_eq!(run(&prog, x86, 0x401000, mmap), RET_KILL_PROCESS);
         assert_eq!(run(&prog, 0x4000_0003, g, mmap), RET_KILL_PROCESS);
+        let time = libc::SYS_time as u32;
+        assert_eq!(run(&prog, x86, 0xffff_ffff_ff60_0400, time), RET_TRACE);
+        assert_eq!(
+            run(&prog, x86, 0xffff_ffff_ff60_1000, time),
+            RET_KILL_PROCESS
+        );
+        assert_eq!(
+            run(&prog, x86, 0xffff_ffff_0060_0400, time),
+            RET_KILL_PROCESS
+        );
+        assert_eq!(
+            run(&prog, 0x4000_0003, 0xffff_ffff_ff60_0400, time),
+            RET_KILL_PROCESS
+        );
     }
 }

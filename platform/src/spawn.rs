@@ -117,11 +117,8 @@ pub fn spawn(memfd: BorrowedFd<'_>) -> Result<StubThread, PlatformError> {
     }
     // From here the StubThread owns the process: dropping it kills and reaps the stub.
     let mut thread = StubThread::adopt(pid)?;
-    ptrace::setoptions(
-        pid,
-        ptrace::Options::PTRACE_O_EXITKILL | ptrace::Options::PTRACE_O_TRACESYSGOOD,
-    )
-    .map_err(|e| PlatformError::Errno("PTRACE_SETOPTIONS", e))?;
+    ptrace::setoptions(pid, crate::TRACE_OPTIONS)
+        .map_err(|e| PlatformError::Errno("PTRACE_SETOPTIONS", e))?;
     strip_host_mappings(&mut thread, pid)?;
     install_seccomp(&mut thread)?;
     Ok(thread)

@@ -23,6 +23,11 @@ pub enum Event {
     Syscall,
     /// Guest code faulted (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP raised by the CPU).
     Fault(FaultInfo),
+    /// The guest called into the legacy vsyscall page: the call's number is in
+    /// `regs.orig_rax`, its arguments in the registers. The sentry answers in `regs.rax`
+    /// and sets `regs.orig_rax` to -1; on the next switch the host skips the call and
+    /// returns to the caller.
+    Vsyscall,
     /// A host signal that is not a fault stopped the stub (the sentry interrupting the
     /// guest, or somebody outside signalling the stub); it was suppressed.
     Interrupted,
@@ -124,11 +129,8 @@ impl StubThread {
     /// [`spawn_thread`](Self::spawn_thread)) and stops it.
     pub fn attach(tgid: i32, tid: i32) -> Result<StubThread, PlatformError> {
         let pid = Pid::from_raw(tid);
-        ptrace::seize(
-            pid,
-            ptrace::Options::PTRACE_O_EXITKILL | ptrace::Options::PTRACE_O_TRACESYSGOOD,
-        )
-        .map_err(|e| PlatformError::Errno("PTRACE_SEIZE", e))?;
+        ptrace::seize(pid, crate::TRACE_OPTIONS)
+            .map_err(|e| PlatformError::Errno("PTRACE_SEIZE", e))?;
         let mut t = StubThread {
             tgid: Pid::from_raw(tgid),
             tid: pid,
@@ -244,6 +246,10 @@ impl StubThread {
             WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
                 self.alive = false;
                 Ok(Event::Exited)
+            }
+            WaitStatus::PtraceEvent(_, _, libc::PTRACE_EVENT_SECCOMP) => {
+                *regs = self.getregs()?;
+                Ok(Event::Vsyscall)
             }
             // A group stop or PTRACE_INTERRUPT: nothing for the guest.
             WaitStatus::PtraceEvent(..) => Ok(Event::Interrupted),

@@ -1,7 +1,8 @@
 //! File and miscellaneous system calls through self-checking C guests:
 //! `file_io` works in a fresh scratch directory (recreated before each run,
 //! at the same path, so native and sentry see identical starting states),
-//! `misc_sys` checks process, time, resource, poll and signal-state calls.
+//! `misc_sys` checks process, time, resource, poll and signal-state calls,
+//! `vsyscall` calls the legacy vsyscall page as old static binaries do.
 
 use tests::{Failures, Scratch, check_guest, remove_tree};
 
@@ -23,4 +24,11 @@ fn misc_syscalls() {
     let mut failures = Failures::new();
     check_guest(&mut failures, "misc_sys", &[], b"", 0, &mut || {});
     failures.finish("misc_sys");
+}
+
+#[test]
+fn legacy_vsyscall_page() {
+    let mut failures = Failures::new();
+    check_guest(&mut failures, "vsyscall", &[], b"", 0, &mut || {});
+    failures.finish("vsyscall");
 }

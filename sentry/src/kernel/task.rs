@@ -233,6 +233,7 @@ impl Task {
             };
             match event {
                 Event::Syscall => self.syscall(),
+                Event::Vsyscall => self.vsyscall(),
                 Event::Fault(f) => {
                     log::debug!(
                         "task {}: fault {:?} at rip {:#x}",
@@ -290,6 +291,18 @@ impl Task {
                 (-(e as i64)) as u64
             }
         };
+    }
+
+    /// Answers a call into the legacy vsyscall page (`gettimeofday`, `time`, `getcpu`, as
+    /// the host numbered it) like the syscall itself; the host then skips its own
+    /// emulation and returns to the caller.
+    fn vsyscall(&mut self) {
+        let (ret, _) = syscalls::dispatch(self, self.regs.orig_rax);
+        self.regs.rax = match ret {
+            Ok(v) => v,
+            Err(SysErr::Errno(e)) => (-(e as i64)) as u64,
+        };
+        self.regs.orig_rax = u64::MAX;
     }
 
     /// Which instruction made the syscall: the 64-bit `syscall`, another one (`int 0x80`,
