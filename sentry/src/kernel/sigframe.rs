@@ -128,8 +128,10 @@ pub struct Delivery {
     pub saved_mask: u64,
 }
 
-fn on_stack(alt: &StackT, sp: u64) -> bool {
-    sp > alt.sp && sp - alt.sp <= alt.size
+/// Whether `sp` lies on the alternate stack `alt`. Never, as on Linux, for a stack set up
+/// with `SS_AUTODISARM`: it is disarmed while in use, so being on it again is a mistake.
+pub fn on_stack(alt: &StackT, sp: u64) -> bool {
+    alt.flags & (1 << 31) == 0 && sp > alt.sp && sp - alt.sp <= alt.size
 }
 
 fn sigcontext(regs: &Regs, trap: Trap, fpstate: u64, mask: u64, cr2: u64) -> [u64; 32] {

@@ -4,9 +4,18 @@
 //! not block it is interrupted (its waiter woken with EINTR, its stub kicked out of guest
 //! code with a host SIGCHLD), and the first one to look acts on it
 //! ([`super::task::Task::handle_signals`]).
+//!
+//! A standard signal is pending at most once; each real-time one is queued with its own
+//! siginfo, up to the receiving user's `RLIMIT_SIGPENDING`. A signal that its disposition
+//! ignores is discarded on arrival only if it is not blocked, and at delivery otherwise.
 
-use super::process::Process;
+use super::process::{Process, TaskHandle};
 use super::sigframe::SigInfo;
+use nix::errno::Errno;
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A set of signals 1..=64, bit `n - 1` for signal `n`.
 pub type SigSet = u64;
@@ -59,29 +68,108 @@ pub const SIG_DFL: u64 = 0;
 /// `SIG_IGN`.
 pub const SIG_IGN: u64 = 1;
 
-/// Whether `sig` would be discarded on arrival: ignored explicitly, or by default.
-pub fn is_ignored(process: &Process, sig: i32) -> bool {
+/// The first real-time signal (the kernel's numbering; glibc keeps 32 and 33 for itself).
+pub const SIGRTMIN: i32 = 32;
+
+/// `si_code` of a signal sent with `kill`.
+pub const SI_USER: i32 = 0;
+
+/// Whether a disposition throws `sig` away: `SIG_IGN`, or `SIG_DFL` for a signal whose
+/// default action does nothing at delivery (SIGCHLD, SIGURG, SIGWINCH, SIGCONT).
+pub fn handler_ignores(handler: u64, sig: i32) -> bool {
+    handler == SIG_IGN
+        || (handler == SIG_DFL
+            && matches!(
+                default_action(sig),
+                DefaultAction::Ignore | DefaultAction::Continue
+            ))
+}
+
+/// Whether `sig` is discarded on arrival at `process` (at its thread `thread`, or, for a
+/// signal to the whole process, as its leader sees it). As on Linux, a blocked signal is
+/// never discarded, whatever its disposition: the disposition may change before it is
+/// unblocked, and `sigwaitinfo` or a signalfd may take it.
+fn discarded_on_arrival(process: &Process, thread: Option<&TaskHandle>, sig: i32) -> bool {
     if sig == libc::SIGKILL || sig == libc::SIGSTOP {
         return false;
     }
-    let handler = process.sigactions.lock()[sig as usize - 1].handler;
-    handler == SIG_IGN || (handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
+    let blocked = match thread {
+        Some(t) => t.sigmask() & bit(sig) != 0,
+        None => {
+            let tasks = process.tasks.lock();
+            tasks
+                .iter()
+                .find(|t| t.tid == process.pid)
+                .or(tasks.first())
+                .is_some_and(|t| t.sigmask() & bit(sig) != 0)
+        }
+    };
+    !blocked && handler_ignores(process.sigactions.lock()[sig as usize - 1].handler, sig)
 }
 
-/// Signals pending on a thread or a process, with the siginfo each arrived with (a
-/// standard signal is pending at most once; a second one merges into the first).
-pub struct Pending {
-    set: SigSet,
-    info: Vec<Option<SigInfo>>,
+/// Signals queued and not yet taken, by the real uid of the receiving process: the count
+/// `RLIMIT_SIGPENDING` limits (per user, across processes, as on Linux).
+static QUEUED_BY_USER: Mutex<BTreeMap<u32, Arc<AtomicU64>>> = Mutex::new(BTreeMap::new());
+
+/// One queued signal counted against its receiving user; dropping it uncounts it.
+struct Charge(Arc<AtomicU64>);
+
+impl Charge {
+    /// Counts one more signal for `to`; `None` if that would exceed its limit, unless
+    /// `force`d.
+    fn take(to: Receiver, force: bool) -> Option<Charge> {
+        let count = QUEUED_BY_USER.lock().entry(to.uid).or_default().clone();
+        let before = count.fetch_add(1, Ordering::SeqCst);
+        if before >= to.limit && !force {
+            count.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Charge(count))
+    }
 }
 
-impl Default for Pending {
-    fn default() -> Self {
-        Pending {
-            set: 0,
-            info: vec![None; 64],
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whose queue limit a signal counts against: the receiving process's real user and its
+/// `RLIMIT_SIGPENDING`.
+#[derive(Clone, Copy, Debug)]
+pub struct Receiver {
+    uid: u32,
+    limit: u64,
+}
+
+impl Receiver {
+    /// The receiver for signals to `process` or one of its threads.
+    pub fn of(process: &Process) -> Receiver {
+        Receiver {
+            uid: process.creds.lock().uid,
+            limit: process.rlimit(libc::RLIMIT_SIGPENDING as usize),
         }
     }
+}
+
+/// A queued signal.
+struct Queued {
+    info: SigInfo,
+    _charge: Charge,
+}
+
+/// Signals pending on a thread or a process, each with the siginfo it arrived with, in
+/// arrival order. A standard signal is pending at most once (a second one merges into
+/// the first); every real-time signal is queued.
+#[derive(Default)]
+pub struct Pending {
+    set: SigSet,
+    queue: VecDeque<Queued>,
+}
+
+/// `si_code` of `info`.
+fn si_code(info: &SigInfo) -> i32 {
+    i32::from_ne_bytes(info.0[8..12].try_into().expect("4 bytes"))
 }
 
 impl Pending {
@@ -90,33 +178,65 @@ impl Pending {
         self.set
     }
 
-    /// Adds a signal.
-    pub fn add(&mut self, info: SigInfo) {
+    /// Adds a signal for `to`. Beyond the receiver's `RLIMIT_SIGPENDING`, a real-time
+    /// signal that did not come from `kill` fails with EAGAIN; any other signal is still
+    /// made pending, but a user-queued one loses its siginfo (like Linux, which lets the
+    /// kernel's and `kill`'s standard signals past the limit).
+    pub fn add(&mut self, info: SigInfo, to: Receiver) -> Result<(), Errno> {
         let sig = info.signo();
-        if self.set & bit(sig) == 0 {
-            self.set |= bit(sig);
-            self.info[sig as usize - 1] = Some(info);
+        let code = si_code(&info);
+        if sig < SIGRTMIN && self.set & bit(sig) != 0 {
+            return Ok(());
         }
+        match Charge::take(to, sig < SIGRTMIN && code >= 0) {
+            Some(charge) => self.queue.push_back(Queued {
+                info,
+                _charge: charge,
+            }),
+            None if sig >= SIGRTMIN && code != SI_USER => return Err(Errno::EAGAIN),
+            None => {}
+        }
+        self.set |= bit(sig);
+        Ok(())
+    }
+
+    /// A queued instance of `sig` that `matches`, to change in place (a POSIX timer counts
+    /// further expirations in its pending signal).
+    pub fn queued_mut(
+        &mut self,
+        sig: i32,
+        matches: impl Fn(&SigInfo) -> bool,
+    ) -> Option<&mut SigInfo> {
+        self.queue
+            .iter_mut()
+            .map(|q| &mut q.info)
+            .find(|i| i.signo() == sig && matches(i))
     }
 
     /// Discards every pending signal in `mask`.
     pub fn discard(&mut self, mask: SigSet) {
         self.set &= !mask;
+        self.queue.retain(|q| bit(q.info.signo()) & mask == 0);
     }
 
-    /// Removes and returns the lowest pending signal in `allowed`.
+    /// Removes and returns the lowest pending signal in `allowed` (its oldest instance).
     pub fn take(&mut self, allowed: SigSet) -> Option<SigInfo> {
         let ready = self.set & allowed;
         if ready == 0 {
             return None;
         }
         let sig = ready.trailing_zeros() as i32 + 1;
-        self.set &= !bit(sig);
-        Some(
-            self.info[sig as usize - 1]
-                .take()
-                .unwrap_or_else(|| SigInfo::kernel(sig)),
-        )
+        let info = self
+            .queue
+            .iter()
+            .position(|q| q.info.signo() == sig)
+            .and_then(|at| self.queue.remove(at))
+            .map(|q| q.info);
+        if !self.queue.iter().any(|q| q.info.signo() == sig) {
+            self.set &= !bit(sig);
+        }
+        // Pending without its siginfo (it did not fit the queue): what Linux reports then.
+        Some(info.unwrap_or_else(|| SigInfo::user(sig, SI_USER, 0, 0)))
     }
 }
 
@@ -126,42 +246,63 @@ pub const STOP_SIGNALS: SigSet = (1 << (libc::SIGSTOP - 1))
     | (1 << (libc::SIGTTIN - 1))
     | (1 << (libc::SIGTTOU - 1));
 
-/// Makes a signal pending on `process` and interrupts its tasks that can take it. A stop
-/// signal cancels a pending SIGCONT (a SIGCONT resumes the process first: see
-/// [`continue_process`]).
-pub fn send(process: &Process, info: SigInfo) {
-    let sig = info.signo();
-    if bit(sig) & STOP_SIGNALS != 0 {
-        process.pending.lock().discard(bit(libc::SIGCONT));
-    }
-    if sig == 0 || is_ignored(process, sig) {
-        return;
-    }
-    process.pending.lock().add(info);
+/// Discards the signals in `mask` pending on `process` and on each of its threads.
+pub fn discard_everywhere(process: &Process, mask: SigSet) {
+    process.pending.lock().discard(mask);
     for t in process.tasks.lock().iter() {
-        t.interrupt_if_unblocked(sig);
+        t.pending.lock().discard(mask);
     }
-    process.signal_events.notify_all();
 }
 
-/// Makes a signal pending on one thread of `process` and interrupts it if it can take it.
-pub fn send_to_thread(process: &Process, handle: &super::process::TaskHandle, info: SigInfo) {
+/// Makes a signal pending on `process`, or on its thread `thread`, and interrupts the
+/// tasks that can take it. A stop signal cancels a pending SIGCONT (a SIGCONT resumes
+/// the process first: see [`continue_process`]). EAGAIN if the signal cannot be queued
+/// (see [`Pending::add`]).
+pub fn try_send(
+    process: &Process,
+    thread: Option<&TaskHandle>,
+    info: SigInfo,
+) -> Result<(), Errno> {
     let sig = info.signo();
-    if sig == 0 || is_ignored(process, sig) {
-        return;
+    if bit(sig) & STOP_SIGNALS != 0 {
+        discard_everywhere(process, bit(libc::SIGCONT));
     }
-    handle.pending.lock().add(info);
-    handle.interrupt_if_unblocked(sig);
+    if sig == 0 || discarded_on_arrival(process, thread, sig) {
+        return Ok(());
+    }
+    let to = Receiver::of(process);
+    match thread {
+        Some(t) => {
+            t.pending.lock().add(info, to)?;
+            t.interrupt_if_unblocked(sig);
+        }
+        None => {
+            process.pending.lock().add(info, to)?;
+            for t in process.tasks.lock().iter() {
+                t.interrupt_if_unblocked(sig);
+            }
+        }
+    }
     process.signal_events.notify_all();
+    Ok(())
+}
+
+/// Sends a signal to `process` as a whole; a real-time signal the queue limit refuses
+/// is lost (see [`try_send`]).
+pub fn send(process: &Process, info: SigInfo) {
+    let _ = try_send(process, None, info);
+}
+
+/// Sends a signal to one thread of `process`; a real-time signal the queue limit refuses
+/// is lost (see [`try_send`]).
+pub fn send_to_thread(process: &Process, handle: &TaskHandle, info: SigInfo) {
+    let _ = try_send(process, Some(handle), info);
 }
 
 /// SIGCONT's effect at sending time: pending stop signals go, and a stopped process
 /// resumes, its parent told with SIGCHLD (`CLD_CONTINUED`) and a wait report.
 pub fn continue_process(kernel: &super::Kernel, process: &Process) {
-    process.pending.lock().discard(STOP_SIGNALS);
-    for t in process.tasks.lock().iter() {
-        t.pending.lock().discard(STOP_SIGNALS);
-    }
+    discard_everywhere(process, STOP_SIGNALS);
     let resumed = {
         let mut job = process.job.lock();
         let was = job.stopped.take().is_some();

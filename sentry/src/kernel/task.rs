@@ -145,9 +145,11 @@ impl Task {
         self.recheck_signals = true;
     }
 
-    /// Sends a signal to this thread alone (SIGPIPE after EPIPE, faults).
+    /// Sends a signal to this thread alone (SIGPIPE after EPIPE, faults): a standard
+    /// signal from the kernel, which the queue limit never refuses.
     pub fn raise(&mut self, info: SigInfo) {
-        self.handle.pending.lock().add(info);
+        let to = signal::Receiver::of(&self.process);
+        let _ = self.handle.pending.lock().add(info, to);
         self.recheck_signals = true;
     }
 
@@ -468,8 +470,9 @@ impl Task {
                     }
                     self.set_sigmask(mask);
                     if act.flags & libc::SA_RESETHAND as u64 != 0 {
-                        self.process.sigactions.lock()[sig as usize - 1] =
-                            crate::abi::KSigaction::default();
+                        // Only the handler goes back to SIG_DFL: flags, mask and restorer
+                        // stay, and sigaction still reports SA_RESETHAND (as on Linux).
+                        self.process.sigactions.lock()[sig as usize - 1].handler = SIG_DFL;
                     }
                 }
             }

@@ -1,11 +1,11 @@
-//! Signal syscalls. Dispositions and masks are recorded; delivery comes with the signals
-//! work (until then a handler is never invoked).
+//! Signal syscalls: dispositions, masks and the alternate stack; sending (`kill`,
+//! `tgkill`, `sigqueue`); waiting (`sigsuspend`, `pause`, `sigtimedwait`); signalfd.
 
 use crate::abi::Timespec;
 use crate::abi::{KSigaction, StackT};
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::sigframe::{self, SIGINFO_SIZE, SigInfo};
-use crate::kernel::signal::{self as ksig, UNBLOCKABLE};
+use crate::kernel::signal::{self as ksig, SI_USER, UNBLOCKABLE};
 use crate::kernel::signalfd::SignalFd;
 use crate::kernel::task::Task;
 use crate::kernel::tree::INIT_PID;
@@ -39,6 +39,10 @@ pub fn rt_sigaction(task: &mut Task) -> SysResult {
         }
         prev
     };
+    if new.is_some_and(|n| ksig::handler_ignores(n.handler, sig)) {
+        // Pending instances go, blocked or not, as on Linux.
+        ksig::discard_everywhere(&task.process, ksig::bit(sig));
+    }
     if old != 0 {
         task.write_obj(old, &prev)?;
     }
@@ -68,26 +72,37 @@ pub fn rt_sigprocmask(task: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// `sigaltstack(ss, old_ss)`.
+/// `sigaltstack(ss, old_ss)`. The old stack's flags say `SS_ONSTACK` while the caller
+/// runs on it (by its stack pointer), and the stack cannot be changed then (EPERM).
 pub fn sigaltstack(task: &mut Task) -> SysResult {
     let (ss, old) = (task.arg(0), task.arg(1));
+    let sp = task.regs.rsp;
+    let onstack = task.altstack.is_some_and(|a| sigframe::on_stack(&a, sp));
     if old != 0 {
-        let cur = task.altstack.unwrap_or(StackT {
-            flags: libc::SS_DISABLE,
-            ..StackT::default()
-        });
+        let cur = match task.altstack {
+            None => StackT {
+                flags: libc::SS_DISABLE,
+                ..StackT::default()
+            },
+            Some(a) => StackT {
+                flags: (a.flags & SS_AUTODISARM) | if onstack { libc::SS_ONSTACK } else { 0 },
+                ..a
+            },
+        };
         task.write_obj(old, &cur)?;
     }
     if ss != 0 {
         let new: StackT = task.read_obj(ss)?;
-        if new.flags & libc::SS_DISABLE != 0 {
-            task.altstack = None;
-        } else if new.flags & !SS_AUTODISARM != 0 {
-            return Err(Errno::EINVAL.into());
-        } else if new.size < libc::MINSIGSTKSZ as u64 {
-            return Err(Errno::ENOMEM.into());
-        } else {
-            task.altstack = Some(new);
+        if onstack {
+            return Err(Errno::EPERM.into());
+        }
+        match new.flags & !SS_AUTODISARM {
+            libc::SS_DISABLE => task.altstack = None,
+            0 | libc::SS_ONSTACK if new.size < libc::MINSIGSTKSZ as u64 => {
+                return Err(Errno::ENOMEM.into());
+            }
+            0 | libc::SS_ONSTACK => task.altstack = Some(StackT { pad: 0, ..new }),
+            _ => return Err(Errno::EINVAL.into()),
         }
     }
     Ok(0)
@@ -104,8 +119,6 @@ pub fn rt_sigpending(task: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// `si_code` of a signal sent with `kill`.
-const SI_USER: i32 = 0;
 /// `si_code` of a signal sent with `tkill`/`tgkill`.
 const SI_TKILL: i32 = -6;
 
@@ -188,11 +201,11 @@ fn thread_kill(task: &mut Task, tgid: Option<i32>, tid: i32, sig: i32) -> SysRes
         ksig::continue_process(&task.kernel, &process);
     }
     let uid = task.process.creds.lock().uid;
-    ksig::send_to_thread(
+    ksig::try_send(
         &process,
-        &handle,
+        Some(&handle),
         SigInfo::user(sig, SI_TKILL, task.process.pid, uid),
-    );
+    )?;
     if tid == task.tid {
         task.recheck_signals = true;
     }
@@ -269,10 +282,12 @@ pub fn rt_sigtimedwait(task: &mut Task) -> SysResult {
             Some(Instant::now() + ts.to_duration().ok_or(Errno::EINVAL)?)
         }
     };
-    let old = task.sigmask();
-    // The waited-for signals are let through while we wait, as on Linux.
-    task.set_sigmask(old & !set);
-    let result = loop {
+    // The mask stays as it is: a waited-for signal that the caller blocks is kept pending
+    // even if its disposition ignores it, and its arrival wakes us through the process's
+    // signal queue, which every signal sent to the process or a thread of it notifies.
+    let events = task.process.signal_events.clone();
+    let info = loop {
+        let _reg = events.register(task.waiter());
         let taken = task
             .handle
             .pending
@@ -280,19 +295,17 @@ pub fn rt_sigtimedwait(task: &mut Task) -> SysResult {
             .take(set)
             .or_else(|| task.process.pending.lock().take(set));
         if let Some(info) = taken {
-            break Ok(info);
+            break info;
         }
         if task.has_deliverable() {
-            break Err(SysErr::Errno(Errno::EINTR));
+            return Err(Errno::EINTR.into());
         }
         match task.waiter().wait(deadline) {
-            Ok(()) | Err(Errno::EINTR) => task.waiter().clear_interrupt(),
-            Err(Errno::ETIMEDOUT) => break Err(Errno::EAGAIN.into()),
-            Err(e) => break Err(e.into()),
+            Ok(()) => {}
+            Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN.into()),
+            Err(e) => return Err(e.into()),
         }
     };
-    task.set_sigmask(old);
-    let info = result?;
     if task.arg(1) != 0 {
         let bytes: [u8; SIGINFO_SIZE] = info.0;
         task.mm().write(task.arg(1), &bytes)?;
@@ -365,7 +378,7 @@ pub fn rt_sigqueueinfo(task: &mut Task) -> SysResult {
         ksig::continue_process(&task.kernel, &target);
     }
     if sig != 0 {
-        ksig::send(&target, info);
+        ksig::try_send(&target, None, info)?;
     }
     task.recheck_signals = true;
     Ok(0)
@@ -385,7 +398,7 @@ pub fn rt_tgsigqueueinfo(task: &mut Task) -> SysResult {
         .cloned()
         .ok_or(Errno::ESRCH)?;
     if sig != 0 {
-        ksig::send_to_thread(&process, &handle, info);
+        ksig::try_send(&process, Some(&handle), info)?;
     }
     task.recheck_signals = true;
     Ok(0)
