@@ -188,6 +188,7 @@ pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadErr
         log::warn!("resetting FPU state: {e}");
     }
     task.files.lock().close_on_exec();
+    super::posix_timer::delete_all(&task.kernel, &task.process);
     for act in task.process.sigactions.lock().iter_mut() {
         if act.handler > 1 {
             *act = crate::abi::KSigaction::default();

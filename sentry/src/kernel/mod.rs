@@ -13,6 +13,7 @@ pub mod current;
 pub mod exec;
 pub mod fork;
 pub mod futex;
+pub mod posix_timer;
 pub mod process;
 pub mod sigframe;
 pub mod signal;

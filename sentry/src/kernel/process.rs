@@ -214,8 +214,8 @@ pub struct PosixTimer {
     pub timer: Arc<super::timer::Timer>,
     /// Its clock.
     pub clock: i32,
-    /// Expirations beyond the first at the last firing (`timer_getoverrun`).
-    pub overrun: Arc<AtomicU64>,
+    /// Its signal and overrun count.
+    pub notify: Arc<super::posix_timer::Notify>,
 }
 
 impl Process {

@@ -39,6 +39,9 @@ pub const SS_ONSTACK: i32 = 1;
 /// `SS_DISABLE`.
 pub const SS_DISABLE: i32 = 2;
 
+/// `si_code` of a POSIX timer's signal.
+const SI_TIMER: i32 = -2;
+
 /// A `siginfo_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SigInfo(pub [u8; SIGINFO_SIZE]);
@@ -90,13 +93,41 @@ impl SigInfo {
         s
     }
 
-    /// Raised by a POSIX timer (`SI_TIMER`).
-    pub fn timer(signo: i32, timerid: i32, overrun: i32, value: u64) -> SigInfo {
-        let mut s = SigInfo::with(signo, -2);
+    /// Raised by POSIX timer `timerid` (`SI_TIMER`) with `overrun` expirations beyond the
+    /// first, carrying the timer's `tag` in the kernel-private `si_sys_private` slot
+    /// (see [`super::posix_timer`]).
+    pub fn timer(signo: i32, timerid: i32, overrun: u64, value: u64, tag: u32) -> SigInfo {
+        let mut s = SigInfo::with(signo, SI_TIMER);
         s.put_i32(16, timerid);
-        s.put_i32(20, overrun);
         s.put_u64(24, value);
+        s.put_i32(32, tag as i32);
+        s.set_overrun(overrun);
         s
+    }
+
+    /// For a signal a POSIX timer queued: the timer id and the tag it was queued with.
+    pub fn timer_tag(&self) -> Option<(i32, u32)> {
+        let tag = self.get_i32(32) as u32;
+        (self.get_i32(8) == SI_TIMER && tag != 0).then(|| (self.get_i32(16), tag))
+    }
+
+    /// Removes the timer tag (before the guest sees the siginfo).
+    pub fn clear_timer_tag(&mut self) {
+        self.put_i32(32, 0);
+    }
+
+    /// `si_overrun` of a timer signal.
+    pub fn overrun(&self) -> i32 {
+        self.get_i32(20)
+    }
+
+    /// Sets `si_overrun`, saturating at `INT_MAX` like Linux.
+    pub fn set_overrun(&mut self, n: u64) {
+        self.put_i32(20, n.min(i32::MAX as u64) as i32);
+    }
+
+    fn get_i32(&self, off: usize) -> i32 {
+        i32::from_ne_bytes(self.0[off..off + 4].try_into().expect("4 bytes"))
     }
 
     /// Queued by `rt_sigqueueinfo`: the caller's siginfo, with its signal number.

@@ -181,11 +181,13 @@ impl Pending {
     /// Adds a signal for `to`. Beyond the receiver's `RLIMIT_SIGPENDING`, a real-time
     /// signal that did not come from `kill` fails with EAGAIN; any other signal is still
     /// made pending, but a user-queued one loses its siginfo (like Linux, which lets the
-    /// kernel's and `kill`'s standard signals past the limit).
+    /// kernel's and `kill`'s standard signals past the limit). A POSIX timer's signal is
+    /// queued even behind a pending instance of its standard signal: each timer has its
+    /// own entry on Linux.
     pub fn add(&mut self, info: SigInfo, to: Receiver) -> Result<(), Errno> {
         let sig = info.signo();
         let code = si_code(&info);
-        if sig < SIGRTMIN && self.set & bit(sig) != 0 {
+        if sig < SIGRTMIN && self.set & bit(sig) != 0 && info.timer_tag().is_none() {
             return Ok(());
         }
         match Charge::take(to, sig < SIGRTMIN && code >= 0) {
@@ -237,6 +239,20 @@ impl Pending {
         }
         // Pending without its siginfo (it did not fit the queue): what Linux reports then.
         Some(info.unwrap_or_else(|| SigInfo::user(sig, SI_USER, 0, 0)))
+    }
+}
+
+/// Takes the lowest pending signal in `allowed` off `thread`'s queue, else off `process`'s:
+/// the signal a handler, `sigtimedwait` or a signalfd read receives. A POSIX timer's
+/// signal is completed on the way ([`super::posix_timer::deliver`]); one its timer has
+/// retired is dropped.
+pub fn dequeue(process: &Process, thread: &TaskHandle, allowed: SigSet) -> Option<SigInfo> {
+    loop {
+        let own = thread.pending.lock().take(allowed);
+        let info = own.or_else(|| process.pending.lock().take(allowed))?;
+        if let Some(info) = super::posix_timer::deliver(process, info) {
+            return Some(info);
+        }
     }
 }
 

@@ -6,12 +6,19 @@
 
 use super::current;
 use super::sigframe::SigInfo;
+use super::signal;
 use fs::{Errno, FileOps, Stat, WaitQueue, Waiter};
 use parking_lot::Mutex;
 use std::sync::Arc;
 
 /// Size of `struct signalfd_siginfo`.
 const SSI_SIZE: usize = 128;
+/// `si_code` of a signal raised by the kernel.
+const SI_KERNEL: i32 = 0x80;
+/// `si_code` of a POSIX timer's signal.
+const SI_TIMER: i32 = -2;
+/// `si_code` of a signal for an I/O event.
+const SI_SIGIO: i32 = -5;
 
 /// An open signalfd.
 pub struct SignalFd {
@@ -34,8 +41,7 @@ impl SignalFd {
     fn take(&self) -> Option<SigInfo> {
         let (process, handle) = current::get()?;
         let mask = *self.mask.lock();
-        let own = handle.pending.lock().take(mask);
-        own.or_else(|| process.pending.lock().take(mask))
+        signal::dequeue(&process, &handle, mask)
     }
 
     fn ready(&self) -> bool {
@@ -47,21 +53,77 @@ impl SignalFd {
     }
 }
 
+/// Which union member of a `siginfo_t` holds its fields.
+enum Layout {
+    /// Sender's pid and uid (`kill`, the kernel).
+    Kill,
+    /// Timer id, overrun count and value.
+    Timer,
+    /// Band and fd.
+    Poll,
+    /// Faulting address.
+    Fault,
+    /// Child's pid, uid, status and CPU times.
+    Child,
+    /// Sender's pid and uid, and the value (`sigqueue`, `tgkill`).
+    Queued,
+}
+
+/// The layout of a siginfo with signal `sig` and code `code`, as Linux decides it.
+fn layout(sig: i32, code: i32) -> Layout {
+    if code > 0 && code < SI_KERNEL {
+        match sig {
+            libc::SIGILL
+            | libc::SIGFPE
+            | libc::SIGSEGV
+            | libc::SIGBUS
+            | libc::SIGTRAP
+            | libc::SIGSYS => Layout::Fault,
+            libc::SIGCHLD => Layout::Child,
+            libc::SIGIO => Layout::Poll,
+            _ => Layout::Kill,
+        }
+    } else {
+        match code {
+            SI_TIMER => Layout::Timer,
+            SI_SIGIO => Layout::Poll,
+            c if c < 0 => Layout::Queued,
+            _ => Layout::Kill,
+        }
+    }
+}
+
 /// `struct signalfd_siginfo` for `info`.
 fn encode(info: &SigInfo) -> [u8; SSI_SIZE] {
     let i = &info.0;
     let word = |at: usize| i32::from_ne_bytes(i[at..at + 4].try_into().expect("4 bytes"));
     let mut out = [0u8; SSI_SIZE];
     let mut put = |at: usize, v: &[u8]| out[at..at + v.len()].copy_from_slice(v);
-    put(0, &word(0).to_ne_bytes()); // ssi_signo
-    put(4, &word(4).to_ne_bytes()); // ssi_errno
-    put(8, &word(8).to_ne_bytes()); // ssi_code
-    put(12, &word(16).to_ne_bytes()); // ssi_pid (or si_addr's low half / timer id)
-    put(16, &word(20).to_ne_bytes()); // ssi_uid (or overrun)
-    put(44, &word(24).to_ne_bytes()); // ssi_status / ssi_int
-    put(48, &word(24).to_ne_bytes()); // ssi_int
-    put(56, &i[24..32]); // ssi_ptr (sigval)
-    put(80, &i[16..24]); // ssi_addr
+    put(0, &i[0..12]); // ssi_signo, ssi_errno, ssi_code
+    match layout(word(0), word(8)) {
+        Layout::Kill => put(12, &i[16..24]), // ssi_pid, ssi_uid
+        Layout::Timer => {
+            put(24, &i[16..20]); // ssi_tid
+            put(32, &i[20..24]); // ssi_overrun
+            put(44, &i[24..28]); // ssi_int
+            put(48, &i[24..32]); // ssi_ptr
+        }
+        Layout::Poll => {
+            put(28, &i[16..20]); // ssi_band
+            put(20, &i[24..28]); // ssi_fd
+        }
+        Layout::Fault => put(72, &i[16..24]), // ssi_addr
+        Layout::Child => {
+            put(12, &i[16..24]); // ssi_pid, ssi_uid
+            put(40, &i[24..28]); // ssi_status
+            put(56, &i[32..48]); // ssi_utime, ssi_stime
+        }
+        Layout::Queued => {
+            put(12, &i[16..24]); // ssi_pid, ssi_uid
+            put(44, &i[24..28]); // ssi_int
+            put(48, &i[24..32]); // ssi_ptr
+        }
+    }
     out
 }
 

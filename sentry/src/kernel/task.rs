@@ -355,8 +355,7 @@ impl Task {
     /// Takes the next deliverable signal off the thread's and the process's pending sets.
     fn next_signal(&self) -> Option<SigInfo> {
         let allowed = !self.sigmask();
-        let own = self.handle.pending.lock().take(allowed);
-        own.or_else(|| self.process.pending.lock().take(allowed))
+        signal::dequeue(&self.process, &self.handle, allowed)
     }
 
     /// The default action of a stop signal: the whole process stops (its parent is told)

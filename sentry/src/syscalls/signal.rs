@@ -288,12 +288,7 @@ pub fn rt_sigtimedwait(task: &mut Task) -> SysResult {
     let events = task.process.signal_events.clone();
     let info = loop {
         let _reg = events.register(task.waiter());
-        let taken = task
-            .handle
-            .pending
-            .lock()
-            .take(set)
-            .or_else(|| task.process.pending.lock().take(set));
+        let taken = ksig::dequeue(&task.process, &task.handle, set);
         if let Some(info) = taken {
             break info;
         }

@@ -3,6 +3,7 @@
 
 use crate::abi::{Timespec, Timeval, Timezone};
 use crate::errno::{SysErr, SysResult};
+use crate::kernel::posix_timer::{Notify, Target};
 use crate::kernel::process::PosixTimer;
 use crate::kernel::sigframe::SigInfo;
 use crate::kernel::signal;
@@ -332,8 +333,9 @@ pub fn timer_create(task: &mut Task) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     let target = match notify {
-        SIGEV_SIGNAL | SIGEV_NONE => None,
-        SIGEV_THREAD_ID => Some(
+        SIGEV_NONE => Target::None,
+        SIGEV_SIGNAL => Target::Process,
+        SIGEV_THREAD_ID => Target::Thread(
             process
                 .tasks
                 .lock()
@@ -344,18 +346,11 @@ pub fn timer_create(task: &mut Task) -> SysResult {
         ),
         _ => return Err(Errno::EINVAL.into()),
     };
-    let overrun = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let (weak, ov) = (Arc::downgrade(&process), overrun.clone());
+    let notify = Arc::new(Notify::new(id, signo, value, target));
+    let (weak, on_fire) = (Arc::downgrade(&process), notify.clone());
     let timer = task.kernel.timers.create(Box::new(move |n| {
-        ov.store(n - 1, std::sync::atomic::Ordering::Relaxed);
-        let Some(p) = weak.upgrade() else { return };
-        if notify == SIGEV_NONE {
-            return;
-        }
-        let info = SigInfo::timer(signo, id, (n - 1).min(i32::MAX as u64) as i32, value);
-        match &target {
-            Some(t) => signal::send_to_thread(&p, t, info),
-            None => signal::send(&p, info),
+        if let Some(p) = weak.upgrade() {
+            on_fire.fire(&p, n);
         }
     }));
     task.write_obj(task.arg(2), &id)?;
@@ -364,30 +359,28 @@ pub fn timer_create(task: &mut Task) -> SysResult {
         PosixTimer {
             timer,
             clock,
-            overrun,
+            notify,
         },
     );
     Ok(0)
 }
 
-fn posix_timer(
-    task: &Task,
-    id: i32,
-) -> Result<(Arc<Timer>, i32, Arc<std::sync::atomic::AtomicU64>), Errno> {
+fn posix_timer(task: &Task, id: i32) -> Result<(Arc<Timer>, i32, Arc<Notify>), Errno> {
     let timers = task.process.posix_timers.lock();
     let t = timers.get(&id).ok_or(Errno::EINVAL)?;
-    Ok((t.timer.clone(), t.clock, t.overrun.clone()))
+    Ok((t.timer.clone(), t.clock, t.notify.clone()))
 }
 
 /// `timer_settime(timerid, flags, new, old)`.
 pub fn timer_settime(task: &mut Task) -> SysResult {
-    let (timer, clock, _) = posix_timer(task, task.arg(0) as i32)?;
+    let (timer, clock, notify) = posix_timer(task, task.arg(0) as i32)?;
     let new = read_itimerspec(task, task.arg(2))?;
     let deadline = settime_deadline(
         clock,
         new.value,
         task.arg(1) as i32 & libc::TIMER_ABSTIME != 0,
     );
+    notify.rearm();
     let old = task.kernel.timers.arm(&timer, deadline, new.interval);
     if task.arg(3) != 0 {
         write_itimerspec(task, task.arg(3), old)?;
@@ -402,15 +395,13 @@ pub fn timer_gettime(task: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// `timer_getoverrun(timerid)`.
+/// `timer_getoverrun(timerid)`: the overrun count of the timer's last delivered signal.
 pub fn timer_getoverrun(task: &mut Task) -> SysResult {
-    let (_, _, overrun) = posix_timer(task, task.arg(0) as i32)?;
-    Ok(overrun
-        .load(std::sync::atomic::Ordering::Relaxed)
-        .min(i32::MAX as u64))
+    let (_, _, notify) = posix_timer(task, task.arg(0) as i32)?;
+    Ok(notify.overrun() as u64)
 }
 
-/// `timer_delete(timerid)`.
+/// `timer_delete(timerid)`: a signal of the timer still pending is dropped.
 pub fn timer_delete(task: &mut Task) -> SysResult {
     let t = task
         .process
