@@ -4,7 +4,8 @@
 //! which records its pid in [`set_current`].
 
 use crate::kernel::Kernel;
-use crate::kernel::process::Process;
+use crate::kernel::process::{Process, TaskHandle};
+use crate::kernel::signal::{SIG_DFL, SIG_IGN};
 use fs::synth::{DataFile, DynDir, LinkTarget, SynthDir, SynthSymlink};
 use fs::{Errno, Inode};
 use std::fmt::Write;
@@ -56,7 +57,9 @@ pub fn procfs(kernel: Weak<Kernel>) -> Arc<dyn Inode> {
         (
             b"thread-self".to_vec(),
             SynthSymlink::dynamic(Box::new(|| {
-                Ok(LinkTarget::Path(current().to_string().into_bytes()))
+                let (pid, tid) =
+                    crate::kernel::current::get().map_or((0, 0), |(p, t)| (p.pid, t.tid));
+                Ok(LinkTarget::Path(format!("{pid}/task/{tid}").into_bytes()))
             })),
         ),
         (b"mounts".to_vec(), SynthSymlink::new("self/mounts")),
@@ -120,8 +123,43 @@ fn sys_dir() -> Arc<dyn Inode> {
     SynthDir::new(vec![("kernel", kernel), ("vm", vm), ("fs", fsd)])
 }
 
-/// `/proc/[pid]`.
+/// `/proc/[pid]`: the process as its thread group leader sees it, and `task/`.
 fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
+    let mut children = thread_entries(kernel, p, p.pid);
+    children.push((b"task".to_vec(), task_dir(kernel, p)));
+    DynDir::new(Box::new(move || children.clone()))
+}
+
+/// `/proc/[pid]/task`: a `[tid]` directory for each live thread.
+fn task_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
+    let (kernel, weak) = (kernel.clone(), Arc::downgrade(p));
+    DynDir::new(Box::new(move || {
+        let Some(p) = weak.upgrade() else {
+            return Vec::new();
+        };
+        let mut tids: Vec<i32> = p.tasks.lock().iter().map(|t| t.tid).collect();
+        tids.sort_unstable();
+        tids.into_iter()
+            .map(|tid| {
+                let children = thread_entries(&kernel, &p, tid);
+                let dir: Arc<dyn Inode> = DynDir::new(Box::new(move || children.clone()));
+                (tid.to_string().into_bytes(), dir)
+            })
+            .collect()
+    }))
+}
+
+/// Thread `tid` of `p`, if it is alive.
+fn thread(p: &Process, tid: i32) -> Option<Arc<TaskHandle>> {
+    p.tasks.lock().iter().find(|t| t.tid == tid).cloned()
+}
+
+/// What `/proc/[pid]` and `/proc/[pid]/task/[tid]` both hold, for thread `tid` of `p`.
+fn thread_entries(
+    kernel: &Weak<Kernel>,
+    p: &Arc<Process>,
+    tid: i32,
+) -> Vec<(Vec<u8>, Arc<dyn Inode>)> {
     let weak = Arc::downgrade(p);
     let kern = kernel.clone();
     let link = |f: fn(&Process) -> Option<Arc<fs::Dentry>>, w: Weak<Process>| -> Arc<dyn Inode> {
@@ -136,13 +174,14 @@ fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
             })
         }))
     };
-    let generated = |f: fn(&Process, Option<Arc<Kernel>>) -> String,
-                     w: Weak<Process>,
-                     k: Weak<Kernel>|
-     -> Arc<dyn Inode> {
+    let generated = |f: fn(&Process, i32, Option<Arc<Kernel>>) -> String| -> Arc<dyn Inode> {
+        let (w, k) = (weak.clone(), kern.clone());
         DataFile::new(
             0o444,
-            Box::new(move || Ok(f(&*w.upgrade().ok_or(Errno::ESRCH)?, k.upgrade()).into_bytes())),
+            Box::new(move || {
+                let p = w.upgrade().ok_or(Errno::ESRCH)?;
+                Ok(f(&p, tid, k.upgrade()).into_bytes())
+            }),
         )
     };
     let fd_dir = {
@@ -175,7 +214,7 @@ fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
                 .collect()
         }))
     };
-    let children: Vec<(Vec<u8>, Arc<dyn Inode>)> = vec![
+    vec![
         (
             b"exe".to_vec(),
             link(|p| p.exe.lock().clone(), weak.clone()),
@@ -191,42 +230,20 @@ fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
         (b"fd".to_vec(), fd_dir),
         (
             b"cmdline".to_vec(),
-            generated(
-                |p, _| String::from_utf8_lossy(&p.cmdline.lock()).into_owned(),
-                weak.clone(),
-                kern.clone(),
-            ),
+            generated(|p, _, _| String::from_utf8_lossy(&p.cmdline.lock()).into_owned()),
         ),
         (
             b"comm".to_vec(),
-            generated(
-                |p, _| format!("{}\n", String::from_utf8_lossy(&p.comm.lock())),
-                weak.clone(),
-                kern.clone(),
-            ),
+            generated(|p, _, _| format!("{}\n", String::from_utf8_lossy(&p.comm.lock()))),
         ),
         (
             b"maps".to_vec(),
-            generated(
-                |p, _| mm::dump::render_proc_maps(&p.mm().vmas()),
-                weak.clone(),
-                kern.clone(),
-            ),
+            generated(|p, _, _| mm::dump::render_proc_maps(&p.mm().vmas())),
         ),
-        (
-            b"stat".to_vec(),
-            generated(stat, weak.clone(), kern.clone()),
-        ),
-        (
-            b"status".to_vec(),
-            generated(status, weak.clone(), kern.clone()),
-        ),
-        (
-            b"mounts".to_vec(),
-            generated(|_, _| mounts(), weak.clone(), kern.clone()),
-        ),
-    ];
-    DynDir::new(Box::new(move || children.clone()))
+        (b"stat".to_vec(), generated(stat)),
+        (b"status".to_vec(), generated(status)),
+        (b"mounts".to_vec(), generated(|_, _, _| mounts())),
+    ]
 }
 
 fn mounts() -> String {
@@ -241,14 +258,13 @@ fn family(p: &Process, k: &Option<Arc<Kernel>>) -> (i32, i32, i32) {
         .unwrap_or((0, p.pid, p.pid))
 }
 
-fn stat(p: &Process, k: Option<Arc<Kernel>>) -> String {
+fn stat(p: &Process, tid: i32, k: Option<Arc<Kernel>>) -> String {
     let (ppid, pgid, sid) = family(p, &k);
     let comm = String::from_utf8_lossy(&p.comm.lock()).into_owned();
     let vsize: u64 = p.mm().vmas().iter().map(|v| v.end - v.start).sum();
     let threads = p.tasks.lock().len().max(1);
     let mut s = format!(
-        "{} ({comm}) R {ppid} {pgid} {sid} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 {threads} 0 0 {vsize} 0",
-        p.pid
+        "{tid} ({comm}) R {ppid} {pgid} {sid} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 {threads} 0 0 {vsize} 0"
     );
     for _ in 0..28 {
         s.push_str(" 0");
@@ -257,18 +273,30 @@ fn stat(p: &Process, k: Option<Arc<Kernel>>) -> String {
     s
 }
 
-fn status(p: &Process, k: Option<Arc<Kernel>>) -> String {
+fn status(p: &Process, tid: i32, k: Option<Arc<Kernel>>) -> String {
     let (ppid, _, _) = family(p, &k);
     let c = *p.creds.lock();
     let vsize: u64 = p.mm().vmas().iter().map(|v| v.end - v.start).sum();
+    let t = thread(p, tid);
+    let (own_pending, blocked) = t
+        .as_ref()
+        .map_or((0, 0), |t| (t.pending.lock().set(), t.sigmask()));
+    let (mut ignored, mut caught) = (0u64, 0u64);
+    for (i, act) in p.sigactions.lock().iter().enumerate() {
+        match act.handler {
+            SIG_DFL => {}
+            SIG_IGN => ignored |= 1 << i,
+            _ => caught |= 1 << i,
+        }
+    }
     let mut s = String::new();
     let _ = writeln!(s, "Name:\t{}", String::from_utf8_lossy(&p.comm.lock()));
     let _ = writeln!(s, "Umask:\t{:04o}", p.fs.lock().lock().umask);
     let _ = writeln!(s, "State:\tR (running)");
     let _ = writeln!(
         s,
-        "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{ppid}\nTracerPid:\t0",
-        p.pid, p.pid
+        "Tgid:\t{}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{ppid}\nTracerPid:\t0",
+        p.pid
     );
     let _ = writeln!(s, "Uid:\t{}\t{}\t{}\t{}", c.uid, c.euid, c.suid, c.euid);
     let _ = writeln!(s, "Gid:\t{}\t{}\t{}\t{}", c.gid, c.egid, c.sgid, c.egid);
@@ -277,8 +305,12 @@ fn status(p: &Process, k: Option<Arc<Kernel>>) -> String {
     let _ = writeln!(s, "Threads:\t{}", p.tasks.lock().len().max(1));
     let _ = writeln!(
         s,
-        "SigPnd:\t0000000000000000\nShdPnd:\t{:016x}",
+        "SigPnd:\t{own_pending:016x}\nShdPnd:\t{:016x}",
         p.pending.lock().set()
+    );
+    let _ = writeln!(
+        s,
+        "SigBlk:\t{blocked:016x}\nSigIgn:\t{ignored:016x}\nSigCgt:\t{caught:016x}"
     );
     let _ = writeln!(s, "Seccomp:\t0");
     s

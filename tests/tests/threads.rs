@@ -9,7 +9,9 @@
 //! execve from a non-main thread (`thr_exec`, which runs
 //! `thr_exec_target`), 2,000 threads with TLS, detached threads,
 //! cancellation and a main thread that exits first (`thr_many`), and the
-//! bench's CPU-bound guest on a small input (`thr_bench_spin`).
+//! bench's CPU-bound guest on a small input (`thr_bench_spin`), and
+//! `/proc/self/task` and `/proc/thread-self` seen by each thread
+//! (`thr_proc_task`).
 //!
 //! Guests print deterministic lines only (counts, sums and comparisons;
 //! never pids or times). Every run has a short timeout of its own, so a guest
@@ -95,6 +97,14 @@ fn exec_from_a_non_main_thread() {
         Duration::from_secs(5),
     );
     failures.finish("thr_exec");
+}
+
+/// `/proc/self/task` lists every thread, each `task/TID` directory and
+/// `/proc/thread-self` show that thread (its tid, its blocked set), and
+/// `/proc/self/status` counts the threads.
+#[test]
+fn proc_task_directories_and_thread_self() {
+    check("thr_proc_task", &[]);
 }
 
 /// 1,000 threads one at a time and 1,000 fifty at a time with TLS checks,

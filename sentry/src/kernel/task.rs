@@ -489,22 +489,24 @@ impl Task {
     pub fn finish(mut self, status: ExitStatus) {
         let group = self.process.group_exit_status();
         self.exit_robust_list();
-        if group.is_none() && self.clear_child_tid != 0 {
-            let mm = self.mm();
-            if mm.write_obj(self.clear_child_tid, &0u32).is_ok() {
-                let _ = self.kernel.futexes.wake(
-                    &mm,
-                    self.clear_child_tid,
-                    1,
-                    super::futex::BITSET_ALL,
-                );
-            }
-        }
+        // The image the thread ran in (an exec may replace it once the thread is gone).
+        let mm = self.mm();
+        // Off the thread list before its joiner wakes: a `pthread_join` that returns no
+        // longer finds it in `/proc/self/task` or the `Threads:` count.
         let last = {
             let mut tasks = self.process.tasks.lock();
             tasks.retain(|h| h.tid != self.tid);
             tasks.is_empty()
         };
+        if group.is_none()
+            && self.clear_child_tid != 0
+            && mm.write_obj(self.clear_child_tid, &0u32).is_ok()
+        {
+            let _ =
+                self.kernel
+                    .futexes
+                    .wake(&mm, self.clear_child_tid, 1, super::futex::BITSET_ALL);
+        }
         if !last {
             if group.is_some() {
                 self.stub.kill();
