@@ -32,4 +32,4 @@ pub use space::{
     AddressSpace, Content, Layout, MIN_ADDR, MapRequest, Placement, STACK_SIZE, VmaInfo, advice,
     page_down, page_up,
 };
-pub use vma::{Backing, FileSource, FileVersion, MappedFile, Prot, Vma, VmaName};
+pub use vma::{Backing, FileSource, FileVersion, MappedFile, ObjectName, Prot, Vma, VmaName};

@@ -266,6 +266,12 @@ impl MemRange {
         })
     }
 
+    /// A zeroed range of `len` bytes (a page multiple) for a shared memory object that
+    /// address spaces map with [`Content::Object`](crate::Content::Object).
+    pub fn zeroed(file: &Arc<MemoryFile>, len: u64) -> Result<Self, MmError> {
+        Self::new(file, len, 0)
+    }
+
     /// Offset of the range in the memory file.
     pub fn offset(&self) -> u64 {
         self.off

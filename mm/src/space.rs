@@ -8,7 +8,7 @@
 
 use crate::error::MmError;
 use crate::memfile::{MemRange, MemoryFile, PAGE_SIZE};
-use crate::vma::{Backing, MappedFile, Prot, Vma, VmaMap, VmaName};
+use crate::vma::{Backing, MappedFile, ObjectName, Prot, Vma, VmaMap, VmaName};
 use parking_lot::RwLock;
 use platform::HostMapper;
 use std::sync::Arc;
@@ -92,6 +92,14 @@ pub enum Content {
         file: Arc<MappedFile>,
         /// File offset of the mapping's first byte (page aligned).
         offset: u64,
+    },
+    /// The pages of a shared memory object, from its start (the mapping must be shared
+    /// and no longer than the object).
+    Object {
+        /// The object's pages.
+        mem: Arc<MemRange>,
+        /// How `/proc/pid/maps` names it.
+        name: Arc<ObjectName>,
     },
 }
 
@@ -239,10 +247,11 @@ impl AddressSpace {
         let name = req.name.clone().unwrap_or_else(|| match &req.content {
             Content::Zero => VmaName::Anon,
             Content::File { file, .. } => VmaName::File(file.clone()),
+            Content::Object { name, .. } => VmaName::Object(name.clone()),
         });
         let file_offset = match &req.content {
             Content::File { offset, .. } => *offset,
-            Content::Zero => 0,
+            Content::Zero | Content::Object { .. } => 0,
         };
         let backing = self.new_backing(len, req.shared, req.prot, &req.content)?;
         host.map(addr, len, req.prot.0 as i32, backing.offset())
@@ -269,6 +278,15 @@ impl AddressSpace {
         prot: Prot,
         content: &Content,
     ) -> Result<Backing, MmError> {
+        if let Content::Object { mem, .. } = content {
+            if !shared || len > mem.len() {
+                return Err(MmError::Invalid);
+            }
+            return Ok(Backing::Shared {
+                mem: mem.clone(),
+                off: 0,
+            });
+        }
         if let (false, false, Content::File { file, offset }) = (shared, prot.writable(), content)
             && let Some(version) = file.version
         {
@@ -332,6 +350,48 @@ impl AddressSpace {
             .map_err(|e| MmError::Host("munmap in stub", e))?;
         drop(st.vmas.remove_range(addr, end));
         Ok(())
+    }
+
+    /// Linux's `shmdt` walk: from `addr` up, finds the first shared VMA whose object
+    /// `is_attached` accepts and which maps it at the offset it would have were the object
+    /// mapped at `addr`, then unmaps that VMA and every later one mapping the same object
+    /// that way and ending within the object's size of `addr` (the pieces `mprotect` or
+    /// `munmap` made of one attach). Returns whether such a VMA was found.
+    /// `is_attached` runs under the address space's lock.
+    pub fn detach(
+        &self,
+        host: &mut dyn HostMapper,
+        addr: u64,
+        is_attached: impl Fn(&Arc<MemRange>) -> bool,
+    ) -> Result<bool, MmError> {
+        self.changed();
+        let mut st = self.state.write();
+        let mut found: Option<&Arc<MemRange>> = None;
+        let mut picked = Vec::new();
+        for v in st
+            .vmas
+            .range(addr, st.layout.top)
+            .filter(|v| v.start >= addr)
+        {
+            let Backing::Shared { mem, off } = &v.backing else {
+                continue;
+            };
+            let attach = v.shared && *off == v.start - addr && is_attached(mem);
+            match found {
+                None if attach => found = Some(mem),
+                None => continue,
+                Some(obj) if v.end - addr > obj.len() => break,
+                Some(obj) if attach && Arc::ptr_eq(obj, mem) => {}
+                Some(_) => continue,
+            }
+            picked.push((v.start, v.end));
+        }
+        for &(start, end) in &picked {
+            host.unmap(start, end - start)
+                .map_err(|e| MmError::Host("munmap in stub", e))?;
+            drop(st.vmas.remove_range(start, end));
+        }
+        Ok(!picked.is_empty())
     }
 
     /// Changes the protection of `[addr, addr + len)`, which must be fully mapped.
@@ -844,6 +904,7 @@ fn info(v: &Vma) -> VmaInfo {
         VmaName::Heap => ("[heap]".to_string(), (0, 0)),
         VmaName::Stack => ("[stack]".to_string(), (0, 0)),
         VmaName::File(f) => (f.path.clone(), (f.dev, f.ino)),
+        VmaName::Object(o) => (o.path.clone(), (o.dev, o.ino)),
     };
     VmaInfo {
         start: v.start,
@@ -851,7 +912,7 @@ fn info(v: &Vma) -> VmaInfo {
         prot: v.prot,
         shared: v.shared,
         memfd_offset: v.backing.offset(),
-        file_offset: if matches!(v.name, VmaName::File(_)) {
+        file_offset: if matches!(v.name, VmaName::File(_) | VmaName::Object(_)) {
             v.file_offset
         } else {
             0

@@ -96,6 +96,18 @@ impl std::fmt::Debug for MappedFile {
     }
 }
 
+/// The name and identity `/proc/pid/maps` shows for a shared memory object that is not a
+/// file (a System V segment: `/SYSV0000abcd (deleted)`, with the segment id as inode).
+#[derive(Debug)]
+pub struct ObjectName {
+    /// Path as `/proc/pid/maps` prints it.
+    pub path: String,
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+}
+
 /// What a VMA is, for naming it and for refilling file pages.
 #[derive(Clone, Debug)]
 pub enum VmaName {
@@ -107,6 +119,9 @@ pub enum VmaName {
     Stack,
     /// A file mapping; the VMA's `file_offset` says where in the file it starts.
     File(Arc<MappedFile>),
+    /// A mapping of a shared memory object ([`Content::Object`](crate::Content::Object));
+    /// `file_offset` says where in the object it starts.
+    Object(Arc<ObjectName>),
 }
 
 /// The memory-file pages behind a VMA.

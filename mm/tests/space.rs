@@ -1,7 +1,8 @@
 //! Address-space semantics against a fake host that records what the stub would map.
 
 use mm::{
-    AddressSpace, Content, Layout, MapRequest, MemoryFile, MmError, Placement, Prot, VmaName,
+    AddressSpace, Content, Layout, MapRequest, MemRange, MemoryFile, MmError, ObjectName,
+    Placement, Prot, VmaName,
 };
 use nix::errno::Errno;
 use platform::HostMapper;
@@ -300,6 +301,86 @@ fn fork_copies_private_and_shares_shared() {
     child.write(s, b"S").unwrap();
     assert_eq!(a.read_obj::<u8>(x), Ok(b'p'), "private memory is copied");
     assert_eq!(a.read_obj::<u8>(s), Ok(b'S'), "shared memory is shared");
+}
+
+fn object_request(mem: &Arc<MemRange>, addr: u64) -> MapRequest {
+    let name = Arc::new(ObjectName {
+        path: "/SYSV00000000 (deleted)".into(),
+        dev: 1,
+        ino: 7,
+    });
+    MapRequest {
+        addr,
+        shared: true,
+        placement: Placement::FixedNoReplace,
+        content: Content::Object {
+            mem: mem.clone(),
+            name,
+        },
+        ..MapRequest::anon(mem.len(), Prot::RW)
+    }
+}
+
+#[test]
+fn object_mappings_share_pages_and_count_references() {
+    let (a, mut h) = space();
+    let mem = Arc::new(MemRange::zeroed(a.memory_file(), 3 * P).unwrap());
+    let x = a.mmap(&mut h, object_request(&mem, 0x1000_0000)).unwrap();
+    let y = a.mmap(&mut h, object_request(&mem, 0x2000_0000)).unwrap();
+    assert_consistent(&a, &h);
+    a.write(x + P, b"o").unwrap();
+    assert_eq!(
+        a.read_obj::<u8>(y + P),
+        Ok(b'o'),
+        "both views show one object"
+    );
+    assert_eq!(Arc::strong_count(&mem), 3);
+    a.mprotect(&mut h, x, P, Prot::READ).unwrap();
+    assert_eq!(
+        Arc::strong_count(&mem),
+        4,
+        "a split VMA holds its own reference"
+    );
+    let v = a.vmas().into_iter().find(|v| v.start == x + P).unwrap();
+    assert_eq!(
+        (v.name.as_str(), v.dev_ino, v.file_offset),
+        ("/SYSV00000000 (deleted)", (1, 7), P)
+    );
+    let child = a.fork().unwrap();
+    assert_eq!(Arc::strong_count(&mem), 7, "fork keeps the attachments");
+    drop(child);
+    let too_long = MapRequest {
+        len: 4 * P,
+        ..object_request(&mem, 0x3000_0000)
+    };
+    assert_eq!(a.mmap(&mut h, too_long), Err(MmError::Invalid));
+}
+
+#[test]
+fn detach_unmaps_the_pieces_of_one_attach() {
+    let (a, mut h) = space();
+    let mem = Arc::new(MemRange::zeroed(a.memory_file(), 3 * P).unwrap());
+    let other = Arc::new(MemRange::zeroed(a.memory_file(), P).unwrap());
+    let x = 0x1000_0000;
+    a.mmap(&mut h, object_request(&mem, x)).unwrap();
+    a.mmap(&mut h, object_request(&other, x + 3 * P)).unwrap();
+    a.mprotect(&mut h, x + P, P, Prot::READ).unwrap();
+    a.munmap(&mut h, x, P).unwrap();
+    let is_mem = |m: &Arc<MemRange>| Arc::ptr_eq(m, &mem);
+    assert_eq!(
+        a.detach(&mut h, x + P, is_mem),
+        Ok(false),
+        "pieces sit at their offsets from x"
+    );
+    assert_eq!(
+        a.detach(&mut h, x, |_| false),
+        Ok(false),
+        "only attached objects count"
+    );
+    assert_eq!(a.detach(&mut h, x, is_mem), Ok(true));
+    assert_consistent(&a, &h);
+    assert_eq!(Arc::strong_count(&mem), 1, "every piece is gone");
+    assert_eq!(a.vmas().len(), 1, "the next object stays");
 }
 
 struct Bytes(Vec<u8>);
