@@ -287,6 +287,17 @@ impl MemRange {
         self.len == 0
     }
 
+    /// Bytes of the range that hold memory (pages written since it was allocated).
+    pub fn resident_bytes(&self) -> u64 {
+        let end = self.off + self.len;
+        let (mut pos, mut total) = (self.off, 0);
+        while let Some((data, hole)) = self.file.next_data(pos, end) {
+            total += hole - data;
+            pos = hole;
+        }
+        total
+    }
+
     /// The memory file the range belongs to.
     pub(crate) fn file(&self) -> &Arc<MemoryFile> {
         &self.file

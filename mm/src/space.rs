@@ -356,17 +356,17 @@ impl AddressSpace {
     /// `is_attached` accepts and which maps it at the offset it would have were the object
     /// mapped at `addr`, then unmaps that VMA and every later one mapping the same object
     /// that way and ending within the object's size of `addr` (the pieces `mprotect` or
-    /// `munmap` made of one attach). Returns whether such a VMA was found.
+    /// `munmap` made of one attach). Returns the object so detached, if any.
     /// `is_attached` runs under the address space's lock.
     pub fn detach(
         &self,
         host: &mut dyn HostMapper,
         addr: u64,
         is_attached: impl Fn(&Arc<MemRange>) -> bool,
-    ) -> Result<bool, MmError> {
+    ) -> Result<Option<Arc<MemRange>>, MmError> {
         self.changed();
         let mut st = self.state.write();
-        let mut found: Option<&Arc<MemRange>> = None;
+        let mut found: Option<Arc<MemRange>> = None;
         let mut picked = Vec::new();
         for v in st
             .vmas
@@ -377,8 +377,8 @@ impl AddressSpace {
                 continue;
             };
             let attach = v.shared && *off == v.start - addr && is_attached(mem);
-            match found {
-                None if attach => found = Some(mem),
+            match &found {
+                None if attach => found = Some(mem.clone()),
                 None => continue,
                 Some(obj) if v.end - addr > obj.len() => break,
                 Some(obj) if attach && Arc::ptr_eq(obj, mem) => {}
@@ -391,7 +391,7 @@ impl AddressSpace {
                 .map_err(|e| MmError::Host("munmap in stub", e))?;
             drop(st.vmas.remove_range(start, end));
         }
-        Ok(!picked.is_empty())
+        Ok(found)
     }
 
     /// Changes the protection of `[addr, addr + len)`, which must be fully mapped.
