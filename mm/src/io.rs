@@ -8,6 +8,7 @@
 
 use crate::error::MmError;
 use crate::space::AddressSpace;
+use crate::vma::Backing;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -129,11 +130,28 @@ impl AddressSpace {
     }
 }
 
+/// What tells futex words apart, as Linux's `futex_key` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FutexKey {
+    /// A word in shared memory: its memory-file offset, the same in every mapping of the
+    /// page in any address space.
+    Shared(u64),
+    /// A word of one address space (`FUTEX_PRIVATE_FLAG`, or private memory): the space
+    /// and the address, which stay put when the sentry moves the pages in the memory file
+    /// (a heap growing into a new range, a page-cache page made private).
+    Private {
+        /// [`AddressSpace`] id.
+        space: u64,
+        /// The word's address.
+        addr: u64,
+    },
+}
+
 impl AddressSpace {
-    /// The memory-file offset of the futex word at `addr`: the same for every mapping of
-    /// the same page, in any address space, so it keys shared and private futexes alike.
-    /// The word must be 4-byte aligned (EINVAL) and mapped readable (EFAULT).
-    pub fn futex_key(&self, addr: u64) -> Result<u64, MmError> {
+    /// The key of the futex word at `addr`: [`FutexKey::Private`] for `private` operations
+    /// and private mappings, [`FutexKey::Shared`] for shared mappings. The word must be
+    /// 4-byte aligned (EINVAL) and mapped readable (EFAULT).
+    pub fn futex_key(&self, addr: u64, private: bool) -> Result<FutexKey, MmError> {
         if !addr.is_multiple_of(4) {
             return Err(MmError::Invalid);
         }
@@ -143,7 +161,13 @@ impl AddressSpace {
             .find(addr)
             .filter(|v| v.prot.readable())
             .ok_or(MmError::Fault)?;
-        Ok(vma.offset_of(addr))
+        Ok(match &vma.backing {
+            Backing::Shared { .. } if !private => FutexKey::Shared(vma.offset_of(addr)),
+            _ => FutexKey::Private {
+                space: self.id,
+                addr,
+            },
+        })
     }
 
     /// Runs `f` on the futex word at `addr` as an atomic; the word must be mapped

@@ -175,6 +175,14 @@ pub struct AddressSpace {
     /// Bumped by every change of the host view, so that a stub sharing this address space
     /// with another (`CLONE_VM`) can tell it missed a change and reinstall.
     generation: AtomicU64,
+    /// Unique among the sentry's address spaces: keys its private futexes.
+    pub(crate) id: u64,
+}
+
+/// A fresh address-space id.
+fn next_space_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// `madvise` advice values the sentry acts on or accepts.
@@ -201,6 +209,7 @@ impl AddressSpace {
                 brk: 0,
             }),
             generation: AtomicU64::new(0),
+            id: next_space_id(),
         }
     }
 
@@ -836,6 +845,7 @@ impl AddressSpace {
                 brk: st.brk,
             }),
             generation: AtomicU64::new(0),
+            id: next_space_id(),
         })
     }
 

@@ -76,6 +76,14 @@ fn futex_ping_pong_between_processes_and_threads() {
     check("thr_futex_pingpong", &[]);
 }
 
+/// Futex words and a condition variable in the heap keep working while the heap
+/// grows by 64 MiB (the sentry may move the pages in its memory file); a word
+/// in a private file mapping.
+#[test]
+fn futexes_survive_memory_moves() {
+    check("thr_futex_moved", &[]);
+}
+
 /// epoll (level, edge, one-shot re-armed with MOD, hang-ups, blocking waits
 /// woken by a child and by a thread), poll and select.
 #[test]

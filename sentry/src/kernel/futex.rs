@@ -1,12 +1,14 @@
-//! Futexes: wait queues keyed by the memory-file offset of the futex word.
+//! Futexes: wait queues keyed like Linux's `futex_key` ([`FutexKey`]).
 //!
-//! Every guest page lives at one offset of the memory file, so the offset identifies a
-//! futex word across all address spaces: two processes sharing a `MAP_SHARED` page meet on
-//! the same key, while private pages (copied at fork) never collide. The value check and
-//! the enqueue happen under the table lock, and a waker takes the same lock, so no wake-up
-//! is lost between a waiter's check and its sleep.
+//! A word in shared memory is keyed by its memory-file offset, so two processes sharing a
+//! `MAP_SHARED` page meet on the same key; a word of private memory, or any word used with
+//! `FUTEX_PRIVATE_FLAG`, is keyed by its address space and address, which stay valid when
+//! the sentry moves private pages within the memory file. The value check and the enqueue
+//! happen under the table lock, and a waker takes the same lock, so no wake-up is lost
+//! between a waiter's check and its sleep.
 
 use fs::Waiter;
+use mm::io::FutexKey;
 use mm::{AddressSpace, MmError};
 use nix::errno::Errno;
 use parking_lot::Mutex;
@@ -28,7 +30,7 @@ struct Entry {
 /// All futex queues of the sandbox.
 #[derive(Default)]
 pub struct Futexes {
-    queues: Mutex<HashMap<u64, VecDeque<Entry>>>,
+    queues: Mutex<HashMap<FutexKey, VecDeque<Entry>>>,
     next_id: AtomicU64,
 }
 
@@ -45,17 +47,20 @@ pub enum WaitError {
 
 impl Futexes {
     /// Sleeps on the word at `addr` if it holds `val`, until woken with a bitset that
-    /// intersects `bitset`, interrupted, or `deadline`.
+    /// intersects `bitset`, interrupted, or `deadline`. `private` for
+    /// `FUTEX_PRIVATE_FLAG` (here and in the other operations).
+    #[allow(clippy::too_many_arguments)]
     pub fn wait(
         &self,
         mm: &AddressSpace,
         addr: u64,
+        private: bool,
         val: u32,
         bitset: u32,
         w: &Arc<Waiter>,
         deadline: Option<Instant>,
     ) -> Result<(), WaitError> {
-        let key = mm.futex_key(addr).map_err(WaitError::Mm)?;
+        let key = mm.futex_key(addr, private).map_err(WaitError::Mm)?;
         let woken = Arc::new(AtomicBool::new(false));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
@@ -101,8 +106,8 @@ impl Futexes {
     }
 
     fn wake_locked(
-        q: &mut HashMap<u64, VecDeque<Entry>>,
-        key: u64,
+        q: &mut HashMap<FutexKey, VecDeque<Entry>>,
+        key: FutexKey,
         n: usize,
         bitset: u32,
     ) -> usize {
@@ -132,10 +137,11 @@ impl Futexes {
         &self,
         mm: &AddressSpace,
         addr: u64,
+        private: bool,
         n: usize,
         bitset: u32,
     ) -> Result<usize, MmError> {
-        let key = mm.futex_key(addr)?;
+        let key = mm.futex_key(addr, private)?;
         Ok(Self::wake_locked(&mut self.queues.lock(), key, n, bitset))
     }
 
@@ -144,14 +150,14 @@ impl Futexes {
     pub fn requeue(
         &self,
         mm: &AddressSpace,
-        addr: u64,
-        addr2: u64,
+        (addr, addr2): (u64, u64),
+        private: bool,
         nwake: usize,
         nmove: usize,
         cmp: Option<u32>,
     ) -> Result<usize, WaitError> {
-        let key = mm.futex_key(addr).map_err(WaitError::Mm)?;
-        let key2 = mm.futex_key(addr2).map_err(WaitError::Mm)?;
+        let key = mm.futex_key(addr, private).map_err(WaitError::Mm)?;
+        let key2 = mm.futex_key(addr2, private).map_err(WaitError::Mm)?;
         let mut q = self.queues.lock();
         if let Some(expected) = cmp {
             let cur = mm
@@ -191,14 +197,14 @@ impl Futexes {
     pub fn wake_op(
         &self,
         mm: &AddressSpace,
-        addr: u64,
-        addr2: u64,
+        (addr, addr2): (u64, u64),
+        private: bool,
         n: usize,
         n2: usize,
         op: u32,
     ) -> Result<usize, WaitError> {
-        let key = mm.futex_key(addr).map_err(WaitError::Mm)?;
-        let key2 = mm.futex_key(addr2).map_err(WaitError::Mm)?;
+        let key = mm.futex_key(addr, private).map_err(WaitError::Mm)?;
+        let key2 = mm.futex_key(addr2, private).map_err(WaitError::Mm)?;
         let (kind, cmp) = ((op >> 28) & 7, (op >> 24) & 15);
         let mut oparg = (op >> 12) & 0xfff;
         let cmparg = op & 0xfff;

@@ -502,10 +502,13 @@ impl Task {
             && self.clear_child_tid != 0
             && mm.write_obj(self.clear_child_tid, &0u32).is_ok()
         {
-            let _ =
-                self.kernel
-                    .futexes
-                    .wake(&mm, self.clear_child_tid, 1, super::futex::BITSET_ALL);
+            let _ = self.kernel.futexes.wake(
+                &mm,
+                self.clear_child_tid,
+                false,
+                1,
+                super::futex::BITSET_ALL,
+            );
         }
         if !last {
             if group.is_some() {
@@ -578,7 +581,7 @@ impl Task {
                 let _ = self
                     .kernel
                     .futexes
-                    .wake(&mm, word, 1, super::futex::BITSET_ALL);
+                    .wake(&mm, word, false, 1, super::futex::BITSET_ALL);
             }
         };
         for _ in 0..2048 {

@@ -15,7 +15,8 @@ const FUTEX_WAKE_OP: u64 = 5;
 const FUTEX_WAIT_BITSET: u64 = 9;
 const FUTEX_WAKE_BITSET: u64 = 10;
 const FUTEX_CLOCK_REALTIME: u64 = 256;
-const FUTEX_CMD_MASK: u64 = !(128 | FUTEX_CLOCK_REALTIME);
+const FUTEX_PRIVATE_FLAG: u64 = 128;
+const FUTEX_CMD_MASK: u64 = !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
 
 fn wait_error(e: WaitError) -> SysErr {
     match e {
@@ -62,6 +63,7 @@ pub fn futex(task: &mut Task) -> SysResult {
     );
     let cmd = op & FUTEX_CMD_MASK;
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
     if realtime && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
         return Err(Errno::ENOSYS.into());
     }
@@ -75,7 +77,7 @@ pub fn futex(task: &mut Task) -> SysResult {
             }
             let deadline = deadline(task, arg4, cmd == FUTEX_WAIT_BITSET, realtime)?;
             futexes
-                .wait(&mm, addr, val, bitset, task.waiter(), deadline)
+                .wait(&mm, addr, private, val, bitset, task.waiter(), deadline)
                 .map_err(wait_error)?;
             Ok(0)
         }
@@ -84,18 +86,32 @@ pub fn futex(task: &mut Task) -> SysResult {
             if bitset == 0 {
                 return Err(Errno::EINVAL.into());
             }
-            Ok(futexes.wake(&mm, addr, val as usize, bitset)? as u64)
+            Ok(futexes.wake(&mm, addr, private, val as usize, bitset)? as u64)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             let cmp = (cmd == FUTEX_CMP_REQUEUE).then_some(val3);
             let n = futexes
-                .requeue(&mm, addr, addr2, val as usize, arg4 as u32 as usize, cmp)
+                .requeue(
+                    &mm,
+                    (addr, addr2),
+                    private,
+                    val as usize,
+                    arg4 as u32 as usize,
+                    cmp,
+                )
                 .map_err(wait_error)?;
             Ok(n as u64)
         }
         FUTEX_WAKE_OP => {
             let n = futexes
-                .wake_op(&mm, addr, addr2, val as usize, arg4 as u32 as usize, val3)
+                .wake_op(
+                    &mm,
+                    (addr, addr2),
+                    private,
+                    val as usize,
+                    arg4 as u32 as usize,
+                    val3,
+                )
                 .map_err(wait_error)?;
             Ok(n as u64)
         }
