@@ -1,5 +1,5 @@
 //! Reading, writing and managing fds: read/write and their vector and positional forms,
-//! lseek, sendfile, getdents64, dup*, close, fcntl, ioctl, fsync.
+//! lseek, sendfile, getdents, getdents64, dup*, close, fcntl, ioctl, fsync.
 
 use crate::abi::Iovec;
 use crate::errno::{SysErr, SysResult};
@@ -424,8 +424,9 @@ pub fn sendfile(task: &mut Task) -> SysResult {
     sigpipe_on_epipe(task, r)
 }
 
-/// `getdents64(fd, dirp, count)`.
-pub fn getdents64(task: &mut Task) -> SysResult {
+/// Reads directory entries of `fd` into guest memory at `addr` (at most `count` bytes),
+/// `linux_dirent64` records rewritten by `layout` first.
+fn read_dirents(task: &mut Task, layout: fn(&mut [u8])) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
     if file.is_path_only() {
         return Err(Errno::EBADF.into());
@@ -434,8 +435,38 @@ pub fn getdents64(task: &mut Task) -> SysResult {
     task.mm().check_access(addr, count, true)?;
     let mut buf = vec![0u8; count];
     let n = file.ops.getdents(&mut buf)?;
+    layout(&mut buf[..n]);
     task.mm().write(addr, &buf[..n])?;
     Ok(n as u64)
+}
+
+/// Rewrites `linux_dirent64` records in place as the old `linux_dirent` ones: the name
+/// moves one byte down to where `d_type` was, and `d_type` goes to the record's last
+/// byte. Both layouts give a name of `n` bytes a record of `align8(20 + n)` bytes, so the
+/// records keep their sizes and offsets.
+fn dirents_to_legacy(buf: &mut [u8]) {
+    let mut at = 0;
+    while at + 19 <= buf.len() {
+        let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+        let rec = &mut buf[at..at + reclen];
+        let dtype = rec[18];
+        let len = rec[19..].iter().position(|&c| c == 0).unwrap_or(0);
+        rec.copy_within(19..19 + len, 18);
+        rec[18 + len..].fill(0);
+        rec[reclen - 1] = dtype;
+        at += reclen;
+    }
+}
+
+/// `getdents64(fd, dirp, count)`.
+pub fn getdents64(task: &mut Task) -> SysResult {
+    read_dirents(task, |_| {})
+}
+
+/// `getdents(fd, dirp, count)`: the old `linux_dirent` layout, `d_type` in the last byte
+/// of each record (on x86_64 every inode number fits its `unsigned long`).
+pub fn getdents(task: &mut Task) -> SysResult {
+    read_dirents(task, dirents_to_legacy)
 }
 
 /// `close(fd)`.

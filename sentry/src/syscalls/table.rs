@@ -102,6 +102,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_fdatasync, "fdatasync", io::fsync, &[Fd]),
     sys(SYS_truncate, "truncate", fs::truncate, &[Str, Long]),
     sys(SYS_ftruncate, "ftruncate", fs::ftruncate, &[Fd, Long]),
+    sys(SYS_getdents, "getdents", io::getdents, &[Fd, Ptr, Uint]),
     sys(SYS_getcwd, "getcwd", fs::getcwd, &[Ptr, Uint]),
     sys(SYS_chdir, "chdir", fs::chdir, &[Str]),
     sys(SYS_fchdir, "fchdir", fs::fchdir, &[Fd]),
