@@ -293,6 +293,49 @@ impl Inode for HostInode {
         }
     }
 
+    fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>> {
+        let name = xattr_name(name)?;
+        loop {
+            let size = platform::host::fd_getxattr(self.fd.as_fd(), &name, &mut [])?;
+            let mut value = vec![0u8; size];
+            match platform::host::fd_getxattr(self.fd.as_fd(), &name, &mut value) {
+                Ok(n) => {
+                    value.truncate(n);
+                    return Ok(value);
+                }
+                // The value grew between the two calls.
+                Err(Errno::ERANGE) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> Result<()> {
+        platform::host::fd_setxattr(self.fd.as_fd(), &xattr_name(name)?, value, flags)
+    }
+
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>> {
+        loop {
+            let size = platform::host::fd_listxattr(self.fd.as_fd(), &mut [])?;
+            let mut list = vec![0u8; size];
+            match platform::host::fd_listxattr(self.fd.as_fd(), &mut list) {
+                Ok(n) => {
+                    return Ok(list[..n]
+                        .split(|&c| c == 0)
+                        .filter(|n| !n.is_empty())
+                        .map(<[u8]>::to_vec)
+                        .collect());
+                }
+                Err(Errno::ERANGE) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn removexattr(&self, name: &[u8]) -> Result<()> {
+        platform::host::fd_removexattr(self.fd.as_fd(), &xattr_name(name)?)
+    }
+
     fn statfs(&self) -> Result<StatFs> {
         statfs_of(self.fd.as_fd())
     }
@@ -300,6 +343,12 @@ impl Inode for HostInode {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// An extended attribute name as the host takes it (the syscall layer has already
+/// limited its length and excluded NUL).
+fn xattr_name(name: &[u8]) -> Result<std::ffi::CString> {
+    std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)
 }
 
 /// `fstatfs` of a host fd.

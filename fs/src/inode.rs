@@ -234,6 +234,24 @@ pub trait Inode: Send + Sync + Any {
     fn setattr(&self, _attr: SetAttr) -> Result<()> {
         Err(Errno::EPERM)
     }
+    /// The value of extended attribute `name` (`ENODATA` if it has none of that name;
+    /// `EOPNOTSUPP` on filesystems without extended attributes).
+    fn getxattr(&self, _name: &[u8]) -> Result<Vec<u8>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// Sets extended attribute `name`; `flags` may hold `XATTR_CREATE` (`EEXIST` if it
+    /// exists) or `XATTR_REPLACE` (`ENODATA` if it does not).
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: i32) -> Result<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// The names of the object's extended attributes.
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(Vec::new())
+    }
+    /// Removes extended attribute `name` (`ENODATA` if there is none).
+    fn removexattr(&self, _name: &[u8]) -> Result<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
     /// Statistics of the filesystem holding this object.
     fn statfs(&self) -> Result<StatFs>;
     /// For downcasting in same-filesystem operations (link, rename).

@@ -7,6 +7,7 @@
 //! - [`file`]: open file descriptions and the [`FileOps`] trait; [`fdtable`]: fd numbers.
 //! - [`pipe`], [`eventfd`], [`epoll`]: sentry-side files with their own blocking rules.
 //! - [`wait`]: wait queues and the interruptible [`Waiter`] every blocking call takes.
+//! - [`xattr`]: extended attributes of in-memory objects.
 //!
 //! Errors are Linux errnos ([`Errno`]): every operation here is one a syscall performs.
 //! This crate knows nothing of guest memory or tasks; the sentry copies buffers in and out.
@@ -25,6 +26,7 @@ pub mod synth;
 pub mod tmpfs;
 pub mod vfs;
 pub mod wait;
+pub mod xattr;
 
 pub use fdtable::{FdEntry, FdTable};
 pub use file::{FileOps, MapKind, OpenFile, PollEvents};

@@ -164,6 +164,12 @@ impl OvInode {
             TimeChange::Set(st.atime),
             TimeChange::Set(st.mtime),
         ))?;
+        // Attributes the upper layer cannot hold (POSIX ACLs) are left behind.
+        for name in lower.listxattr().unwrap_or_default() {
+            if let Ok(value) = lower.getxattr(&name) {
+                let _ = node.setxattr(&name, &value, 0);
+            }
+        }
         *slot = Some(node.clone());
         Ok(node)
     }
@@ -440,6 +446,34 @@ impl Inode for OvInode {
         upper.setattr(attr)
     }
 
+    fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>> {
+        match (self.upper(), &self.lower) {
+            (Some(u), _) => u.getxattr(name),
+            (None, Some(l)) => l.getxattr(name),
+            (None, None) => Err(Errno::ENOENT),
+        }
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> Result<()> {
+        let upper = self.arc().copy_up()?;
+        *self.upper.lock() = Some(upper.clone());
+        upper.setxattr(name, value, flags)
+    }
+
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>> {
+        match (self.upper(), &self.lower) {
+            (Some(u), _) => u.listxattr(),
+            (None, Some(l)) => l.listxattr(),
+            (None, None) => Err(Errno::ENOENT),
+        }
+    }
+
+    fn removexattr(&self, name: &[u8]) -> Result<()> {
+        let upper = self.arc().copy_up()?;
+        *self.upper.lock() = Some(upper.clone());
+        upper.removexattr(name)
+    }
+
     fn statfs(&self) -> Result<StatFs> {
         match &self.lower {
             Some(l) => l.statfs(),
@@ -566,6 +600,18 @@ impl Inode for ReadOnly {
     fn setattr(&self, _attr: SetAttr) -> Result<()> {
         Err(Errno::EROFS)
     }
+    fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>> {
+        self.0.getxattr(name)
+    }
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: i32) -> Result<()> {
+        Err(Errno::EROFS)
+    }
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>> {
+        self.0.listxattr()
+    }
+    fn removexattr(&self, _name: &[u8]) -> Result<()> {
+        Err(Errno::EROFS)
+    }
     fn statfs(&self) -> Result<StatFs> {
         let mut s = self.0.statfs()?;
         s.flags |= libc::ST_RDONLY as i64;
@@ -597,6 +643,25 @@ mod tests {
         let n = f.pread(&mut b, 0).unwrap();
         b.truncate(n);
         b
+    }
+
+    #[test]
+    fn extended_attributes_copy_up_and_never_reach_the_lower_layer() {
+        let (base, ov) = tree();
+        let lower = HostInode::open_root(&base).unwrap();
+        let lower_f = lower.lookup(b"d").unwrap().lookup(b"f").unwrap();
+        lower_f.setxattr(b"user.low", b"1", 0).unwrap();
+        let f = ov.lookup(b"d").unwrap().lookup(b"f").unwrap();
+        assert_eq!(f.getxattr(b"user.low").unwrap(), b"1");
+        f.setxattr(b"user.up", b"2", 0).unwrap();
+        f.removexattr(b"user.low").unwrap();
+        assert_eq!(f.listxattr().unwrap(), vec![b"user.up".to_vec()]);
+        assert_eq!(read_all(&f), b"lower");
+        let again = ov.lookup(b"d").unwrap().lookup(b"f").unwrap();
+        assert_eq!(again.getxattr(b"user.up").unwrap(), b"2");
+        assert_eq!(again.getxattr(b"user.low"), Err(Errno::ENODATA));
+        assert_eq!(lower_f.listxattr().unwrap(), vec![b"user.low".to_vec()]);
+        std::fs::remove_dir_all(base).unwrap();
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::file::{FileOps, MapKind};
 use crate::inode::{FileType, Inode, SetAttr, Stat, StatFs, Time, TimeChange};
 use crate::synth::put_dirent;
 use crate::wait::Waiter;
+use crate::xattr::Xattrs;
 use nix::errno::Errno;
 use parking_lot::Mutex;
 use std::any::Any;
@@ -119,6 +120,7 @@ pub struct TmpNode {
     parent: Mutex<Weak<TmpNode>>,
     /// An overlay upper directory that hides the lower one entirely.
     opaque: std::sync::atomic::AtomicBool,
+    xattrs: Xattrs,
     me: Weak<TmpNode>,
 }
 
@@ -153,6 +155,7 @@ impl TmpNode {
             }),
             parent: Mutex::new(parent.map(Arc::downgrade).unwrap_or_default()),
             opaque: std::sync::atomic::AtomicBool::new(false),
+            xattrs: Xattrs::default(),
             me: me.clone(),
         })
     }
@@ -292,6 +295,7 @@ impl Drop for TmpNode {
         if let Kind::File(d) = &self.kind {
             self.fs.release(d.lock().len() as u64);
         }
+        self.fs.release(self.xattrs.bytes());
     }
 }
 
@@ -585,6 +589,29 @@ impl Inode for TmpNode {
                 a.ctime = t;
             }
         }
+        Ok(())
+    }
+
+    fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>> {
+        self.xattrs.get(name)
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> Result<()> {
+        let old = self
+            .xattrs
+            .set(name, value, flags, |bytes| self.fs.charge(bytes))?;
+        self.fs.release(old);
+        self.attr.lock().ctime = now();
+        Ok(())
+    }
+
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(self.xattrs.list())
+    }
+
+    fn removexattr(&self, name: &[u8]) -> Result<()> {
+        self.fs.release(self.xattrs.remove(name)?);
+        self.attr.lock().ctime = now();
         Ok(())
     }
 

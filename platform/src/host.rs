@@ -1,8 +1,10 @@
 //! Safe wrappers for the few host syscalls that `nix` and `libc` leave unsafe and the
-//! sentry's file layer needs (raw directory reads, terminal ioctls). Each wrapper checks
-//! its arguments so that no caller can make the kernel write outside a Rust buffer.
+//! sentry's file layer needs (raw directory reads, terminal ioctls, extended attributes).
+//! Each wrapper checks its arguments so that no caller can make the kernel write outside a
+//! Rust buffer.
 
 use nix::errno::Errno;
+use std::ffi::CStr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Reads `linux_dirent64` records from directory `fd` into `buf` (`getdents64(2)`).
@@ -86,5 +88,63 @@ pub fn utimens_fd(fd: BorrowedFd<'_>, times: &[libc::timespec; 2]) -> Result<(),
 pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<(), Errno> {
     // SAFETY: tgkill takes three integers and touches no memory of ours.
     let r = unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) };
+    Errno::result(r).map(drop)
+}
+
+/// `/proc/self/fd/N` for `fd`: following it reaches the object itself (a symlink opened
+/// `O_PATH | O_NOFOLLOW` included), which is how the `*xattr` calls reach an `O_PATH` fd.
+fn proc_fd_cpath(fd: BorrowedFd<'_>) -> std::ffi::CString {
+    std::ffi::CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL in a number")
+}
+
+/// Reads extended attribute `name` of the object `fd` refers to into `buf`; with an
+/// empty `buf`, returns the value's size (`getxattr(2)`).
+pub fn fd_getxattr(fd: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    let path = proc_fd_cpath(fd);
+    // SAFETY: both strings are NUL-terminated, and the kernel writes at most `buf.len()`
+    // bytes into `buf`, which we own mutably.
+    let r = unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    Errno::result(r).map(|n| n as usize)
+}
+
+/// Sets extended attribute `name` of the object `fd` refers to (`setxattr(2)`).
+pub fn fd_setxattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8], flags: i32) -> Result<(), Errno> {
+    let path = proc_fd_cpath(fd);
+    // SAFETY: both strings are NUL-terminated and the kernel reads `value.len()` bytes of
+    // `value`.
+    let r = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            flags,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// Reads the NUL-separated names of the extended attributes of the object `fd` refers to
+/// into `buf`; with an empty `buf`, returns the list's size (`listxattr(2)`).
+pub fn fd_listxattr(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    let path = proc_fd_cpath(fd);
+    // SAFETY: the path is NUL-terminated and the kernel writes at most `buf.len()` bytes
+    // into `buf`, which we own mutably.
+    let r = unsafe { libc::listxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    Errno::result(r).map(|n| n as usize)
+}
+
+/// Removes extended attribute `name` of the object `fd` refers to (`removexattr(2)`).
+pub fn fd_removexattr(fd: BorrowedFd<'_>, name: &CStr) -> Result<(), Errno> {
+    let path = proc_fd_cpath(fd);
+    // SAFETY: both strings are NUL-terminated; nothing is written.
+    let r = unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) };
     Errno::result(r).map(drop)
 }

@@ -1,6 +1,6 @@
 //! Calls programs make in passing: identities (set*id, capabilities), scheduling policy
 //! and priority, personality, membarrier, memfd_create, copy_file_range, flock,
-//! fallocate, extended attributes, readahead.
+//! fallocate, readahead.
 
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::process::Creds;
@@ -420,21 +420,6 @@ pub fn fallocate(task: &mut Task) -> SysResult {
         file.ops.truncate(end)?;
     }
     Ok(0)
-}
-
-/// `getxattr` and relatives: no extended attributes exist.
-pub fn getxattr(_task: &mut Task) -> SysResult {
-    Err(Errno::ENODATA.into())
-}
-
-/// `listxattr` and relatives: an empty list.
-pub fn listxattr(_task: &mut Task) -> SysResult {
-    Ok(0)
-}
-
-/// `setxattr` and relatives: not supported on these filesystems.
-pub fn setxattr(_task: &mut Task) -> SysResult {
-    Err(Errno::EOPNOTSUPP.into())
 }
 
 /// `readahead(fd, offset, count)`, `sync_file_range`: hints, accepted.

@@ -18,6 +18,7 @@ pub mod signal;
 pub mod table;
 pub mod time;
 mod uaccess;
+pub mod xattr;
 
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::task::{Restart, Task};

@@ -2,7 +2,7 @@
 //!
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
-use super::{Handler, fs, io, misc, mm, net, process, signal, time};
+use super::{Handler, fs, io, misc, mm, net, process, signal, time, xattr};
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ret};
 use std::sync::OnceLock;
@@ -290,15 +290,18 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_copy_file_range, "copy_file_range", misc::copy_file_range, &[Fd, Ptr, Fd, Ptr, Uint, Hex]),
     sys(SYS_flock, "flock", misc::flock, &[Fd, Int]).partial("always succeeds"),
     sys(SYS_fallocate, "fallocate", misc::fallocate, &[Fd, Hex, Long, Long]).partial("mode 0 and KEEP_SIZE only"),
-    sys(SYS_getxattr, "getxattr", misc::getxattr, &[Str, Str, Ptr, Uint]).partial("no extended attributes"),
-    sys(SYS_lgetxattr, "lgetxattr", misc::getxattr, &[Str, Str, Ptr, Uint]).partial("no extended attributes"),
-    sys(SYS_fgetxattr, "fgetxattr", misc::getxattr, &[Fd, Str, Ptr, Uint]).partial("no extended attributes"),
-    sys(SYS_listxattr, "listxattr", misc::listxattr, &[Str, Ptr, Uint]).partial("no extended attributes"),
-    sys(SYS_llistxattr, "llistxattr", misc::listxattr, &[Str, Ptr, Uint]).partial("no extended attributes"),
-    sys(SYS_flistxattr, "flistxattr", misc::listxattr, &[Fd, Ptr, Uint]).partial("no extended attributes"),
-    sys(SYS_setxattr, "setxattr", misc::setxattr, &[Str, Str, Ptr, Uint, Hex]).partial("EOPNOTSUPP"),
-    sys(SYS_lsetxattr, "lsetxattr", misc::setxattr, &[Str, Str, Ptr, Uint, Hex]).partial("EOPNOTSUPP"),
-    sys(SYS_fsetxattr, "fsetxattr", misc::setxattr, &[Fd, Str, Ptr, Uint, Hex]).partial("EOPNOTSUPP"),
+    sys(SYS_getxattr, "getxattr", xattr::getxattr, &[Str, Str, Ptr, Uint]),
+    sys(SYS_lgetxattr, "lgetxattr", xattr::lgetxattr, &[Str, Str, Ptr, Uint]),
+    sys(SYS_fgetxattr, "fgetxattr", xattr::fgetxattr, &[Fd, Str, Ptr, Uint]),
+    sys(SYS_listxattr, "listxattr", xattr::listxattr, &[Str, Ptr, Uint]),
+    sys(SYS_llistxattr, "llistxattr", xattr::llistxattr, &[Str, Ptr, Uint]),
+    sys(SYS_flistxattr, "flistxattr", xattr::flistxattr, &[Fd, Ptr, Uint]),
+    sys(SYS_setxattr, "setxattr", xattr::setxattr, &[Str, Str, InBuf(3), Uint, Hex]),
+    sys(SYS_lsetxattr, "lsetxattr", xattr::lsetxattr, &[Str, Str, InBuf(3), Uint, Hex]),
+    sys(SYS_fsetxattr, "fsetxattr", xattr::fsetxattr, &[Fd, Str, InBuf(3), Uint, Hex]),
+    sys(SYS_removexattr, "removexattr", xattr::removexattr, &[Str, Str]),
+    sys(SYS_lremovexattr, "lremovexattr", xattr::lremovexattr, &[Str, Str]),
+    sys(SYS_fremovexattr, "fremovexattr", xattr::fremovexattr, &[Fd, Str]),
     sys(SYS_readahead, "readahead", misc::readahead, &[Fd, Long, Uint]),
     sys(SYS_sync_file_range, "sync_file_range", misc::readahead, &[Fd, Long, Long, Hex]),
     sys(SYS_ptrace, "ptrace", super::eperm, &[Int, Int, Ptr, Ptr]).partial("always EPERM: guests cannot trace"),
