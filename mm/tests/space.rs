@@ -1,63 +1,12 @@
 //! Address-space semantics against a fake host that records what the stub would map.
 
+mod common;
+
+use common::{Bytes, FakeHost, P, TOP, assert_consistent, space};
 use mm::{
-    AddressSpace, Content, Layout, MapRequest, MemRange, MemoryFile, MmError, ObjectName,
-    Placement, Prot, VmaName,
+    AddressSpace, Content, MapRequest, MemRange, MmError, ObjectName, Placement, Prot, VmaName,
 };
-use nix::errno::Errno;
-use platform::HostMapper;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-
-const P: u64 = 4096;
-const TOP: u64 = 0x7ffa_f000_0000;
-
-/// A page-granular model of the stub's host mappings: page -> (prot, memfd offset).
-#[derive(Default)]
-struct FakeHost {
-    pages: BTreeMap<u64, (i32, u64)>,
-}
-
-impl HostMapper for FakeHost {
-    fn map(&mut self, addr: u64, len: u64, prot: i32, offset: u64) -> Result<(), Errno> {
-        for i in 0..len / P {
-            self.pages.insert(addr + i * P, (prot, offset + i * P));
-        }
-        Ok(())
-    }
-    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
-        for i in 0..len / P {
-            self.pages.remove(&(addr + i * P));
-        }
-        Ok(())
-    }
-    fn protect(&mut self, addr: u64, len: u64, prot: i32) -> Result<(), Errno> {
-        for i in 0..len / P {
-            let e = self.pages.get_mut(&(addr + i * P)).ok_or(Errno::ENOMEM)?;
-            e.0 = prot;
-        }
-        Ok(())
-    }
-}
-
-fn space() -> (AddressSpace, FakeHost) {
-    let mem = MemoryFile::new(1 << 36).unwrap();
-    (
-        AddressSpace::new(mem, Layout::fixed(TOP)),
-        FakeHost::default(),
-    )
-}
-
-/// The host view must equal the VMA map page by page.
-fn assert_consistent(a: &AddressSpace, h: &FakeHost) {
-    let mut expect = BTreeMap::new();
-    for v in a.vmas() {
-        for i in 0..(v.end - v.start) / P {
-            expect.insert(v.start + i * P, (v.prot.0 as i32, v.memfd_offset + i * P));
-        }
-    }
-    assert_eq!(expect, h.pages, "host mappings diverged from the VMA map");
-}
 
 fn fixed(addr: u64, len: u64, prot: Prot) -> MapRequest {
     MapRequest {
@@ -381,16 +330,6 @@ fn detach_unmaps_the_pieces_of_one_attach() {
     assert_consistent(&a, &h);
     assert_eq!(Arc::strong_count(&mem), 1, "every piece is gone");
     assert_eq!(a.vmas().len(), 1, "the next object stays");
-}
-
-struct Bytes(Vec<u8>);
-impl mm::FileSource for Bytes {
-    fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
-        let off = (off as usize).min(self.0.len());
-        let n = buf.len().min(self.0.len() - off);
-        buf[..n].copy_from_slice(&self.0[off..off + n]);
-        Ok(n)
-    }
 }
 
 #[test]
