@@ -68,6 +68,13 @@ fn segv_handler_repairs_or_escapes_the_fault() {
     check("sig_segv_repair");
 }
 
+/// A forked child keeps the sigaltstack (its handlers run on it); a new
+/// thread starts without one.
+#[test]
+fn altstack_across_fork_and_threads() {
+    check("sig_altstack_fork");
+}
+
 /// Handlers that use AVX leave the interrupted code's YMM registers and
 /// MXCSR intact, across synchronous and asynchronous signals; the frame
 /// holds the XSAVE state, and edits to it are loaded by rt_sigreturn.

@@ -54,8 +54,21 @@ pub struct NewTask {
     pub clear_child_tid: u64,
     /// `CLONE_CHILD_SETTID` address.
     pub set_child_tid: Option<u64>,
+    /// The alternate signal stack.
+    pub altstack: Option<crate::abi::StackT>,
     /// The memory image.
     pub image: Image,
+}
+
+/// The child's alternate signal stack: the parent's, unless the child shares the
+/// parent's memory and runs alongside it (`CLONE_VM` without `CLONE_VFORK`), where it
+/// would be the same stack.
+fn inherited_altstack(parent: &Task, flags: u64) -> Option<crate::abi::StackT> {
+    let vm = libc::CLONE_VM as u64;
+    let vfork = libc::CLONE_VFORK as u64;
+    (flags & (vm | vfork) != vm)
+        .then_some(parent.altstack)
+        .flatten()
 }
 
 /// Starts `new` on a sentry thread of its own; the thread returns the task's exit status.
@@ -100,7 +113,7 @@ fn run_new(new: NewTask) -> ExitStatus {
         fs: new.fs,
         clear_child_tid: new.clear_child_tid,
         exit: None,
-        altstack: None,
+        altstack: new.altstack,
         iobuf: Vec::new(),
         recheck_signals: true,
         restart: None,
@@ -298,6 +311,7 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
             0
         },
         set_child_tid: (flags & libc::CLONE_CHILD_SETTID as u64 != 0).then_some(args.child_tid),
+        altstack: inherited_altstack(parent, flags),
         image: Image::Inherit(Box::new(fp)),
     };
     if let Err(e) = start(new) {
@@ -365,6 +379,7 @@ fn clone_thread(parent: &mut Task, args: CloneArgs) -> SysResult {
             0
         },
         set_child_tid: (flags & libc::CLONE_CHILD_SETTID as u64 != 0).then_some(args.child_tid),
+        altstack: inherited_altstack(parent, flags),
         image: Image::Thread {
             tgid: parent.stub.tgid(),
             host_tid,
@@ -436,6 +451,7 @@ pub fn start_init(
         fs,
         clear_child_tid: 0,
         set_child_tid: None,
+        altstack: None,
         image: Image::Program(Box::new(prepared)),
     };
     let slot = kernel.reserve_task()?;
