@@ -17,6 +17,9 @@ pub enum MmError {
     /// MAP_FIXED_NOREPLACE over an existing mapping (EEXIST).
     #[error("range already mapped")]
     Exists,
+    /// Writable shared access to a file not opened for writing (EACCES).
+    #[error("file not opened for writing")]
+    Access,
     /// A fixed mapping below the minimum address (EPERM).
     #[error("address below mmap_min_addr")]
     Perm,

@@ -162,7 +162,9 @@ impl AddressSpace {
             .filter(|v| v.prot.readable())
             .ok_or(MmError::Fault)?;
         Ok(match &vma.backing {
-            Backing::Shared { .. } if !private => FutexKey::Shared(vma.offset_of(addr)),
+            Backing::Shared { .. } | Backing::File { .. } if !private => {
+                FutexKey::Shared(vma.offset_of(addr))
+            }
             _ => FutexKey::Private {
                 space: self.id,
                 addr,

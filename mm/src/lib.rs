@@ -9,6 +9,8 @@
 //! The model, in short:
 //! - A [`Vma`] has one contiguous backing range. Private backings are owned by exactly one
 //!   VMA (fork copies them eagerly), shared backings are reference counted.
+//! - `MAP_SHARED` mappings of one file share its pages ([`shared_file`]), which are written
+//!   back to the file through [`FileSource`].
 //! - The host stub is changed through [`platform::HostMapper`] under the address space's
 //!   write lock, and memory is released only after the stub no longer maps it.
 //! - Offsets of the memory file are allocated with slack so that heaps and `mremap`ed
@@ -23,11 +25,14 @@ pub mod dump;
 mod error;
 pub mod io;
 pub mod memfile;
+mod range_set;
+pub mod shared_file;
 mod space;
 mod vma;
 
 pub use error::MmError;
 pub use memfile::{MemRange, MemoryFile, PAGE_SIZE};
+pub use shared_file::{FileId, FileWrite, SharedFileRef, SharedFiles};
 pub use space::{
     AddressSpace, Content, Layout, MIN_ADDR, MapRequest, Placement, STACK_SIZE, VmaInfo, advice,
     page_down, page_up,

@@ -9,6 +9,7 @@
 
 use crate::alloc::ExtentAllocator;
 use crate::error::MmError;
+use crate::shared_file::{FileId, SharedFiles};
 use nix::errno::Errno;
 use parking_lot::Mutex;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -28,6 +29,8 @@ pub struct MemoryFile {
     pub(crate) page_cache: Mutex<
         std::collections::HashMap<(crate::vma::FileVersion, u64, u64), std::sync::Weak<MemRange>>,
     >,
+    /// The pages of every file with `MAP_SHARED` mappings.
+    shared_files: SharedFiles,
 }
 
 // SAFETY: `base` points at a MAP_SHARED mapping owned by this object for its whole life;
@@ -77,7 +80,21 @@ impl MemoryFile {
             size,
             alloc: Mutex::new(ExtentAllocator::new(size)),
             page_cache: Mutex::new(std::collections::HashMap::new()),
+            shared_files: SharedFiles::default(),
         }))
+    }
+
+    /// The pages of files with `MAP_SHARED` mappings, for keeping file syscalls coherent
+    /// with them.
+    pub fn shared_files(&self) -> &SharedFiles {
+        &self.shared_files
+    }
+
+    /// Drops the page cache's entries for file `id`, whose contents changed under them.
+    pub(crate) fn forget_cached(&self, id: FileId) {
+        self.page_cache
+            .lock()
+            .retain(|(v, _, _), _| (v.dev, v.ino) != (id.dev, id.ino));
     }
 
     /// The memfd, for mapping into stubs.
@@ -196,7 +213,7 @@ impl MemoryFile {
     }
 
     /// The first populated extent `[data, hole)` within `[pos, end)`.
-    fn next_data(&self, pos: u64, end: u64) -> Option<(u64, u64)> {
+    pub(crate) fn next_data(&self, pos: u64, end: u64) -> Option<(u64, u64)> {
         let fd = self.fd.as_raw_fd();
         // SAFETY: lseek on our own fd has no memory effects.
         let data = unsafe { libc::lseek(fd, pos as i64, libc::SEEK_DATA) };

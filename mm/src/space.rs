@@ -8,6 +8,7 @@
 
 use crate::error::MmError;
 use crate::memfile::{MemRange, MemoryFile, PAGE_SIZE};
+use crate::shared_file::FileId;
 use crate::vma::{Backing, MappedFile, ObjectName, Prot, Vma, VmaMap, VmaName};
 use parking_lot::RwLock;
 use platform::HostMapper;
@@ -18,8 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const MIN_ADDR: u64 = 0x10000;
 /// Size of the initial stack mapping (the default `RLIMIT_STACK`).
 pub const STACK_SIZE: u64 = 8 << 20;
-/// Largest slack reserved after a private allocation for in-place growth.
-const MAX_SLACK: u64 = 1 << 30;
+/// Largest slack reserved after an allocation for in-place growth.
+pub(crate) const MAX_SLACK: u64 = 1 << 30;
 
 /// Rounds up to a page multiple; `None` on overflow.
 pub fn page_up(x: u64) -> Option<u64> {
@@ -296,14 +297,23 @@ impl AddressSpace {
                 off: 0,
             });
         }
-        if let (false, false, Content::File { file, offset }) = (shared, prot.writable(), content)
-            && let Some(version) = file.version
-        {
-            return self.cached(version, len, file, *offset);
+        if let Content::File { file, offset } = content {
+            if shared {
+                let pages = self.mem.shared_files().map(&self.mem, file, *offset, len)?;
+                return Ok(Backing::File {
+                    pages,
+                    off: *offset,
+                });
+            }
+            if let (false, Some(version)) = (prot.writable(), file.version)
+                && !self.mem.shared_files().has_file(FileId::of(file))
+            {
+                return self.cached(version, len, file, *offset);
+            }
         }
         let range = MemRange::new(&self.mem, len, if shared { 0 } else { len.min(MAX_SLACK) })?;
         if let Content::File { file, offset } = content {
-            fill_from_file(&range, 0, len, file, *offset)?;
+            fill_private(&range, 0, len, file, *offset)?;
         }
         Ok(if shared {
             Backing::Shared {
@@ -425,6 +435,14 @@ impl AddressSpace {
         let end = addr.checked_add(len).ok_or(MmError::NoMem)?;
         if !st.vmas.is_fully_mapped(addr, end) {
             return Err(MmError::NoMem);
+        }
+        if prot.writable()
+            && st
+                .vmas
+                .range(addr, end)
+                .any(|v| v.shared_file().is_some_and(|f| !f.source.writable()))
+        {
+            return Err(MmError::Access);
         }
         host.protect(addr, len, prot.0 as i32)
             .map_err(|e| MmError::Host("mprotect in stub", e))?;
@@ -564,22 +582,34 @@ impl AddressSpace {
         fixed: Option<u64>,
     ) -> Result<u64, MmError> {
         let vma = st.vmas.find(old).ok_or(MmError::Fault)?;
-        let Backing::Shared { mem, off } = &vma.backing else {
-            return Err(MmError::Invalid);
-        };
-        if !may_move {
+        if !may_move || !vma.shared {
             return Err(MmError::Invalid);
         }
-        let start_off = off + (old - vma.start);
-        if start_off + new_len > mem.len() {
-            return Err(MmError::NoMem);
-        }
-        let (mem, prot, name, file_offset) = (
-            mem.clone(),
+        let (prot, name, file_offset) = (
             vma.prot,
             vma.name.clone(),
             vma.file_offset + (old - vma.start),
         );
+        let backing = match (&vma.backing, &name) {
+            (Backing::Shared { mem, off }, _) => {
+                let start_off = off + (old - vma.start);
+                if start_off + new_len > mem.len() {
+                    return Err(MmError::NoMem);
+                }
+                Backing::Shared {
+                    mem: mem.clone(),
+                    off: start_off,
+                }
+            }
+            (Backing::File { .. }, VmaName::File(file)) => Backing::File {
+                pages: self
+                    .mem
+                    .shared_files()
+                    .map(&self.mem, file, file_offset, new_len)?,
+                off: file_offset,
+            },
+            _ => return Err(MmError::Invalid),
+        };
         let top = st.layout.top;
         let dst = match fixed {
             Some(d) => d,
@@ -591,7 +621,7 @@ impl AddressSpace {
         if dst + new_len > top {
             return Err(MmError::Invalid);
         }
-        host.map(dst, new_len, prot.0 as i32, mem.offset() + start_off)
+        host.map(dst, new_len, prot.0 as i32, backing.offset())
             .map_err(|e| MmError::Host("mmap in stub", e))?;
         drop(st.vmas.remove_range(dst, dst + new_len));
         st.vmas.insert(Vma {
@@ -599,10 +629,7 @@ impl AddressSpace {
             end: dst + new_len,
             prot,
             shared: true,
-            backing: Backing::Shared {
-                mem,
-                off: start_off,
-            },
+            backing,
             name,
             file_offset,
         });
@@ -655,7 +682,7 @@ impl AddressSpace {
                 // Linux fills file-mapping growth from the file; keep the file bytes too.
                 if let VmaName::File(file) = &vma.name {
                     let file = file.clone();
-                    fill_from_file(
+                    fill_private(
                         range,
                         old_len,
                         new_len - old_len,
@@ -675,6 +702,29 @@ impl AddressSpace {
                     mem.offset() + *off + old_len,
                 )
                 .map_err(|e| MmError::Host("mmap in stub", e))?;
+            }
+            Backing::File { pages, off } => {
+                let VmaName::File(file) = &vma.name else {
+                    unreachable!("shared file pages behind a VMA without a file");
+                };
+                let grown = self
+                    .mem
+                    .shared_files()
+                    .map(&self.mem, file, *off, new_len)?;
+                // A superseded object is left for the file's newest one, which covers it all.
+                let (from, len) = if grown.same_pages(pages) {
+                    (old_len, new_len - old_len)
+                } else {
+                    (0, new_len)
+                };
+                host.map(
+                    at + from,
+                    len,
+                    vma.prot.0 as i32,
+                    grown.offset_of(*off + from),
+                )
+                .map_err(|e| MmError::Host("mmap in stub", e))?;
+                *pages = grown;
             }
         }
         vma.end = vma.start + new_len;
@@ -770,9 +820,18 @@ impl AddressSpace {
             if (v.shared && advice != advice::REMOVE) || v.is_cached() {
                 continue;
             }
+            if let Backing::File { pages, off } = &v.backing {
+                // Linux punches the file itself, for writable mappings only.
+                if !v.prot.writable() {
+                    return Err(MmError::Access);
+                }
+                let at = off + (s - v.start);
+                self.mem.shared_files().punch(pages, at, at + (e - s))?;
+                continue;
+            }
             self.mem.zero(v.offset_of(s), e - s);
             if let (VmaName::File(file), Backing::Private(range)) = (&v.name, &v.backing) {
-                fill_from_file(
+                fill_private(
                     range,
                     s - v.start,
                     e - s,
@@ -786,6 +845,11 @@ impl AddressSpace {
 
     /// Fails with ENOMEM unless `[addr, addr + len)` is fully mapped (msync, mincore).
     pub fn check_mapped(&self, addr: u64, len: u64) -> Result<(), MmError> {
+        self.mapped_end(addr, len).map(|_| ())
+    }
+
+    /// The end of `[addr, addr + len)`, which must be fully mapped (ENOMEM otherwise).
+    fn mapped_end(&self, addr: u64, len: u64) -> Result<u64, MmError> {
         if !is_aligned(addr) {
             return Err(MmError::Invalid);
         }
@@ -793,10 +857,34 @@ impl AddressSpace {
             .and_then(|l| addr.checked_add(l))
             .ok_or(MmError::NoMem)?;
         if self.state.read().vmas.is_fully_mapped(addr, end) {
-            Ok(())
+            Ok(end)
         } else {
             Err(MmError::NoMem)
         }
+    }
+
+    /// `msync`: writes the stores made through the shared file mappings in
+    /// `[addr, addr + len)` back to their files (synchronously, whatever the flags).
+    pub fn msync(&self, addr: u64, len: u64) -> Result<(), MmError> {
+        let end = self.mapped_end(addr, len)?;
+        let files: Vec<(FileId, std::ops::Range<u64>)> = self
+            .state
+            .read()
+            .vmas
+            .range(addr, end)
+            .filter_map(|v| match &v.backing {
+                Backing::File { pages, off } => {
+                    let (s, e) = (v.start.max(addr), v.end.min(end));
+                    let from = off + (s - v.start);
+                    Some((pages.id(), from..from + (e - s)))
+                }
+                _ => None,
+            })
+            .collect();
+        for target in files {
+            self.mem.shared_files().sync(|| Some(target))?;
+        }
+        Ok(())
     }
 
     /// The protection of the mapping holding `addr`, if any.
@@ -823,6 +911,10 @@ impl AddressSpace {
                 }
                 Backing::Shared { mem, off } => Backing::Shared {
                     mem: mem.clone(),
+                    off: *off,
+                },
+                Backing::File { pages, off } => Backing::File {
+                    pages: pages.clone(),
                     off: *off,
                 },
             };
@@ -870,6 +962,23 @@ impl AddressSpace {
         }
         Ok(generation)
     }
+}
+
+/// Copies file bytes into private pages like [`fill_from_file`], after writing back the
+/// stores shared mappings of the file made there, so that the copy sees them.
+fn fill_private(
+    range: &MemRange,
+    at: u64,
+    len: u64,
+    file: &MappedFile,
+    offset: u64,
+) -> Result<(), MmError> {
+    let end = offset.saturating_add(len);
+    range
+        .file()
+        .shared_files()
+        .sync(|| Some((FileId::of(file), offset..end)))?;
+    fill_from_file(range, at, len, file, offset)
 }
 
 /// Copies file bytes into `[at, at + len)` of `range`; the part past end of file is zero.

@@ -5,6 +5,7 @@
 //! private backing is owned by exactly one VMA, so dropping the VMA frees its pages.
 
 use crate::memfile::MemRange;
+use crate::shared_file::SharedFileRef;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -51,10 +52,25 @@ impl Prot {
     }
 }
 
-/// Reads the contents of a file for a file-backed mapping.
+/// The file behind a file-backed mapping: its contents, and for `MAP_SHARED` mappings the
+/// way stores go back to it.
 pub trait FileSource: Send + Sync {
     /// Reads into `buf` from file offset `off`; returns the bytes read (0 at end of file).
     fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, nix::errno::Errno>;
+    /// Whether the file was opened for writing: a `MAP_SHARED` mapping of it may become
+    /// writable, and its stores are written back through [`write_at`](Self::write_at).
+    fn writable(&self) -> bool {
+        false
+    }
+    /// Writes `buf` at file offset `off` (write-back of a shared mapping's stores); returns
+    /// the bytes written.
+    fn write_at(&self, _buf: &[u8], _off: u64) -> Result<usize, nix::errno::Errno> {
+        Err(nix::errno::Errno::EBADF)
+    }
+    /// The file's current size: write-back stops there.
+    fn size(&self) -> Result<u64, nix::errno::Errno> {
+        Err(nix::errno::Errno::ENOSYS)
+    }
     /// The implementation, for the kernel to find its own file behind a mapping.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
@@ -137,6 +153,14 @@ pub enum Backing {
         /// Offset of the VMA's start within `mem`.
         off: u64,
     },
+    /// The pages of a file that every `MAP_SHARED` mapping of it shares (see
+    /// [`shared_file`](crate::shared_file)); the VMA starts at file offset `off`.
+    File {
+        /// The file's shared pages.
+        pages: SharedFileRef,
+        /// File offset of the VMA's start.
+        off: u64,
+    },
 }
 
 impl Backing {
@@ -145,6 +169,7 @@ impl Backing {
         match self {
             Backing::Private(r) => r.offset(),
             Backing::Shared { mem, off } => mem.offset() + off,
+            Backing::File { pages, off } => pages.offset_of(*off),
         }
     }
 
@@ -153,6 +178,10 @@ impl Backing {
             Backing::Private(r) => Backing::Private(r.split_off(at)),
             Backing::Shared { mem, off } => Backing::Shared {
                 mem: mem.clone(),
+                off: *off + at,
+            },
+            Backing::File { pages, off } => Backing::File {
+                pages: pages.clone(),
                 off: *off + at,
             },
         }
@@ -193,6 +222,14 @@ impl Vma {
     /// the file): writing it first needs a private copy.
     pub fn is_cached(&self) -> bool {
         !self.shared && matches!(self.backing, Backing::Shared { .. })
+    }
+
+    /// The file of a `MAP_SHARED` file mapping.
+    pub fn shared_file(&self) -> Option<&Arc<MappedFile>> {
+        match (&self.backing, &self.name) {
+            (Backing::File { .. }, VmaName::File(file)) => Some(file),
+            _ => None,
+        }
     }
 
     /// Memory-file offset of guest address `addr` (which must be inside the VMA).

@@ -38,6 +38,7 @@ pub fn mm_errno(e: MmError) -> Errno {
         MmError::Fault => Errno::EFAULT,
         MmError::Exists => Errno::EEXIST,
         MmError::Perm => Errno::EPERM,
+        MmError::Access => Errno::EACCES,
         MmError::TooLong => Errno::ENAMETOOLONG,
         MmError::File(e) => e,
         MmError::Host(what, e) => {

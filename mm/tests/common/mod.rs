@@ -5,6 +5,7 @@
 
 use mm::{AddressSpace, Layout, MemoryFile};
 use nix::errno::Errno;
+use parking_lot::Mutex;
 use platform::HostMapper;
 use std::collections::BTreeMap;
 
@@ -68,5 +69,46 @@ impl mm::FileSource for Bytes {
         let n = buf.len().min(self.0.len() - off);
         buf[..n].copy_from_slice(&self.0[off..off + n]);
         Ok(n)
+    }
+}
+
+/// A file opened for reading and writing (or, with `writable` false, read-only), whose
+/// bytes the test can inspect and change behind the mappings' back.
+pub struct RwFile {
+    pub data: Mutex<Vec<u8>>,
+    pub writable: bool,
+}
+
+impl RwFile {
+    pub fn new(data: Vec<u8>, writable: bool) -> Self {
+        RwFile {
+            data: Mutex::new(data),
+            writable,
+        }
+    }
+
+    pub fn contents(&self) -> Vec<u8> {
+        self.data.lock().clone()
+    }
+}
+
+impl mm::FileSource for RwFile {
+    fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        Bytes(self.contents()).read_at(buf, off)
+    }
+    fn writable(&self) -> bool {
+        self.writable
+    }
+    fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        let mut d = self.data.lock();
+        let end = off as usize + buf.len();
+        if d.len() < end {
+            d.resize(end, 0);
+        }
+        d[off as usize..end].copy_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn size(&self) -> Result<u64, Errno> {
+        Ok(self.data.lock().len() as u64)
     }
 }

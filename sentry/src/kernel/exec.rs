@@ -9,12 +9,22 @@ use nix::errno::Errno;
 use platform::HostMapper;
 use std::sync::{Arc, OnceLock};
 
-/// Reads a guest file's bytes for the loader and for file mappings.
+/// A guest file's bytes for the loader and for file mappings, and where the stores of
+/// its `MAP_SHARED` mappings go back.
 pub struct FileData(pub Arc<OpenFile>);
 
 impl mm::FileSource for FileData {
     fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         self.0.ops.read_for_map(buf, off)
+    }
+    fn writable(&self) -> bool {
+        self.0.writable()
+    }
+    fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        self.0.ops.pwrite(buf, off)
+    }
+    fn size(&self) -> Result<u64, Errno> {
+        Ok(self.0.ops.stat()?.size as u64)
     }
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)

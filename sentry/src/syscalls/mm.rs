@@ -137,7 +137,8 @@ pub fn madvise(task: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// `msync(addr, length, flags)`.
+/// `msync(addr, length, flags)`: shared file mappings are written back to their files,
+/// at once for `MS_ASYNC` too.
 pub fn msync(task: &mut Task) -> SysResult {
     let flags = task.arg(2) as i32;
     if flags & !(libc::MS_ASYNC | libc::MS_INVALIDATE | libc::MS_SYNC) != 0
@@ -145,7 +146,7 @@ pub fn msync(task: &mut Task) -> SysResult {
     {
         return Err(Errno::EINVAL.into());
     }
-    task.mm().check_mapped(task.arg(0), task.arg(1))?;
+    task.mm().msync(task.arg(0), task.arg(1))?;
     Ok(0)
 }
 
