@@ -65,7 +65,10 @@ pub fn procfs(kernel: Weak<Kernel>) -> Arc<dyn Inode> {
         (b"mounts".to_vec(), SynthSymlink::new("self/mounts")),
         (b"meminfo".to_vec(), host_file("/proc/meminfo")),
         (b"cpuinfo".to_vec(), host_file("/proc/cpuinfo")),
-        (b"stat".to_vec(), host_file("/proc/stat")),
+        (b"stat".to_vec(), {
+            let k = kernel.clone();
+            file(move || proc_stat(k.upgrade()))
+        }),
         (b"version".to_vec(), host_file("/proc/version")),
         (
             b"filesystems".to_vec(),
@@ -258,19 +261,54 @@ fn family(p: &Process, k: &Option<Arc<Kernel>>) -> (i32, i32, i32) {
         .unwrap_or((0, p.pid, p.pid))
 }
 
+/// Clock ticks per second of `/proc` times (`USER_HZ`).
+const USER_HZ: u64 = 100;
+
 fn stat(p: &Process, tid: i32, k: Option<Arc<Kernel>>) -> String {
     let (ppid, pgid, sid) = family(p, &k);
     let comm = String::from_utf8_lossy(&p.comm.lock()).into_owned();
+    let state = if p.is_stopped() { 'T' } else { 'R' };
     let vsize: u64 = p.mm().vmas().iter().map(|v| v.end - v.start).sum();
     let threads = p.tasks.lock().len().max(1);
+    let (utime_us, stime_us) = crate::kernel::task::cpu_times_us(p.stub_pid());
+    let (utime, stime) = (
+        utime_us * USER_HZ / 1_000_000,
+        stime_us * USER_HZ / 1_000_000,
+    );
+    let start = k.map_or(0, |k| {
+        let since_boot = p.started.saturating_duration_since(k.boot);
+        since_boot.as_millis() as u64 * USER_HZ / 1000
+    });
     let mut s = format!(
-        "{tid} ({comm}) R {ppid} {pgid} {sid} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 {threads} 0 0 {vsize} 0"
+        "{tid} ({comm}) {state} {ppid} {pgid} {sid} 0 -1 4194304 0 0 0 0 {utime} {stime} 0 0 20 0 \
+         {threads} 0 {start} {vsize} 0"
     );
     for _ in 0..28 {
         s.push_str(" 0");
     }
     s.push('\n');
     s
+}
+
+/// `/proc/stat`: the host's CPU figures, with the sandbox's boot time and running count.
+fn proc_stat(k: Option<Arc<Kernel>>) -> String {
+    let host = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(k) = k else {
+        return host;
+    };
+    let booted = std::time::SystemTime::now() - k.boot.elapsed();
+    let btime = booted
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let procs = k.processes().len();
+    host.lines()
+        .map(|line| match line.split_whitespace().next() {
+            Some("btime") => format!("btime {btime}\n"),
+            Some("procs_running") => format!("procs_running {}\n", procs.min(1)),
+            Some("procs_blocked") => "procs_blocked 0\n".to_string(),
+            _ => format!("{line}\n"),
+        })
+        .collect()
 }
 
 fn status(p: &Process, tid: i32, k: Option<Arc<Kernel>>) -> String {

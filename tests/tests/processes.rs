@@ -91,6 +91,15 @@ fn wait_statuses_orphans_and_process_groups() {
 
 /// The first guest process is pid 1 and its parent is 0; its children are
 /// numbered 2, 3, ... in fork order. Natively only the relations are checked.
+/// Start times, the boot time, uptime, CPU times and the stopped state in
+/// /proc agree with each other and with the clock, as ps and top read them.
+#[test]
+fn proc_times_and_states() {
+    let mut failures = Failures::new();
+    check_guest(&mut failures, "proc_times", &[], b"", 0, &mut || {});
+    failures.finish("proc_times");
+}
+
 #[test]
 fn guest_pids_start_at_one() {
     let expected = [

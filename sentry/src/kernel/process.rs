@@ -196,6 +196,8 @@ pub struct Process {
     pub job: Mutex<JobControl>,
     /// Woken when a stopped process continues.
     pub job_queue: WaitQueue,
+    /// When the process was created (`/proc/[pid]/stat` start time).
+    pub started: std::time::Instant,
 }
 
 /// Job-control state: whether the process is stopped, and what its parent has not yet
@@ -256,6 +258,7 @@ impl Process {
             posix_timers: Mutex::new(std::collections::BTreeMap::new()),
             job: Mutex::new(JobControl::default()),
             job_queue: WaitQueue::new(),
+            started: std::time::Instant::now(),
         })
     }
 
