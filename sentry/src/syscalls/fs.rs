@@ -1,6 +1,7 @@
 //! Path-based file syscalls: open, stat, access, directories, links, renames, attributes,
 //! the working directory and statfs.
 
+use super::mapped_files;
 use super::uaccess::AT_FDCWD;
 use crate::abi::{KStat, KStatfs, Statx, Timespec, Timeval};
 use crate::errno::{SysErr, SysResult};
@@ -25,6 +26,9 @@ fn do_open(task: &mut Task, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> S
     let file = task.with_walk(dirfd, path, |ctx| {
         Ok(task.kernel.vfs.open(ctx, path, flags, mode)?)
     })?;
+    if flags & libc::O_TRUNC != 0 {
+        mapped_files::resize(&task.kernel, || file.ops.stat(), 0, || Ok(()))?;
+    }
     let limit = task.process.rlimit(libc::RLIMIT_NOFILE as usize);
     let fd = task
         .files
@@ -772,7 +776,13 @@ pub fn truncate(task: &mut Task) -> SysResult {
     if d.inode().file_type() == FileType::Dir {
         return Err(Errno::EISDIR.into());
     }
-    d.inode().setattr(SetAttr::Size(len as u64))?;
+    let inode = d.inode();
+    mapped_files::resize(
+        &task.kernel,
+        || inode.stat(),
+        len as u64,
+        || inode.setattr(SetAttr::Size(len as u64)),
+    )?;
     Ok(0)
 }
 
@@ -783,7 +793,13 @@ pub fn ftruncate(task: &mut Task) -> SysResult {
     if len < 0 || !file.writable() {
         return Err(Errno::EINVAL.into());
     }
-    file.ops.truncate(len as u64)?;
+    let len = len as u64;
+    mapped_files::resize(
+        &task.kernel,
+        || file.ops.stat(),
+        len,
+        || file.ops.truncate(len),
+    )?;
     Ok(0)
 }
 

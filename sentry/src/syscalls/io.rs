@@ -1,6 +1,7 @@
 //! Reading, writing and managing fds: read/write and their vector and positional forms,
 //! lseek, sendfile, getdents, getdents64, dup*, close, fcntl, ioctl, fsync.
 
+use super::mapped_files;
 use crate::abi::Iovec;
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::sigframe::SigInfo;
@@ -28,6 +29,16 @@ enum Pos {
     At(u64),
 }
 
+impl Pos {
+    /// The offset, `None` for the file's own.
+    fn offset(self) -> Option<u64> {
+        match self {
+            Pos::Current => None,
+            Pos::At(off) => Some(off),
+        }
+    }
+}
+
 /// Reads up to `count` bytes from `file` into guest memory at `addr`.
 fn read_into(
     task: &mut Task,
@@ -45,6 +56,7 @@ fn read_into(
     }
     let mm = task.mm();
     mm.check_access(addr, count, true)?;
+    mapped_files::before_read(&task.kernel, file, pos.offset(), count);
     let stream = file.ops.is_stream();
     let mut buf = std::mem::take(&mut task.iobuf);
     let mut done = 0usize;
@@ -108,10 +120,8 @@ fn write_from(
         if let Err(e) = mm.read(addr + done as u64, &mut buf[..want]) {
             break if done > 0 { Ok(done) } else { Err(e.into()) };
         }
-        let r = match pos {
-            Pos::Current => file.write(task.waiter(), &buf[..want]),
-            Pos::At(off) => file.ops.pwrite(&buf[..want], off + done as u64),
-        };
+        let at = pos.offset().map(|off| off + done as u64);
+        let r = mapped_files::write(&task.kernel, file, task.waiter(), &buf[..want], at);
         match r {
             Ok(n) => {
                 done += n;
@@ -243,10 +253,7 @@ fn writev_at(task: &mut Task, pos: Pos) -> SysResult {
         if !file.writable() || file.is_path_only() {
             return Err(Errno::EBADF.into());
         }
-        let r = match pos {
-            Pos::Current => file.write(task.waiter(), &data),
-            Pos::At(off) => file.ops.pwrite(&data, off),
-        };
+        let r = mapped_files::write(&task.kernel, &file, task.waiter(), &data, pos.offset());
         return Ok(r? as u64);
     }
     let mut total = 0u64;
@@ -382,6 +389,7 @@ fn sendfile_inner(task: &mut Task) -> SysResult {
     } else {
         None
     };
+    mapped_files::before_read(&task.kernel, &inp, off, count);
     let mut buf = vec![0u8; count.min(CHUNK)];
     let mut done = 0usize;
     while done < count {
@@ -398,7 +406,7 @@ fn sendfile_inner(task: &mut Task) -> SysResult {
         };
         let mut written = 0;
         while written < n {
-            match out.write(task.waiter(), &buf[written..n]) {
+            match mapped_files::write(&task.kernel, &out, task.waiter(), &buf[written..n], None) {
                 Ok(w) => written += w,
                 Err(e) if done + written == 0 => return Err(e.into()),
                 Err(_) => break,
@@ -665,10 +673,11 @@ pub fn ioctl(task: &mut Task) -> SysResult {
     Ok(r as u64)
 }
 
-/// `fsync(fd)`, `fdatasync(fd)`, `syncfs(fd)`.
+/// `fsync(fd)`, `fdatasync(fd)`, `syncfs(fd)`: stores made through shared mappings of the
+/// file are written back first.
 pub fn fsync(task: &mut Task) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
-    file.ops.sync()?;
+    mapped_files::sync(&task.kernel, &file)?;
     Ok(0)
 }
 

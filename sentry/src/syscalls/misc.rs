@@ -2,6 +2,7 @@
 //! and priority, personality, membarrier, memfd_create, copy_file_range, flock,
 //! fallocate, readahead.
 
+use super::mapped_files;
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::process::Creds;
 use crate::kernel::task::Task;
@@ -359,6 +360,7 @@ pub fn copy_file_range(task: &mut Task) -> SysResult {
         }
     };
     let (mut oi, mut oo) = (read_off(off_in_p)?, read_off(off_out_p)?);
+    mapped_files::before_read(&task.kernel, &inp, oi, len);
     let mut buf = vec![0u8; len.min(1 << 20)];
     let mut done = 0usize;
     while done < len {
@@ -370,10 +372,7 @@ pub fn copy_file_range(task: &mut Task) -> SysResult {
         if n == 0 {
             break;
         }
-        let w = match oo {
-            Some(o) => out.ops.pwrite(&buf[..n], o)?,
-            None => out.write(task.waiter(), &buf[..n])?,
-        };
+        let w = mapped_files::write(&task.kernel, &out, task.waiter(), &buf[..n], oo)?;
         done += w;
         oi = oi.map(|o| o + n as u64);
         oo = oo.map(|o| o + w as u64);
@@ -417,7 +416,12 @@ pub fn fallocate(task: &mut Task) -> SysResult {
     let end = (off + len) as u64;
     let size = file.ops.stat()?.size as u64;
     if mode & libc::FALLOC_FL_KEEP_SIZE == 0 && end > size {
-        file.ops.truncate(end)?;
+        mapped_files::resize(
+            &task.kernel,
+            || file.ops.stat(),
+            end,
+            || file.ops.truncate(end),
+        )?;
     }
     Ok(0)
 }
