@@ -55,8 +55,8 @@ rootfs/test/%-pie: rootfs/src/%.c
 	@mkdir -p rootfs/test
 	$(CC) $(CFLAGS) -static-pie -fPIE -o $@ $<
 
-# The sys_* guests share their output helpers.
-$(filter rootfs/test/sys_%,$(TESTBIN)): rootfs/src/sys_report.h
+# The sys_* guests (and mmap_shared_file) share their output helpers.
+$(filter rootfs/test/sys_% rootfs/test/mmap_shared_file%,$(TESTBIN)): rootfs/src/sys_report.h
 
 # A minimal Debian root (debootstrap), for running distribution binaries with --root.
 rootfs-debian: rootfs-debian/.complete

@@ -69,7 +69,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_lseek, "lseek", io::lseek, &[Fd, Long, Whence]),
     sys(SYS_mmap, "mmap", mm::mmap, &[Ptr, Uint, Prot, MapFlags, Fd, Hex])
         .hex()
-        .partial("MAP_SHARED file mappings are copies: writes do not reach the file"),
+        .partial("pages past the end of a mapped file read as zero instead of raising SIGBUS"),
     sys(SYS_mprotect, "mprotect", mm::mprotect, &[Ptr, Uint, Prot]),
     sys(SYS_munmap, "munmap", mm::munmap, &[Ptr, Uint]),
     sys(SYS_brk, "brk", mm::brk, &[Ptr]).hex(),
@@ -286,7 +286,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_setpriority, "setpriority", misc::setpriority, &[Int, Int, Int]).partial("accepted, not applied"),
     sys(SYS_personality, "personality", misc::personality, &[Hex]).partial("PER_LINUX only"),
     sys(SYS_membarrier, "membarrier", misc::membarrier, &[Int, Hex, Int]),
-    sys(SYS_memfd_create, "memfd_create", misc::memfd_create, &[Str, Hex]).partial("MAP_SHARED mappings are copies; no seals"),
+    sys(SYS_memfd_create, "memfd_create", misc::memfd_create, &[Str, Hex]).partial("no seals"),
     sys(SYS_copy_file_range, "copy_file_range", misc::copy_file_range, &[Fd, Ptr, Fd, Ptr, Uint, Hex]),
     sys(SYS_flock, "flock", misc::flock, &[Fd, Int]).partial("always succeeds"),
     sys(SYS_fallocate, "fallocate", misc::fallocate, &[Fd, Hex, Long, Long]).partial("mode 0 and KEEP_SIZE only"),
