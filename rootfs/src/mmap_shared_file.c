@@ -11,7 +11,8 @@
  * - ftruncate to extend, then a bigger mapping and an mremap that grows.
  * - MAP_PRIVATE of the same file sees the shared data; its stores stay
  *   private.
- * - After munmap and close, a fresh open reads what was stored.
+ * - After munmap and close, a fresh open reads what was stored; so it does
+ *   after the only process mapping a file exits or execs without munmap.
  * - Two processes, each with its own open and mapping, increment a counter
  *   in the file 10000 times each under a futex lock: 20000.
  * - O_RDONLY: PROT_WRITE|MAP_SHARED and mprotect to PROT_WRITE are EACCES;
@@ -104,6 +105,28 @@ static int child_own_mapping(void)
 	munmap(c, pg);
 	close(fd);
 	return ok ? 0 : 1;
+}
+
+/* A child that is the only one mapping file `name` stores `text` and leaves
+ * without munmap or msync: by exiting, or by exec'ing this program (`nop`). */
+static void test_last_mapping_goes(const char *name, const char *text, const char *self)
+{
+	int fd = open_in_dir(name, O_RDWR | O_CREAT | O_TRUNC);
+	R("ftruncate", ftruncate(fd, pg));
+	close(fd);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int cfd = open_in_dir(name, O_RDWR);
+		char *c = map(pg, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+		memcpy(c, text, strlen(text));
+		if (self)
+			execl(self, self, "nop", (char *)NULL);
+		_exit(self ? 127 : 0);
+	}
+	R("child", reap(pid));
+	fd = open_in_dir(name, O_RDONLY);
+	show_pread("stored before the child left", fd, 0, strlen(text));
+	close(fd);
 }
 
 static void test_data(void)
@@ -332,12 +355,16 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "overlay") == 0)
 		return overlay(argv[2]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: mmap_shared_file DIR | overlay FILE\n");
+		fprintf(stderr, "usage: mmap_shared_file DIR | overlay FILE | nop\n");
 		return 2;
 	}
+	if (strcmp(argv[1], "nop") == 0)
+		return 0;
 	dir = argv[1];
 	mkdir(dir, 0755);
 	test_data();
+	test_last_mapping_goes("exit", "exited", NULL);
+	test_last_mapping_goes("exec", "execed", "/proc/self/exe");
 	test_counter();
 	test_read_only();
 	test_memfd();
