@@ -53,6 +53,23 @@ pub enum Arg {
     Fcntl,
     /// An array of `argc`-less NUL-terminated strings (`argv`, `envp`).
     StrArray,
+    /// A System V IPC key (`IPC_PRIVATE`).
+    IpcKey,
+    /// `IPC_CREAT`/`IPC_EXCL`/`IPC_NOWAIT` and permission bits of a `*get` call.
+    IpcFlags,
+    /// A `*ctl` command of the given kind.
+    IpcCmd(Ipc),
+}
+
+/// Which System V IPC kind a `*ctl` command belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ipc {
+    /// `shmctl`.
+    Shm,
+    /// `semctl`.
+    Sem,
+    /// `msgctl`.
+    Msg,
 }
 
 /// How to print the return value.
@@ -147,6 +164,41 @@ fn open_flags(v: u64) -> String {
         acc.to_string()
     } else {
         format!("{acc}|{rest}")
+    }
+}
+
+fn ipc_cmd(kind: Ipc, cmd: i32) -> String {
+    let specific: &[&str] = match kind {
+        Ipc::Shm => &[
+            "SHM_LOCK",
+            "SHM_UNLOCK",
+            "SHM_STAT",
+            "SHM_INFO",
+            "SHM_STAT_ANY",
+        ],
+        Ipc::Sem => &[
+            "GETPID",
+            "GETVAL",
+            "GETALL",
+            "GETNCNT",
+            "GETZCNT",
+            "SETVAL",
+            "SETALL",
+            "SEM_STAT",
+            "SEM_INFO",
+            "SEM_STAT_ANY",
+        ],
+        Ipc::Msg => &["MSG_STAT", "MSG_INFO", "MSG_STAT_ANY"],
+    };
+    match cmd {
+        0 => "IPC_RMID".into(),
+        1 => "IPC_SET".into(),
+        2 => "IPC_STAT".into(),
+        3 => "IPC_INFO".into(),
+        c => usize::try_from(c - 11)
+            .ok()
+            .and_then(|i| specific.get(i))
+            .map_or_else(|| c.to_string(), |s| s.to_string()),
     }
 }
 
@@ -386,5 +438,26 @@ fn render(task: &Task, fmt: Arg, v: u64, _i: usize, all: &[Arg]) -> Option<Strin
             out.push(']');
             if v == 0 { "NULL".into() } else { out }
         }
+        Arg::IpcKey => match v as i32 {
+            0 => "IPC_PRIVATE".into(),
+            k => format!("{:#x}", k as u32),
+        },
+        Arg::IpcFlags => {
+            let named = flags(
+                v & !0o777,
+                &[
+                    (0o1000, "IPC_CREAT"),
+                    (0o2000, "IPC_EXCL"),
+                    (0o4000, "IPC_NOWAIT"),
+                ],
+                "",
+            );
+            match (named.is_empty(), v & 0o777) {
+                (true, mode) => format!("0{mode:o}"),
+                (false, 0) => named,
+                (false, mode) => format!("{named}|0{mode:o}"),
+            }
+        }
+        Arg::IpcCmd(kind) => ipc_cmd(kind, v as i32),
     })
 }

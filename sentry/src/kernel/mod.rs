@@ -13,6 +13,7 @@ pub mod current;
 pub mod exec;
 pub mod fork;
 pub mod futex;
+pub mod ipc;
 pub mod posix_timer;
 pub mod process;
 pub mod sigframe;
@@ -104,6 +105,8 @@ pub struct Kernel {
     pub tree: Mutex<ProcTree>,
     /// Futex wait queues.
     pub futexes: futex::Futexes,
+    /// System V IPC objects.
+    pub ipc: ipc::IpcNamespace,
     /// Every timer of the sandbox.
     pub timers: Arc<timer::TimerService>,
     next_pid: AtomicI32,
@@ -126,6 +129,7 @@ impl Kernel {
             boot: Instant::now(),
             tree: Mutex::new(ProcTree::default()),
             futexes: futex::Futexes::default(),
+            ipc: ipc::IpcNamespace::default(),
             timers: Arc::new(timer::TimerService::default()),
             next_pid: AtomicI32::new(1),
             fg_pgrp: AtomicI32::new(tree::INIT_PID),

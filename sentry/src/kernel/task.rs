@@ -510,6 +510,8 @@ impl Task {
                 super::futex::BITSET_ALL,
             );
         }
+        // Let go of the image now: nothing may keep its System V shm attaches past the exit.
+        drop(mm);
         if !last {
             if group.is_some() {
                 self.stub.kill();
@@ -528,6 +530,7 @@ impl Task {
         *self.process.files.lock() = self.files.clone();
         let empty = AddressSpace::new(self.kernel.mem.clone(), self.mm().layout());
         *self.process.mm.lock() = Arc::new(empty);
+        self.kernel.ipc.exit_process(self.process.pid);
         self.process.release_vfork();
         let effects = self
             .kernel

@@ -8,6 +8,7 @@
 pub mod fs;
 pub mod futex;
 pub mod io;
+pub mod ipc;
 mod mapped_files;
 pub mod misc;
 pub mod mm;

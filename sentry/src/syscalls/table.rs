@@ -2,9 +2,9 @@
 //!
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
-use super::{Handler, fs, io, misc, mm, net, process, signal, time, xattr};
+use super::{Handler, fs, io, ipc, misc, mm, net, process, signal, time, xattr};
 use crate::kernel::task::Restart;
-use crate::strace::{Arg, Arg::*, Ret};
+use crate::strace::{Arg, Arg::*, Ipc, Ret};
 use std::sync::OnceLock;
 
 /// One implemented syscall.
@@ -215,6 +215,24 @@ pub static TABLE: &[Syscall] = &[
         .partial("SOL_SOCKET only; buffer sizes, linger and keepalive are recorded, not acted on"),
     sys(SYS_setsockopt, "setsockopt", net::setsockopt, &[Fd, Int, Int, Ptr, Uint])
         .partial("SOL_SOCKET only; buffer sizes, linger and keepalive are recorded, not acted on"),
+    sys(SYS_shmget, "shmget", ipc::shmget, &[IpcKey, Uint, IpcFlags])
+        .partial("SHM_HUGETLB gives ordinary pages"),
+    sys(SYS_shmat, "shmat", ipc::shmat, &[Int, Ptr, Hex]).hex(),
+    sys(SYS_shmdt, "shmdt", ipc::shmdt, &[Ptr]),
+    sys(SYS_shmctl, "shmctl", ipc::shmctl, &[Int, IpcCmd(Ipc::Shm), Ptr])
+        .partial("SHM_LOCK only sets the flag; attach and detach by fork, exec and exit leave shm_atime, shm_dtime and shm_lpid alone"),
+    sys(SYS_semget, "semget", ipc::semget, &[IpcKey, Int, IpcFlags]),
+    sys(SYS_semop, "semop", ipc::semop, &[Int, Ptr, Uint])
+        .intr(Restart::NoHand)
+        .partial("SEM_UNDO adjustments belong to the process (as with CLONE_SYSVSEM threads); a wait ended by a signal without a handler restarts (Linux: EINTR)"),
+    sys(SYS_semtimedop, "semtimedop", ipc::semtimedop, &[Int, Ptr, Uint, Ptr])
+        .intr(Restart::NoHand)
+        .partial("SEM_UNDO adjustments belong to the process (as with CLONE_SYSVSEM threads); a wait ended by a signal without a handler restarts (Linux: EINTR)"),
+    sys(SYS_semctl, "semctl", ipc::semctl, &[Int, Int, IpcCmd(Ipc::Sem), Hex]),
+    sys(SYS_msgget, "msgget", ipc::msgget, &[IpcKey, IpcFlags]),
+    sys(SYS_msgsnd, "msgsnd", ipc::msgsnd, &[Int, Ptr, Uint, Hex]).intr(Restart::NoHand),
+    sys(SYS_msgrcv, "msgrcv", ipc::msgrcv, &[Int, Ptr, Uint, Long, Hex]).intr(Restart::NoHand),
+    sys(SYS_msgctl, "msgctl", ipc::msgctl, &[Int, IpcCmd(Ipc::Msg), Ptr]),
     sys(SYS_pipe, "pipe", io::pipe, &[Ptr]),
     sys(SYS_pipe2, "pipe2", io::pipe2, &[Ptr, OpenFlags]),
     sys(SYS_fork, "fork", process::fork, &[]),
