@@ -447,18 +447,22 @@ fn processes() -> Vec<ProcInfo> {
 
 /// Live processes that a finished sentry run led by `leader` left behind:
 /// anything still in its process group, and any stub process (exe name
-/// containing `sentry-stub`) that has no sentry process among its ancestors,
-/// wherever it came from (a sentry may move stubs to their own group).
+/// containing `sentry-stub`) that has no live sentry among its ancestors,
+/// wherever it came from (a sentry may move stubs to their own group). A stub
+/// under another live sentry (a test running alongside, maybe of another
+/// build of the sentry) belongs to that run, not to this one.
 pub fn leftover_processes(leader: Pid) -> Vec<String> {
     let procs = processes();
-    let sentry_exe = sentry_bin().canonicalize().unwrap_or_default();
-    let sentry_exe = sentry_exe.to_string_lossy();
     let by_pid = |pid: i32| procs.iter().find(|p| p.pid == pid);
+    let is_sentry = |exe: &str| {
+        let exe = exe.trim_end_matches(" (deleted)");
+        Path::new(exe).file_name().is_some_and(|n| n == "sentry")
+    };
     let has_sentry_ancestor = |p: &ProcInfo| {
         let mut cur = by_pid(p.ppid);
         for _ in 0..64 {
             match cur {
-                Some(a) if a.exe.starts_with(sentry_exe.as_ref()) && a.state != "Z" => {
+                Some(a) if is_sentry(&a.exe) && a.state != "Z" => {
                     return true;
                 }
                 Some(a) if a.pid > 1 => cur = by_pid(a.ppid),
