@@ -156,11 +156,29 @@ fn shell_kills_a_background_sleep_promptly() {
     failures.finish("sleep & kill");
 }
 
-/// `timeout` killing its child with SIGTERM (Debian's busybox prints 143),
-/// and a shell trap running for a signal the shell sends itself.
+/// `timeout` killing its child with SIGTERM (Debian's busybox prints 143,
+/// GNU coreutils' `timeout` exits 124), and a shell trap running for a signal
+/// the shell sends itself.
 #[test]
 fn shell_timeout_and_trap() {
     let mut failures = Failures::new();
+    let mut gnu = Invocation::new("/usr/bin/timeout").args(&["1", "/usr/bin/sleep", "5"]);
+    gnu.timeout = GUEST_TIMEOUT;
+    let native = run_native(&gnu);
+    failures.check(if native.status == 124 {
+        Ok(())
+    } else {
+        Err(format!(
+            "--- native GNU timeout exited {}, not 124",
+            native.status
+        ))
+    });
+    failures.check(compare(
+        &gnu.describe(),
+        &native,
+        &run_sentry(&gnu),
+        Compare::default().with_stderr(),
+    ));
     for script in [
         "timeout 1 sleep 5; echo $?",
         "trap 'echo got' USR1; kill -USR1 $$; echo after",
