@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/statfs.h>
@@ -213,12 +214,26 @@ static void test_misc(const char *self)
 	CHECK("sysconf_pagesize", sysconf(_SC_PAGESIZE) == 4096);
 }
 
+/* Protection keys: pkey -1 means plain mprotect; a key never allocated is
+ * EINVAL whether or not the CPU has protection keys. */
+static void test_pkeys(void)
+{
+	char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK("pkey_mprotect_default_key", syscall(SYS_pkey_mprotect, p, 4096, PROT_READ, -1) == 0);
+	CHECK("pkey_mprotect_unallocated_key",
+	      syscall(SYS_pkey_mprotect, p, 4096, PROT_READ, 15) == -1 && errno == EINVAL);
+	CHECK("pkey_free_unallocated_key", syscall(SYS_pkey_free, 15) == -1 && errno == EINVAL);
+	CHECK("pkey_alloc_bad_flags", syscall(SYS_pkey_alloc, 1, 0) == -1 && errno == EINVAL);
+	munmap(p, 4096);
+}
+
 int main(int argc, char **argv)
 {
 	test_ids();
 	test_rlimits();
 	test_time();
 	test_misc(argv[0]);
+	test_pkeys();
 	if (failures)
 		printf("misc_sys: %d of %d checks FAILED\n", failures, checks);
 	else

@@ -102,6 +102,21 @@ pub fn mprotect(task: &mut Task) -> SysResult {
     Ok(0)
 }
 
+/// `pkey_mprotect(addr, len, prot, pkey)`: the sandbox has no protection keys (as a kernel
+/// on a CPU without them), so only pkey -1, meaning plain `mprotect`, is valid.
+pub fn pkey_mprotect(task: &mut Task) -> SysResult {
+    if task.arg(3) as i32 != -1 {
+        return Err(Errno::EINVAL.into());
+    }
+    mprotect(task)
+}
+
+/// `pkey_alloc(flags, init_access)` and `pkey_free(pkey)`: no protection keys to hand out
+/// or free; EINVAL as from a kernel on a CPU without them.
+pub fn pkey_unsupported(_task: &mut Task) -> SysResult {
+    Err(Errno::EINVAL.into())
+}
+
 /// `mremap(old, old_size, new_size, flags, new_addr)`.
 pub fn mremap(task: &mut Task) -> SysResult {
     let flags = task.arg(3) as i32;

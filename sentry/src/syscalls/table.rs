@@ -71,6 +71,12 @@ pub static TABLE: &[Syscall] = &[
         .hex()
         .partial("pages past the end of a mapped file read as zero instead of raising SIGBUS"),
     sys(SYS_mprotect, "mprotect", mm::mprotect, &[Ptr, Uint, Prot]),
+    sys(SYS_pkey_mprotect, "pkey_mprotect", mm::pkey_mprotect, &[Ptr, Uint, Prot, Int])
+        .partial("no protection keys: only pkey -1 (plain mprotect)"),
+    sys(SYS_pkey_alloc, "pkey_alloc", mm::pkey_unsupported, &[Hex, Hex])
+        .partial("no protection keys: EINVAL, as on a CPU without them"),
+    sys(SYS_pkey_free, "pkey_free", mm::pkey_unsupported, &[Int])
+        .partial("no protection keys: EINVAL, as on a CPU without them"),
     sys(SYS_munmap, "munmap", mm::munmap, &[Ptr, Uint]),
     sys(SYS_brk, "brk", mm::brk, &[Ptr]).hex(),
     sys(SYS_rt_sigaction, "rt_sigaction", signal::rt_sigaction, &[Signal, Ptr, Ptr, Uint]),
