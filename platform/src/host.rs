@@ -148,3 +148,54 @@ pub fn fd_removexattr(fd: BorrowedFd<'_>, name: &CStr) -> Result<(), Errno> {
     let r = unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) };
     Errno::result(r).map(drop)
 }
+
+/// The scheduling attributes the host gives the calling thread (`sched_getattr(2)`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SchedAttr {
+    /// `SCHED_*` policy.
+    pub policy: u32,
+    /// `SCHED_FLAG_*` flags.
+    pub flags: u64,
+    /// Nice value.
+    pub nice: i32,
+    /// Real-time priority.
+    pub priority: u32,
+    /// Time slice, or a deadline task's runtime, in nanoseconds.
+    pub runtime: u64,
+}
+
+/// The calling thread's scheduling attributes.
+pub fn sched_attr() -> Result<SchedAttr, Errno> {
+    // struct sched_attr as of SCHED_ATTR_SIZE_VER1: size, policy, flags, nice, priority,
+    // runtime, deadline, period, util_min, util_max.
+    let mut raw = [0u8; 56];
+    // SAFETY: the kernel writes at most the size passed (56 bytes) into `raw`, which we
+    // own mutably.
+    let r = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, raw.as_mut_ptr(), 56, 0) };
+    Errno::result(r)?;
+    let word = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
+    let long = |at: usize| u64::from_ne_bytes(raw[at..at + 8].try_into().expect("8 bytes"));
+    Ok(SchedAttr {
+        policy: word(4),
+        flags: long(8),
+        nice: word(16) as i32,
+        priority: word(20),
+        runtime: long(24),
+    })
+}
+
+/// The round-robin interval the host reports for the calling thread
+/// (`sched_rr_get_interval(2)`).
+pub fn rr_interval() -> Result<std::time::Duration, Errno> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the kernel writes one timespec at the pointer, which points at `ts`.
+    let r = unsafe { libc::sched_rr_get_interval(0, &mut ts) };
+    Errno::result(r)?;
+    Ok(std::time::Duration::new(
+        ts.tv_sec as u64,
+        ts.tv_nsec as u32,
+    ))
+}

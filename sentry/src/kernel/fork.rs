@@ -274,7 +274,7 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     *child.exe.lock() = src.exe.lock().clone();
     *child.cmdline.lock() = src.cmdline.lock().clone();
     *child.comm.lock() = src.comm.lock().clone();
-    let handle = TaskHandle::new(pid, parent.sigmask());
+    let handle = TaskHandle::child_of(pid, &parent.handle);
     child.tasks.lock().push(handle.clone());
     {
         let mut tree = kernel.tree.lock();
@@ -343,7 +343,7 @@ fn clone_thread(parent: &mut Task, args: CloneArgs) -> SysResult {
         Errno::EAGAIN
     })?;
     let tid = kernel.alloc_pid();
-    let handle = TaskHandle::new(tid, parent.sigmask());
+    let handle = TaskHandle::child_of(tid, &parent.handle);
     process.tasks.lock().push(handle.clone());
     let mut regs = parent.regs;
     regs.rax = 0;
@@ -437,6 +437,7 @@ pub fn start_init(
         sigactions,
     );
     let handle = TaskHandle::new(pid, 0);
+    *handle.sched.lock() = super::sched::SchedAttrs::of_host();
     process.tasks.lock().push(handle.clone());
     kernel
         .tree

@@ -8,6 +8,7 @@
 //! - [`exec`]: replacing a process image; [`fork`]: creating processes.
 //! - [`tree`]: parents, children, process groups, sessions, zombies.
 //! - [`signal`]: signal sets, default actions, sending.
+//! - [`sched`]: per-thread scheduling attributes.
 
 pub mod current;
 pub mod exec;
@@ -16,6 +17,7 @@ pub mod futex;
 pub mod ipc;
 pub mod posix_timer;
 pub mod process;
+pub mod sched;
 pub mod sigframe;
 pub mod signal;
 pub mod signalfd;

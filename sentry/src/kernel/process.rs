@@ -1,6 +1,7 @@
 //! A process (thread group): what its threads share, and the view of a task that other
 //! threads use to signal it.
 
+use super::sched::SchedAttrs;
 use super::signal::{self, Pending, SigSet};
 use crate::abi::{KSigaction, Rlimit};
 use fs::{Dentry, FdTable, WaitQueue, Waiter};
@@ -94,7 +95,8 @@ pub struct FsContext {
     pub umask: u32,
 }
 
-/// What other threads may see and do to a task: interrupt it, read its signal mask.
+/// What other threads may see and do to a task: interrupt it, read its signal mask, read
+/// and change its scheduling attributes; and the per-thread state a new task inherits.
 pub struct TaskHandle {
     /// Thread id.
     pub tid: i32,
@@ -106,6 +108,8 @@ pub struct TaskHandle {
     pub pending: Mutex<Pending>,
     /// Kicks the task's stub out of guest code; set once the stub exists.
     pub kicker: Mutex<Option<Kicker>>,
+    /// Scheduling policy, priorities and I/O priority.
+    pub sched: Mutex<SchedAttrs>,
 }
 
 impl TaskHandle {
@@ -117,7 +121,16 @@ impl TaskHandle {
             sigmask: AtomicU64::new(sigmask),
             pending: Mutex::new(Pending::default()),
             kicker: Mutex::new(None),
+            sched: Mutex::new(SchedAttrs::default()),
         })
+    }
+
+    /// A handle for task `tid`, created by `parent` (fork, clone): the signal mask and
+    /// scheduling attributes are inherited.
+    pub fn child_of(tid: i32, parent: &TaskHandle) -> Arc<TaskHandle> {
+        let child = TaskHandle::new(tid, parent.sigmask());
+        *child.sched.lock() = parent.sched.lock().for_child();
+        child
     }
 
     /// Blocked signals.

@@ -3,7 +3,7 @@
 //! One lock guards the whole tree (as Linux's `tasklist_lock` does), so a child's exit,
 //! its reparenting and its parent's wait see one consistent picture.
 
-use super::process::Process;
+use super::process::{Process, TaskHandle};
 use super::task::ExitStatus;
 use nix::errno::Errno;
 use std::collections::BTreeMap;
@@ -138,6 +138,23 @@ impl ProcTree {
             .get(&pid)
             .filter(|e| e.zombie.is_none())
             .map(|e| e.process.clone())
+    }
+
+    /// The live thread `tid` and its process.
+    pub fn thread(&self, tid: i32) -> Option<(Arc<Process>, Arc<TaskHandle>)> {
+        self.entries
+            .values()
+            .filter(|e| e.zombie.is_none())
+            .find_map(|e| {
+                let handle = e
+                    .process
+                    .tasks
+                    .lock()
+                    .iter()
+                    .find(|t| t.tid == tid)
+                    .cloned();
+                handle.map(|h| (e.process.clone(), h))
+            })
     }
 
     /// Every live process.

@@ -1,6 +1,5 @@
-//! Calls programs make in passing: identities (set*id, capabilities), scheduling policy
-//! and priority, personality, membarrier, memfd_create, copy_file_range, flock,
-//! fallocate, readahead.
+//! Calls programs make in passing: identities (set*id, capabilities), personality,
+//! membarrier, memfd_create, copy_file_range, flock, fallocate, readahead.
 
 use super::mapped_files;
 use crate::errno::{SysErr, SysResult};
@@ -167,87 +166,6 @@ pub fn capget(task: &mut Task) -> SysResult {
 pub fn capset(task: &mut Task) -> SysResult {
     if task.process.creds.lock().euid != 0 {
         return Err(Errno::EPERM.into());
-    }
-    Ok(0)
-}
-
-/// `sched_getscheduler(pid)`: SCHED_OTHER.
-pub fn sched_getscheduler(_task: &mut Task) -> SysResult {
-    Ok(libc::SCHED_OTHER as u64)
-}
-
-/// `sched_setscheduler(pid, policy, param)`: SCHED_OTHER with priority 0 only.
-pub fn sched_setscheduler(task: &mut Task) -> SysResult {
-    let prio: i32 = task.read_obj(task.arg(2))?;
-    match (task.arg(1) as i32 & !libc::SCHED_RESET_ON_FORK, prio) {
-        (libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE, 0) => Ok(0),
-        (libc::SCHED_FIFO | libc::SCHED_RR, _) => Err(Errno::EPERM.into()),
-        _ => Err(Errno::EINVAL.into()),
-    }
-}
-
-/// `sched_getparam(pid, param)`: priority 0.
-pub fn sched_getparam(task: &mut Task) -> SysResult {
-    task.write_obj(task.arg(1), &0i32)?;
-    Ok(0)
-}
-
-/// `sched_setparam(pid, param)`: priority 0 only.
-pub fn sched_setparam(task: &mut Task) -> SysResult {
-    let prio: i32 = task.read_obj(task.arg(1))?;
-    if prio != 0 {
-        Err(Errno::EINVAL.into())
-    } else {
-        Ok(0)
-    }
-}
-
-/// `sched_get_priority_max(policy)`.
-pub fn sched_get_priority_max(task: &mut Task) -> SysResult {
-    match task.arg(0) as i32 {
-        libc::SCHED_FIFO | libc::SCHED_RR => Ok(99),
-        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
-        _ => Err(Errno::EINVAL.into()),
-    }
-}
-
-/// `sched_get_priority_min(policy)`.
-pub fn sched_get_priority_min(task: &mut Task) -> SysResult {
-    match task.arg(0) as i32 {
-        libc::SCHED_FIFO | libc::SCHED_RR => Ok(1),
-        libc::SCHED_OTHER | libc::SCHED_BATCH | libc::SCHED_IDLE => Ok(0),
-        _ => Err(Errno::EINVAL.into()),
-    }
-}
-
-/// `sched_rr_get_interval(pid, tp)`: 100 ms.
-pub fn sched_rr_get_interval(task: &mut Task) -> SysResult {
-    task.write_obj(
-        task.arg(1),
-        &crate::abi::Timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        },
-    )?;
-    Ok(0)
-}
-
-/// `getpriority(which, who)`: nice 0 (returned as 20 - nice, as the raw syscall does).
-pub fn getpriority(task: &mut Task) -> SysResult {
-    if task.arg(0) > 2 {
-        return Err(Errno::EINVAL.into());
-    }
-    Ok(20)
-}
-
-/// `setpriority(which, who, prio)`: accepted within the nice range.
-pub fn setpriority(task: &mut Task) -> SysResult {
-    if task.arg(0) > 2 {
-        return Err(Errno::EINVAL.into());
-    }
-    let nice = task.arg(2) as i32;
-    if nice < 0 && task.process.creds.lock().euid != 0 {
-        return Err(Errno::EACCES.into());
     }
     Ok(0)
 }

@@ -16,6 +16,7 @@ pub mod names;
 pub mod net;
 pub mod poll;
 pub mod process;
+pub mod sched;
 pub mod signal;
 pub mod table;
 pub mod time;

@@ -2,7 +2,7 @@
 //!
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
-use super::{Handler, fs, io, ipc, misc, mm, net, process, signal, time, xattr};
+use super::{Handler, fs, io, ipc, misc, mm, net, process, sched, signal, time, xattr};
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ipc, Ret};
 use std::sync::OnceLock;
@@ -299,15 +299,22 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_setgroups, "setgroups", misc::setgroups, &[Int, Ptr]).partial("no supplementary groups"),
     sys(SYS_capget, "capget", misc::capget, &[Ptr, Ptr]).partial("root has all capabilities, others none"),
     sys(SYS_capset, "capset", misc::capset, &[Ptr, Ptr]).partial("accepted for root, not enforced"),
-    sys(SYS_sched_getscheduler, "sched_getscheduler", misc::sched_getscheduler, &[Int]),
-    sys(SYS_sched_setscheduler, "sched_setscheduler", misc::sched_setscheduler, &[Int, Int, Ptr]).partial("SCHED_OTHER only"),
-    sys(SYS_sched_getparam, "sched_getparam", misc::sched_getparam, &[Int, Ptr]),
-    sys(SYS_sched_setparam, "sched_setparam", misc::sched_setparam, &[Int, Ptr]),
-    sys(SYS_sched_get_priority_max, "sched_get_priority_max", misc::sched_get_priority_max, &[Int]),
-    sys(SYS_sched_get_priority_min, "sched_get_priority_min", misc::sched_get_priority_min, &[Int]),
-    sys(SYS_sched_rr_get_interval, "sched_rr_get_interval", misc::sched_rr_get_interval, &[Int, Ptr]),
-    sys(SYS_getpriority, "getpriority", misc::getpriority, &[Int, Int]),
-    sys(SYS_setpriority, "setpriority", misc::setpriority, &[Int, Int, Int]).partial("accepted, not applied"),
+    sys(SYS_sched_getscheduler, "sched_getscheduler", sched::sched_getscheduler, &[Int]),
+    sys(SYS_sched_setscheduler, "sched_setscheduler", sched::sched_setscheduler, &[Int, Int, Ptr])
+        .partial("policies and priorities are recorded, not applied"),
+    sys(SYS_sched_getparam, "sched_getparam", sched::sched_getparam, &[Int, Ptr]),
+    sys(SYS_sched_setparam, "sched_setparam", sched::sched_setparam, &[Int, Ptr])
+        .partial("priorities are recorded, not applied"),
+    sys(SYS_sched_setattr, "sched_setattr", sched::sched_setattr, &[Int, Ptr, Hex])
+        .partial("recorded, not applied; no utilization clamps (EOPNOTSUPP)"),
+    sys(SYS_sched_getattr, "sched_getattr", sched::sched_getattr, &[Int, Ptr, Uint, Hex]),
+    sys(SYS_sched_get_priority_max, "sched_get_priority_max", sched::sched_get_priority_max, &[Int]),
+    sys(SYS_sched_get_priority_min, "sched_get_priority_min", sched::sched_get_priority_min, &[Int]),
+    sys(SYS_sched_rr_get_interval, "sched_rr_get_interval", sched::sched_rr_get_interval, &[Int, Ptr]),
+    sys(SYS_getpriority, "getpriority", sched::getpriority, &[Int, Int]),
+    sys(SYS_setpriority, "setpriority", sched::setpriority, &[Int, Int, Int]).partial("recorded, not applied"),
+    sys(SYS_ioprio_set, "ioprio_set", sched::ioprio_set, &[Int, Int, Hex]).partial("recorded, not applied"),
+    sys(SYS_ioprio_get, "ioprio_get", sched::ioprio_get, &[Int, Int]),
     sys(SYS_personality, "personality", misc::personality, &[Hex]).partial("PER_LINUX only"),
     sys(SYS_membarrier, "membarrier", misc::membarrier, &[Int, Hex, Int]),
     sys(SYS_memfd_create, "memfd_create", misc::memfd_create, &[Str, Hex]).partial("no seals"),
