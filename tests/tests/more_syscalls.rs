@@ -23,3 +23,10 @@ fn check_in_scratch(name: &str) {
 fn getdents_and_extended_attributes() {
     check_in_scratch("sys_dirents_xattr");
 }
+
+#[test]
+fn numa_policies_scheduling_and_io_priorities() {
+    let mut failures = Failures::new();
+    check_guest(&mut failures, "sys_numa_sched", &[], b"", 0, &mut || {});
+    failures.finish("sys_numa_sched");
+}

@@ -8,13 +8,14 @@
 //! - [`exec`]: replacing a process image; [`fork`]: creating processes.
 //! - [`tree`]: parents, children, process groups, sessions, zombies.
 //! - [`signal`]: signal sets, default actions, sending.
-//! - [`sched`]: per-thread scheduling attributes.
+//! - [`sched`], [`mempolicy`]: per-thread scheduling attributes and NUMA memory policy.
 
 pub mod current;
 pub mod exec;
 pub mod fork;
 pub mod futex;
 pub mod ipc;
+pub mod mempolicy;
 pub mod posix_timer;
 pub mod process;
 pub mod sched;

@@ -1,6 +1,7 @@
 //! A process (thread group): what its threads share, and the view of a task that other
 //! threads use to signal it.
 
+use super::mempolicy::MemPolicy;
 use super::sched::SchedAttrs;
 use super::signal::{self, Pending, SigSet};
 use crate::abi::{KSigaction, Rlimit};
@@ -84,6 +85,21 @@ impl Creds {
     }
 }
 
+impl Creds {
+    /// Whether a process with these credentials may inspect or take from (ptrace-access)
+    /// a process with `target`'s, as Linux's `__ptrace_may_access` decides with real
+    /// credentials: the same user and group in every id, or root.
+    pub fn may_access(&self, target: &Creds) -> bool {
+        let same_user = [target.uid, target.euid, target.suid]
+            .iter()
+            .all(|&id| id == self.uid);
+        let same_group = [target.gid, target.egid, target.sgid]
+            .iter()
+            .all(|&id| id == self.gid);
+        (same_user && same_group) || self.euid == 0
+    }
+}
+
 /// The file-system context: root, working directory and umask (shared with CLONE_FS).
 #[derive(Clone)]
 pub struct FsContext {
@@ -110,6 +126,8 @@ pub struct TaskHandle {
     pub kicker: Mutex<Option<Kicker>>,
     /// Scheduling policy, priorities and I/O priority.
     pub sched: Mutex<SchedAttrs>,
+    /// The thread's NUMA memory policy (`None`: the default one).
+    pub mempolicy: Mutex<Option<MemPolicy>>,
 }
 
 impl TaskHandle {
@@ -122,14 +140,16 @@ impl TaskHandle {
             pending: Mutex::new(Pending::default()),
             kicker: Mutex::new(None),
             sched: Mutex::new(SchedAttrs::default()),
+            mempolicy: Mutex::new(None),
         })
     }
 
-    /// A handle for task `tid`, created by `parent` (fork, clone): the signal mask and
-    /// scheduling attributes are inherited.
+    /// A handle for task `tid`, created by `parent` (fork, clone): the signal mask,
+    /// scheduling attributes and memory policy are inherited.
     pub fn child_of(tid: i32, parent: &TaskHandle) -> Arc<TaskHandle> {
         let child = TaskHandle::new(tid, parent.sigmask());
         *child.sched.lock() = parent.sched.lock().for_child();
+        *child.mempolicy.lock() = *parent.mempolicy.lock();
         child
     }
 

@@ -14,6 +14,7 @@ pub mod misc;
 pub mod mm;
 pub mod names;
 pub mod net;
+pub mod numa;
 pub mod poll;
 pub mod process;
 pub mod sched;

@@ -2,7 +2,7 @@
 //!
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
-use super::{Handler, fs, io, ipc, misc, mm, net, process, sched, signal, time, xattr};
+use super::{Handler, fs, io, ipc, misc, mm, net, numa, process, sched, signal, time, xattr};
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ipc, Ret};
 use std::sync::OnceLock;
@@ -313,6 +313,16 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_sched_rr_get_interval, "sched_rr_get_interval", sched::sched_rr_get_interval, &[Int, Ptr]),
     sys(SYS_getpriority, "getpriority", sched::getpriority, &[Int, Int]),
     sys(SYS_setpriority, "setpriority", sched::setpriority, &[Int, Int, Int]).partial("recorded, not applied"),
+    sys(SYS_mbind, "mbind", numa::mbind, &[Ptr, Uint, Hex, Ptr, Uint, Hex])
+        .partial("one node; policies are checked, not recorded per mapping"),
+    sys(SYS_set_mempolicy, "set_mempolicy", numa::set_mempolicy, &[Hex, Ptr, Uint]).partial("one node"),
+    sys(SYS_get_mempolicy, "get_mempolicy", numa::get_mempolicy, &[Ptr, Ptr, Uint, Ptr, Hex])
+        .partial("one node; MPOL_F_ADDR reports the default policy (mbind is not recorded)"),
+    sys(SYS_set_mempolicy_home_node, "set_mempolicy_home_node", numa::set_mempolicy_home_node, &[Ptr, Uint, Uint, Hex])
+        .partial("one node; no mapping carries a policy (ENOENT)"),
+    sys(SYS_migrate_pages, "migrate_pages", numa::migrate_pages, &[Int, Uint, Ptr, Ptr]).partial("one node"),
+    sys(SYS_move_pages, "move_pages", numa::move_pages, &[Int, Uint, Ptr, Ptr, Ptr, Hex])
+        .partial("one node; every mapped page is reported present"),
     sys(SYS_ioprio_set, "ioprio_set", sched::ioprio_set, &[Int, Int, Hex]).partial("recorded, not applied"),
     sys(SYS_ioprio_get, "ioprio_get", sched::ioprio_get, &[Int, Int]),
     sys(SYS_personality, "personality", misc::personality, &[Hex]).partial("PER_LINUX only"),
