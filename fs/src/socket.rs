@@ -626,6 +626,11 @@ impl Socket {
         self.st.lock().err.take()
     }
 
+    /// Makes `e` the pending error, for the next receive or `SO_ERROR` to report.
+    pub fn set_error(&self, e: Errno) {
+        self.st.lock().err = Some(e);
+    }
+
     /// Whether it listens (`SO_ACCEPTCONN`).
     pub fn is_listening(&self) -> bool {
         matches!(self.st.lock().conn, Conn::Listening { .. })

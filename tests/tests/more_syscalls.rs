@@ -30,3 +30,10 @@ fn numa_policies_scheduling_and_io_priorities() {
     check_guest(&mut failures, "sys_numa_sched", &[], b"", 0, &mut || {});
     failures.finish("sys_numa_sched");
 }
+
+#[test]
+fn sendmmsg_and_recvmmsg() {
+    let mut failures = Failures::new();
+    check_guest(&mut failures, "sys_mmsg", &[], b"", 0, &mut || {});
+    failures.finish("sys_mmsg");
+}

@@ -1,6 +1,6 @@
 //! Socket syscalls over the sentry's `AF_UNIX` sockets ([`fs::socket`]): socket,
 //! socketpair, bind, listen, accept, accept4, connect, sendto, recvfrom, sendmsg, recvmsg,
-//! shutdown, getsockname, getpeername, getsockopt, setsockopt.
+//! sendmmsg, recvmmsg, shutdown, getsockname, getpeername, getsockopt, setsockopt.
 //!
 //! This layer owns what needs the task: guest memory (addresses, `msghdr`, iovecs,
 //! control messages), fds (ENOTSOCK, installing passed files), the guest's VFS (the socket
@@ -8,7 +8,7 @@
 //! address family is `EAFNOSUPPORT`.
 
 use super::uaccess::AT_FDCWD;
-use crate::abi::{Iovec, Timeval};
+use crate::abi::{Iovec, Timespec, Timeval};
 use crate::errno::{SysErr, SysResult, mm_errno};
 use crate::kernel::sigframe::SigInfo;
 use crate::kernel::task::Task;
@@ -20,7 +20,7 @@ use fs::{FileType, OpenFile};
 use mm::AddressSpace;
 use nix::errno::Errno;
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// `struct msghdr` (user side).
@@ -659,8 +659,21 @@ fn parse_control(task: &Task, ctl: &[u8]) -> Result<(Vec<Arc<OpenFile>>, Option<
 
 /// `sendmsg(fd, msg, flags)`.
 pub fn sendmsg(task: &mut Task) -> SysResult {
-    let (fd, flags) = (task.arg(0) as i32, task.arg(2) as i32);
-    let hdr: MsgHdr = task.read_obj(task.arg(1))?;
+    let sent = send_msghdr(task, task.arg(0) as i32, task.arg(1), task.arg(2) as i32)?;
+    Ok(sent.done)
+}
+
+/// How much of a message went out.
+struct Sent {
+    /// Bytes sent.
+    done: u64,
+    /// Bytes the message holds.
+    total: u64,
+}
+
+/// Sends the message the `msghdr` at `msg_ptr` describes.
+fn send_msghdr(task: &mut Task, fd: i32, msg_ptr: u64, flags: i32) -> Result<Sent, SysErr> {
+    let hdr: MsgHdr = task.read_obj(msg_ptr)?;
     if hdr.namelen < 0 {
         return Err(Errno::EINVAL.into());
     }
@@ -681,7 +694,9 @@ pub fn sendmsg(task: &mut Task) -> SysResult {
     } else {
         (Vec::new(), None)
     };
-    do_send(task, fd, &iovs, Outgoing { name, fds, creds }, flags)
+    let total = iovs.iter().map(|v| v.len).sum();
+    let done = do_send(task, fd, &iovs, Outgoing { name, fds, creds }, flags)?;
+    Ok(Sent { done, total })
 }
 
 /// The result of a receive, for the caller to copy out.
@@ -819,7 +834,12 @@ fn put_rights(task: &Task, out: &mut CmsgOut, fds: Vec<Arc<OpenFile>>, cloexec: 
 
 /// `recvmsg(fd, msg, flags)`.
 pub fn recvmsg(task: &mut Task) -> SysResult {
-    let (fd, msg_ptr, flags) = (task.arg(0) as i32, task.arg(1), task.arg(2) as i32);
+    recv_msghdr(task, task.arg(0) as i32, task.arg(1), task.arg(2) as i32)
+}
+
+/// Receives a message into the `msghdr` at `msg_ptr`, writing back its name, control
+/// and flag fields.
+fn recv_msghdr(task: &mut Task, fd: i32, msg_ptr: u64, flags: i32) -> SysResult {
     let hdr: MsgHdr = task.read_obj(msg_ptr)?;
     if hdr.namelen < 0 {
         return Err(Errno::EINVAL.into());
@@ -870,6 +890,99 @@ pub fn recvmsg(task: &mut Task) -> SysResult {
     task.write_obj(msg_ptr + MSGHDR_FLAGS, &msg_flags)?;
     task.write_obj(msg_ptr + MSGHDR_CONTROLLEN, &(out.used as u64))?;
     Ok(got.ret)
+}
+
+/// `sizeof(struct mmsghdr)`: a `msghdr` and the length of its message.
+const MMSGHDR_SIZE: u64 = std::mem::size_of::<MsgHdr>() as u64 + 8;
+/// Offset of `msg_len` in a `struct mmsghdr`.
+const MMSGHDR_LEN: u64 = std::mem::size_of::<MsgHdr>() as u64;
+
+/// `sendmmsg(fd, msgvec, vlen, flags)`: sends the messages in turn (at most
+/// `UIO_MAXIOV`), storing each one's length, until one fails or goes out only in part.
+/// An error after the first message is dropped: the count of those sent is returned.
+pub fn sendmmsg(task: &mut Task) -> SysResult {
+    let (fd, vec, flags) = (task.arg(0) as i32, task.arg(1), task.arg(3) as i32);
+    let vlen = (task.arg(2) as u32).min(IOV_MAX as u32) as u64;
+    socket_of(task, fd)?;
+    let mut sent = 0;
+    while sent < vlen {
+        let entry = vec + sent * MMSGHDR_SIZE;
+        let r = send_msghdr(task, fd, entry, flags).and_then(|m| {
+            task.write_obj(entry + MMSGHDR_LEN, &(m.done as u32))?;
+            Ok(m)
+        });
+        let m = match r {
+            Ok(m) => m,
+            Err(e) if sent == 0 => return Err(e),
+            Err(_) => break,
+        };
+        sent += 1;
+        if m.done < m.total {
+            break;
+        }
+    }
+    Ok(sent)
+}
+
+/// `recvmmsg(fd, msgvec, vlen, flags, timeout)`: receives messages in turn, storing each
+/// one's length. A pending socket error comes first. `MSG_WAITFORONE` makes every
+/// receive after the first nonblocking; the timeout, as on Linux, is only looked at
+/// after each message (a receive still blocks), and what is left of it is written back.
+/// An error after the first message is kept for the next call (`SO_ERROR`), unless it is
+/// `EAGAIN`, and the count of messages received is returned.
+pub fn recvmmsg(task: &mut Task) -> SysResult {
+    let (fd, vec, vlen, timeout_ptr) = (
+        task.arg(0) as i32,
+        task.arg(1),
+        task.arg(2) as u32 as u64,
+        task.arg(4),
+    );
+    let mut flags = task.arg(3) as i32;
+    let deadline = if timeout_ptr == 0 {
+        None
+    } else {
+        let ts: Timespec = task.read_obj(timeout_ptr)?;
+        Some(Instant::now() + ts.to_duration().ok_or(Errno::EINVAL)?)
+    };
+    let (_, sock) = socket_of(task, fd)?;
+    if flags & libc::MSG_ERRQUEUE == 0
+        && let Some(e) = sock.take_error()
+    {
+        return Err(e.into());
+    }
+    let mut got = 0;
+    let mut left = None;
+    while got < vlen {
+        let entry = vec + got * MMSGHDR_SIZE;
+        let r = recv_msghdr(task, fd, entry, flags & !libc::MSG_WAITFORONE).and_then(|n| {
+            task.write_obj(entry + MMSGHDR_LEN, &(n as u32))?;
+            Ok(n)
+        });
+        if let Err(e) = r {
+            if got == 0 {
+                return Err(e);
+            }
+            if e.errno() != Errno::EAGAIN {
+                sock.set_error(e.errno());
+            }
+            break;
+        }
+        got += 1;
+        if flags & libc::MSG_WAITFORONE != 0 {
+            flags |= libc::MSG_DONTWAIT;
+        }
+        if let Some(d) = deadline {
+            let rest = d.saturating_duration_since(Instant::now());
+            left = Some(rest);
+            if rest.is_zero() {
+                break;
+            }
+        }
+    }
+    if let Some(rest) = left {
+        task.write_obj(timeout_ptr, &Timespec::from_duration(rest))?;
+    }
+    Ok(got)
 }
 
 fn int_bytes(v: i32) -> Vec<u8> {

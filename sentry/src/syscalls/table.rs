@@ -214,6 +214,10 @@ pub static TABLE: &[Syscall] = &[
         .partial("no MSG_OOB; SCM_RIGHTS and SCM_CREDENTIALS only"),
     sys(SYS_recvmsg, "recvmsg", net::recvmsg, &[Fd, Ptr, Hex])
         .partial("no MSG_OOB or MSG_ERRQUEUE"),
+    sys(SYS_sendmmsg, "sendmmsg", net::sendmmsg, &[Fd, Ptr, Uint, Hex])
+        .partial("no MSG_OOB; SCM_RIGHTS and SCM_CREDENTIALS only"),
+    sys(SYS_recvmmsg, "recvmmsg", net::recvmmsg, &[Fd, Ptr, Uint, Hex, Ptr])
+        .partial("no MSG_OOB or MSG_ERRQUEUE"),
     sys(SYS_shutdown, "shutdown", net::shutdown, &[Fd, Int]),
     sys(SYS_getsockname, "getsockname", net::getsockname, &[Fd, Ptr, Ptr]),
     sys(SYS_getpeername, "getpeername", net::getpeername, &[Fd, Ptr, Ptr]),
