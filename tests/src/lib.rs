@@ -19,6 +19,8 @@
 //! This crate must not depend on the kernel crates: the tests see sentry only
 //! through its command line, as a user does.
 
+pub mod memory_watch;
+
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -575,10 +577,33 @@ pub fn check_guest(
     native_status: i32,
     prepare: &mut dyn FnMut(),
 ) {
-    for variant in [name.to_string(), format!("{name}-pie")] {
-        let inv = Invocation::new(guest_program(&variant))
+    check_variants(failures, name, native_status, prepare, &|variant| {
+        Invocation::new(guest_program(variant))
             .args(args)
-            .stdin(stdin);
+            .stdin(stdin)
+    });
+}
+
+/// [`check_guest`] for a guest that reads nothing and must exit 0, with `timeout` for
+/// each run (so a guest that hangs under sentry costs seconds, not the default).
+pub fn check_guest_within(failures: &mut Failures, name: &str, args: &[&str], timeout: Duration) {
+    check_variants(failures, name, 0, &mut || {}, &|variant| {
+        let mut inv = Invocation::new(guest_program(variant)).args(args);
+        inv.timeout = timeout;
+        inv
+    });
+}
+
+/// Runs `NAME` and `NAME-pie` as `invocation` makes them, natively and under sentry.
+fn check_variants(
+    failures: &mut Failures,
+    name: &str,
+    native_status: i32,
+    prepare: &mut dyn FnMut(),
+    invocation: &dyn Fn(&str) -> Invocation,
+) {
+    for variant in [name.to_string(), format!("{name}-pie")] {
+        let inv = invocation(&variant);
         prepare();
         let native = run_native(&inv);
         if native.status != native_status || !native.notes.is_empty() {

@@ -12,13 +12,12 @@
 //! 2,000 fork+exec+wait cycles and samples its resident set and the space
 //! allocated to its guest-memory memfd along the way.
 
-use std::io::Write;
-use std::os::unix::fs::MetadataExt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use tests::memory_watch::{MemoryWatch, assert_memory_flat};
 use tests::{
-    Background, Failures, Invocation, Scratch, check_guest, guest_program, leftovers_after_exit,
-    lines, remove_tree, rootfs, run_native, run_sentry, sentry_command,
+    Failures, Invocation, Scratch, check_guest, guest_program, lines, remove_tree, rootfs,
+    run_native, run_sentry,
 };
 
 #[test]
@@ -148,53 +147,6 @@ fn guest_pids_start_at_one() {
     failures.finish("pid numbering");
 }
 
-/// What one sample of the sentry's memory use holds.
-#[derive(Clone, Copy, Debug)]
-struct MemorySample {
-    /// `VmRSS` of the sentry process, bytes.
-    rss: u64,
-    /// Space allocated to the guest-memory memfd(s) (`st_blocks * 512`).
-    memfd: u64,
-}
-
-/// Reads the sentry's VmRSS and the allocated size of every fd of it whose
-/// link names the guest-memory memfd.
-fn sample_memory(pid: i32) -> MemorySample {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
-    let rss_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status:\n{status}"));
-    let mut memfd = 0;
-    let mut found = Vec::new();
-    let fd_dir = format!("/proc/{pid}/fd");
-    for entry in std::fs::read_dir(&fd_dir)
-        .unwrap_or_else(|e| panic!("read {fd_dir}: {e}"))
-        .flatten()
-    {
-        let Ok(target) = std::fs::read_link(entry.path()) else {
-            continue;
-        };
-        if target.to_string_lossy().contains("memfd:sentry-memory") {
-            let meta = std::fs::metadata(entry.path())
-                .unwrap_or_else(|e| panic!("stat -L {}: {e}", entry.path().display()));
-            memfd += meta.blocks() * 512;
-            found.push(target.display().to_string());
-        }
-    }
-    assert!(
-        !found.is_empty(),
-        "no fd of sentry pid {pid} links to memfd:sentry-memory"
-    );
-    MemorySample {
-        rss: rss_kib * 1024,
-        memfd,
-    }
-}
-
 /// One sentry runs a busybox sh loop of 2,000 fork+exec+wait cycles of
 /// `<rootfs>/bin/true`. After iterations 200 and 2000 the guest prints a
 /// marker and blocks on `read`; the test samples the sentry's memory there.
@@ -215,91 +167,10 @@ fn memory_stays_flat_over_2000_processes() {
         true_bin.display()
     );
     let inv = Invocation::busybox(&["sh", "-c", &script]);
-    let mut run_args: Vec<String> = vec!["--clear-env".into()];
-    for (k, v) in &inv.env {
-        run_args.push("--env".into());
-        run_args.push(format!("{k}={v}"));
-    }
-    run_args.push(inv.program.to_string_lossy().into_owned());
-    run_args.extend(inv.args.iter().map(|a| a.to_string_lossy().into_owned()));
-
-    let started = Instant::now();
-    let mut sentry = Background::spawn(sentry_command(&inv, &run_args));
-    let pid = sentry.pid().as_raw();
-    let out = sentry.stdout_lines();
-    let mut stdin = sentry.child().stdin.take().expect("piped stdin");
-    // Drained so a chatty sentry can never block on a full stderr pipe.
-    let mut err_pipe = sentry.child().stderr.take().expect("piped stderr");
-    let stderr = std::thread::spawn(move || {
-        let mut buf = String::new();
-        let _ = std::io::Read::read_to_string(&mut err_pipe, &mut buf);
-        buf
+    assert_memory_flat(&MemoryWatch {
+        inv: &inv,
+        marks: ["mark 200", "mark 2000"],
+        mark_timeout: Duration::from_secs(180),
+        limit: LIMIT,
     });
-
-    let mut samples = Vec::new();
-    for mark in ["mark 200", "mark 2000"] {
-        match out.recv_timeout(Duration::from_secs(180)) {
-            Ok(line) if line == mark => {}
-            Ok(line) => panic!("unexpected guest output {line:?} while waiting for {mark:?}"),
-            Err(_) => panic!(
-                "no {mark:?} from the guest within 180 s (status {:?})",
-                sentry.wait_timeout(Duration::ZERO)
-            ),
-        }
-        let sample = sample_memory(pid);
-        println!(
-            "{mark} after {:.1} s: sentry VmRSS {} KiB, guest memfd allocated {} KiB",
-            started.elapsed().as_secs_f64(),
-            sample.rss / 1024,
-            sample.memfd / 1024
-        );
-        samples.push(sample);
-        stdin.write_all(b"\n").expect("release the guest");
-        stdin.flush().expect("flush");
-    }
-    drop(stdin);
-    let last = out.recv_timeout(Duration::from_secs(30));
-    let status = sentry.wait_timeout(Duration::from_secs(30));
-    let leftovers = leftovers_after_exit(sentry.pid());
-
-    let (a, b) = (samples[0], samples[1]);
-    let rss_growth = b.rss.saturating_sub(a.rss);
-    let memfd_growth = b.memfd.saturating_sub(a.memfd);
-    println!(
-        "growth from mark 200 to mark 2000: VmRSS {} KiB, memfd {} KiB (limit {} KiB each)",
-        rss_growth / 1024,
-        memfd_growth / 1024,
-        LIMIT / 1024
-    );
-    let mut problems = Vec::new();
-    let stderr = stderr.join().unwrap_or_default();
-    if !stderr.is_empty() {
-        println!("sentry stderr:\n{stderr}");
-    }
-    if last.as_deref() != Ok("finished") {
-        problems.push(format!("last guest line: {last:?}, expected \"finished\""));
-    }
-    if status != Some(0) {
-        problems.push(format!("sentry exit status {status:?}, expected 0"));
-    }
-    if !leftovers.is_empty() {
-        problems.push(format!("processes left running: {}", leftovers.join("; ")));
-    }
-    if rss_growth >= LIMIT {
-        problems.push(format!(
-            "sentry VmRSS grew by {} KiB ({} -> {} KiB)",
-            rss_growth / 1024,
-            a.rss / 1024,
-            b.rss / 1024
-        ));
-    }
-    if memfd_growth >= LIMIT {
-        problems.push(format!(
-            "guest memfd allocation grew by {} KiB ({} -> {} KiB)",
-            memfd_growth / 1024,
-            a.memfd / 1024,
-            b.memfd / 1024
-        ));
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -17,46 +17,17 @@
 use std::time::{Duration, Instant};
 
 use tests::{
-    Compare, Failures, Invocation, compare, guest_program, rootfs, run_native, run_sentry,
+    Compare, Failures, Invocation, check_guest_within, compare, rootfs, run_native, run_sentry,
 };
 
 /// The time limit of one run of a guest: each finishes in about 2 s
 /// natively.
 const GUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Runs `NAME` and `NAME-pie` with `args` natively and under sentry with a
-/// `timeout` per run, and records whether stdout and exit status match.
-/// A native run that does not exit 0 is reported as a broken test.
-fn check_program(failures: &mut Failures, name: &str, args: &[&str], timeout: Duration) {
-    for variant in [name.to_string(), format!("{name}-pie")] {
-        let mut inv = Invocation::new(guest_program(&variant)).args(args);
-        inv.timeout = timeout;
-        let native = run_native(&inv);
-        if native.status != 0 || !native.notes.is_empty() {
-            failures.check(Err(format!(
-                "--- native run of `{}` exited {} ({:?}): the test program or this host is \
-                 broken, not sentry\n{}",
-                inv.describe(),
-                native.status,
-                native.notes,
-                native.stdout_str()
-            )));
-            continue;
-        }
-        let sentry = run_sentry(&inv);
-        failures.check(compare(
-            &inv.describe(),
-            &native,
-            &sentry,
-            Compare::default(),
-        ));
-    }
-}
-
 /// Checks one guest that takes no arguments.
 fn check(name: &str) {
     let mut failures = Failures::new();
-    check_program(&mut failures, name, &[], GUEST_TIMEOUT);
+    check_guest_within(&mut failures, name, &[], GUEST_TIMEOUT);
     failures.finish(name);
 }
 

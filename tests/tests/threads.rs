@@ -20,45 +20,16 @@
 
 use std::time::Duration;
 
-use tests::{Compare, Failures, Invocation, compare, guest_program, run_native, run_sentry};
+use tests::{Failures, Invocation, check_guest_within, guest_program, run_sentry};
 
 /// The time limit of one run of a guest: each finishes in well under a
 /// second natively.
 const GUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs `NAME` and `NAME-pie` with `args` natively and under sentry with a
-/// `timeout` per run, and records whether stdout and exit status match.
-/// A native run that does not exit 0 is reported as a broken test.
-fn check_program(failures: &mut Failures, name: &str, args: &[&str], timeout: Duration) {
-    for variant in [name.to_string(), format!("{name}-pie")] {
-        let mut inv = Invocation::new(guest_program(&variant)).args(args);
-        inv.timeout = timeout;
-        let native = run_native(&inv);
-        if native.status != 0 || !native.notes.is_empty() {
-            failures.check(Err(format!(
-                "--- native run of `{}` exited {} ({:?}): the test program or this host is \
-                 broken, not sentry\n{}",
-                inv.describe(),
-                native.status,
-                native.notes,
-                native.stdout_str()
-            )));
-            continue;
-        }
-        let sentry = run_sentry(&inv);
-        failures.check(compare(
-            &inv.describe(),
-            &native,
-            &sentry,
-            Compare::default(),
-        ));
-    }
-}
-
 /// Checks one guest with `args`.
 fn check(name: &str, args: &[&str]) {
     let mut failures = Failures::new();
-    check_program(&mut failures, name, args, GUEST_TIMEOUT);
+    check_guest_within(&mut failures, name, args, GUEST_TIMEOUT);
     failures.finish(name);
 }
 
@@ -98,7 +69,7 @@ fn epoll_poll_and_select() {
 fn exec_from_a_non_main_thread() {
     let target = guest_program("thr_exec_target");
     let mut failures = Failures::new();
-    check_program(
+    check_guest_within(
         &mut failures,
         "thr_exec",
         &[&target.display().to_string()],
@@ -130,7 +101,7 @@ fn many_threads_tls_detach_cancel_and_main_exit() {
 fn bench_spin_guest_computes_the_same() {
     let mut failures = Failures::new();
     for threads in ["1", "2"] {
-        check_program(
+        check_guest_within(
             &mut failures,
             "thr_bench_spin",
             &[threads, "1000000"],
