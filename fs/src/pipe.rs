@@ -11,7 +11,7 @@
 use crate::Result;
 use crate::file::{FileOps, PollEvents};
 use crate::inode::Stat;
-use crate::synth::{boot_time, next_ino};
+use crate::synth::{anon_stat, next_ino};
 use crate::wait::{WaitQueue, Waiter};
 use nix::errno::Errno;
 use parking_lot::Mutex;
@@ -200,20 +200,7 @@ impl FileOps for PipeEnd {
     }
 
     fn stat(&self) -> Result<Stat> {
-        let t = boot_time();
-        Ok(Stat {
-            dev: 0x0d,
-            ino: self.pipe.ino,
-            mode: libc::S_IFIFO | 0o600,
-            nlink: 1,
-            uid: nix::unistd::geteuid().as_raw(),
-            gid: nix::unistd::getegid().as_raw(),
-            blksize: 4096,
-            atime: t,
-            mtime: t,
-            ctime: t,
-            ..Stat::default()
-        })
+        Ok(anon_stat(0x0d, self.pipe.ino, libc::S_IFIFO | 0o600))
     }
 
     fn poll(&self, events: PollEvents) -> PollEvents {

@@ -33,7 +33,7 @@
 use crate::Result;
 use crate::file::{FileOps, OpenFile, PollEvents};
 use crate::inode::Stat;
-use crate::synth::{boot_time, next_ino};
+use crate::synth::{anon_stat, next_ino};
 use crate::wait::{WaitQueue, Waiter};
 use nix::errno::Errno;
 use parking_lot::{Mutex, MutexGuard};
@@ -1455,20 +1455,7 @@ impl FileOps for SocketFile {
     }
 
     fn stat(&self) -> Result<Stat> {
-        let t = boot_time();
-        Ok(Stat {
-            dev: SOCKFS_DEV,
-            ino: self.sock.ino,
-            mode: libc::S_IFSOCK | 0o777,
-            nlink: 1,
-            uid: nix::unistd::geteuid().as_raw(),
-            gid: nix::unistd::getegid().as_raw(),
-            blksize: 4096,
-            atime: t,
-            mtime: t,
-            ctime: t,
-            ..Stat::default()
-        })
+        Ok(anon_stat(SOCKFS_DEV, self.sock.ino, libc::S_IFSOCK | 0o777))
     }
 
     fn poll(&self, events: PollEvents) -> PollEvents {

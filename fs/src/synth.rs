@@ -36,6 +36,17 @@ pub fn boot_time() -> Time {
     })
 }
 
+/// Attributes of an object with no file behind it (a pipe, a socket) on the pseudo
+/// filesystem `dev`: owned by the sentry's user, stamped with the sentry's start.
+pub fn anon_stat(dev: u64, ino: u64, mode: u32) -> Stat {
+    Stat {
+        dev,
+        uid: nix::unistd::geteuid().as_raw(),
+        gid: nix::unistd::getegid().as_raw(),
+        ..synth_stat(ino, mode, 0, 0)
+    }
+}
+
 /// Attributes of a synthetic object.
 pub fn synth_stat(ino: u64, mode: u32, rdev: u64, size: i64) -> Stat {
     let t = boot_time();
