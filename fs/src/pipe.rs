@@ -7,6 +7,8 @@
 //!   Larger writes go in pieces as room appears. Writing with no reader left fails with
 //!   `EPIPE` (the caller raises SIGPIPE).
 //! - Every change wakes the pipe's wait queue, which readers, writers and pollers share.
+//! - `splice`, `tee` and `vmsplice` take, peek at and append bytes directly, filling the
+//!   pipe as room appears (no all-or-nothing rule).
 
 use crate::Result;
 use crate::file::{FileOps, PollEvents};
@@ -90,6 +92,111 @@ impl PipeEnd {
     }
 }
 
+/// Support for `splice`, `tee` and `vmsplice`, which move bytes between a pipe and
+/// another file, another pipe or guest memory without the atomicity rule of writes.
+impl PipeEnd {
+    /// Whether `self` and `other` are ends of the same pipe.
+    pub fn same_pipe(&self, other: &PipeEnd) -> bool {
+        Arc::ptr_eq(&self.pipe, &other.pipe)
+    }
+
+    /// Waits until the pipe holds data (`true`) or has no writer left (`false`); `EAGAIN`
+    /// instead of waiting with `nonblock`.
+    pub fn wait_data(&self, w: &Arc<Waiter>, nonblock: bool) -> Result<bool> {
+        loop {
+            {
+                let st = self.pipe.state.lock();
+                if !st.buf.is_empty() {
+                    return Ok(true);
+                }
+                if st.writers == 0 {
+                    return Ok(false);
+                }
+                if nonblock {
+                    return Err(Errno::EAGAIN);
+                }
+            }
+            let _reg = self.pipe.queue.register(w);
+            {
+                let st = self.pipe.state.lock();
+                if !st.buf.is_empty() || st.writers == 0 {
+                    continue;
+                }
+            }
+            w.wait(None)?;
+        }
+    }
+
+    /// Waits until the pipe has room and returns how many bytes fit; `EPIPE` once no
+    /// reader is left, `EAGAIN` instead of waiting with `nonblock`.
+    pub fn wait_room(&self, w: &Arc<Waiter>, nonblock: bool) -> Result<usize> {
+        loop {
+            {
+                let st = self.pipe.state.lock();
+                if st.readers == 0 {
+                    return Err(Errno::EPIPE);
+                }
+                let room = st.capacity.saturating_sub(st.buf.len());
+                if room > 0 {
+                    return Ok(room);
+                }
+                if nonblock {
+                    return Err(Errno::EAGAIN);
+                }
+            }
+            let _reg = self.pipe.queue.register(w);
+            {
+                let st = self.pipe.state.lock();
+                if st.readers == 0 || st.buf.len() < st.capacity {
+                    continue;
+                }
+            }
+            w.wait(None)?;
+        }
+    }
+
+    /// A copy of up to `max` bytes from the front of the pipe, left in place (`tee`).
+    pub fn peek(&self, max: usize) -> Vec<u8> {
+        let st = self.pipe.state.lock();
+        st.buf.iter().take(max).copied().collect()
+    }
+
+    /// Takes up to `max` bytes off the front of the pipe.
+    pub fn take(&self, max: usize) -> Vec<u8> {
+        let mut st = self.pipe.state.lock();
+        let n = max.min(st.buf.len());
+        let out = st.buf.drain(..n).collect();
+        drop(st);
+        self.pipe.queue.notify_all();
+        out
+    }
+
+    /// Puts back at the front of the pipe bytes [`take`](Self::take) returned that could
+    /// not be delivered.
+    pub fn give_back(&self, data: &[u8]) {
+        let mut st = self.pipe.state.lock();
+        for &b in data.iter().rev() {
+            st.buf.push_front(b);
+        }
+        drop(st);
+        self.pipe.queue.notify_all();
+    }
+
+    /// Appends all of `data`, for which [`wait_room`](Self::wait_room) found room (a
+    /// writer racing in between may make the pipe hold a little more than its capacity
+    /// for a while); `EPIPE` if no reader is left.
+    pub fn push(&self, data: &[u8]) -> Result<()> {
+        let mut st = self.pipe.state.lock();
+        if st.readers == 0 {
+            return Err(Errno::EPIPE);
+        }
+        st.buf.extend(data);
+        drop(st);
+        self.pipe.queue.notify_all();
+        Ok(())
+    }
+}
+
 impl Drop for PipeEnd {
     fn drop(&mut self) {
         let mut st = self.pipe.state.lock();
@@ -112,32 +219,20 @@ impl FileOps for PipeEnd {
             return Ok(0);
         }
         loop {
-            {
-                let mut st = self.pipe.state.lock();
-                if !st.buf.is_empty() {
-                    let n = buf.len().min(st.buf.len());
-                    for (dst, src) in buf.iter_mut().zip(st.buf.drain(..n)) {
-                        *dst = src;
-                    }
-                    drop(st);
-                    self.pipe.queue.notify_all();
-                    return Ok(n);
-                }
-                if st.writers == 0 {
-                    return Ok(0);
-                }
-                if nonblock {
-                    return Err(Errno::EAGAIN);
-                }
+            if !self.wait_data(w, nonblock)? {
+                return Ok(0);
             }
-            let _reg = self.pipe.queue.register(w);
-            {
-                let st = self.pipe.state.lock();
-                if !st.buf.is_empty() || st.writers == 0 {
-                    continue;
+            let mut st = self.pipe.state.lock();
+            // Another reader may have emptied the pipe since.
+            if !st.buf.is_empty() {
+                let n = buf.len().min(st.buf.len());
+                for (dst, src) in buf.iter_mut().zip(st.buf.drain(..n)) {
+                    *dst = src;
                 }
+                drop(st);
+                self.pipe.queue.notify_all();
+                return Ok(n);
             }
-            w.wait(None)?;
         }
     }
 
@@ -297,6 +392,28 @@ mod tests {
         let mut buf = [0u8; 4];
         assert_eq!(r.read(&w, &mut buf, false), Err(Errno::EINTR));
         t.join().unwrap();
+    }
+
+    #[test]
+    fn splice_support() {
+        let w = Waiter::new();
+        let (r, wr) = pipe();
+        assert!(r.same_pipe(&wr));
+        assert_eq!(r.wait_data(&w, true), Err(Errno::EAGAIN));
+        assert_eq!(wr.wait_room(&w, true).unwrap(), DEFAULT_CAPACITY);
+        wr.push(b"hello").unwrap();
+        assert!(r.wait_data(&w, true).unwrap());
+        assert_eq!(r.peek(3), b"hel");
+        assert_eq!(r.take(4), b"hell");
+        r.give_back(b"ll");
+        assert_eq!(r.readable_bytes().unwrap(), 3);
+        assert_eq!(r.take(10), b"llo");
+        drop(wr);
+        assert!(!r.wait_data(&w, false).unwrap());
+        let (r2, w2) = pipe();
+        drop(r2);
+        assert_eq!(w2.wait_room(&w, false), Err(Errno::EPIPE));
+        assert_eq!(w2.push(b"x"), Err(Errno::EPIPE));
     }
 
     #[test]

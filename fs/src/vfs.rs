@@ -534,4 +534,7 @@ impl FileOps for SharedOps {
     fn anon_name(&self) -> Option<String> {
         self.0.ops.anon_name()
     }
+    fn pipe_end(&self) -> Option<&crate::pipe::PipeEnd> {
+        self.0.ops.pipe_end()
+    }
 }

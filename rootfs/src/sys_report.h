@@ -31,7 +31,7 @@ static void report(const char *label, long ret)
 #define R(label, call) (errno = 0, report((label), (long)(call)))
 
 /* `label: yes` or `label: no`. */
-static void fact(const char *label, int cond)
+__attribute__((unused)) static void fact(const char *label, int cond)
 {
 	printf("%s: %s\n", label, cond ? "yes" : "no");
 }

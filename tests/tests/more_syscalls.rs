@@ -37,3 +37,8 @@ fn sendmmsg_and_recvmmsg() {
     check_guest(&mut failures, "sys_mmsg", &[], b"", 0, &mut || {});
     failures.finish("sys_mmsg");
 }
+
+#[test]
+fn splice_tee_and_vmsplice() {
+    check_in_scratch("sys_splice");
+}

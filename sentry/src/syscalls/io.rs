@@ -149,7 +149,7 @@ pub fn read(task: &mut Task) -> SysResult {
 }
 
 /// Raises SIGPIPE for a write that failed because nobody reads the other end.
-fn sigpipe_on_epipe(task: &mut Task, r: SysResult) -> SysResult {
+pub(super) fn sigpipe_on_epipe(task: &mut Task, r: SysResult) -> SysResult {
     if r == Err(SysErr::Errno(Errno::EPIPE)) {
         let uid = task.process.creds.lock().uid;
         task.raise(SigInfo::user(libc::SIGPIPE, 0, task.process.pid, uid));
@@ -187,7 +187,7 @@ pub fn pwrite64(task: &mut Task) -> SysResult {
 }
 
 /// Reads an iovec array.
-fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, SysErr> {
+pub(super) fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, SysErr> {
     if count > IOV_MAX {
         return Err(Errno::EINVAL.into());
     }

@@ -19,6 +19,7 @@ pub mod poll;
 pub mod process;
 pub mod sched;
 pub mod signal;
+pub mod splice;
 pub mod table;
 pub mod time;
 mod uaccess;

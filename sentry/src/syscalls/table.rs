@@ -2,7 +2,9 @@
 //!
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
-use super::{Handler, fs, io, ipc, misc, mm, net, numa, process, sched, signal, time, xattr};
+use super::{
+    Handler, fs, io, ipc, misc, mm, net, numa, process, sched, signal, splice, time, xattr,
+};
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ipc, Ret};
 use std::sync::OnceLock;
@@ -243,6 +245,9 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_msgsnd, "msgsnd", ipc::msgsnd, &[Int, Ptr, Uint, Hex]).intr(Restart::NoHand),
     sys(SYS_msgrcv, "msgrcv", ipc::msgrcv, &[Int, Ptr, Uint, Long, Hex]).intr(Restart::NoHand),
     sys(SYS_msgctl, "msgctl", ipc::msgctl, &[Int, IpcCmd(Ipc::Msg), Ptr]),
+    sys(SYS_splice, "splice", splice::splice, &[Fd, Ptr, Fd, Ptr, Uint, Hex]),
+    sys(SYS_tee, "tee", splice::tee, &[Fd, Fd, Uint, Hex]),
+    sys(SYS_vmsplice, "vmsplice", splice::vmsplice, &[Fd, Ptr, Uint, Hex]),
     sys(SYS_pipe, "pipe", io::pipe, &[Ptr]),
     sys(SYS_pipe2, "pipe2", io::pipe2, &[Ptr, OpenFlags]),
     sys(SYS_fork, "fork", process::fork, &[]),
