@@ -32,7 +32,7 @@ pub use fdtable::{FdEntry, FdTable};
 pub use file::{FileOps, MapKind, OpenFile, PollEvents};
 pub use inode::{FileType, Inode, SetAttr, Stat, StatFs, Time, TimeChange};
 pub use nix::errno::Errno;
-pub use vfs::{Dentry, Lookup, Vfs, WalkCtx};
+pub use vfs::{Dentry, Lookup, Resolve, Vfs, WalkCtx};
 pub use wait::{WaitQueue, Waiter};
 
 /// Result of file operations.

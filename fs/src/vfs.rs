@@ -122,6 +122,30 @@ pub struct Vfs {
     mounts: RwLock<HashMap<Vec<u8>, Arc<dyn Inode>>>,
 }
 
+/// Restrictions on a walk (`openat2`'s `RESOLVE_*` flags). The default restricts nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resolve {
+    /// Crossing a mount point, in either direction, fails with `EXDEV`.
+    pub no_xdev: bool,
+    /// Following a magic link (`/proc/self/fd/N`, `/proc/self/exe`) fails with `ELOOP`.
+    pub no_magiclinks: bool,
+    /// Following any symlink fails with `ELOOP`.
+    pub no_symlinks: bool,
+    /// The walk must stay below its start: an absolute path or symlink, or `..` above
+    /// the start, fails with `EXDEV`, as does a magic link.
+    pub beneath: bool,
+    /// The start is the root of the walk: absolute paths and symlinks and `..` stay
+    /// inside it; a magic link fails with `EXDEV`.
+    pub in_root: bool,
+}
+
+impl Resolve {
+    /// Whether the walk is scoped to its start (`beneath` or `in_root`).
+    fn scoped(&self) -> bool {
+        self.beneath || self.in_root
+    }
+}
+
 /// Where a walk starts and what it may not go above.
 pub struct WalkCtx<'a> {
     /// The caller's root (`/`, or its chroot).
@@ -171,6 +195,26 @@ impl Vfs {
         self.mounts.write().insert(path.as_bytes().to_vec(), fs);
     }
 
+    /// Whether a mount sits at `d`.
+    fn is_mount_point(&self, d: &Dentry) -> bool {
+        self.mounts.read().contains_key(&d.path)
+    }
+
+    /// The guest path of the mount `d` is on (`/` for the root's).
+    fn mount_of(&self, d: &Dentry) -> Vec<u8> {
+        let mounts = self.mounts.read();
+        let mut path = d.path.as_slice();
+        loop {
+            if mounts.contains_key(path) {
+                return path.to_vec();
+            }
+            match path.iter().rposition(|&c| c == b'/') {
+                Some(0) | None => return b"/".to_vec(),
+                Some(i) => path = &path[..i],
+            }
+        }
+    }
+
     /// Looks up `name` in directory `dir`, entering a mount if one sits there.
     fn step(&self, dir: &Arc<Dentry>, name: &[u8]) -> Result<Arc<Dentry>> {
         if dir.inode.file_type() != FileType::Dir {
@@ -191,22 +235,41 @@ impl Vfs {
     /// Walks `path`. The last component is followed if it is a symlink only when
     /// `follow_last` (or the path ends with `/`).
     pub fn walk(&self, ctx: &WalkCtx<'_>, path: &[u8], follow_last: bool) -> Result<Lookup> {
+        self.walk_with(ctx, path, follow_last, Resolve::default())
+    }
+
+    /// [`walk`](Self::walk) under the restrictions of `resolve`.
+    pub fn walk_with(
+        &self,
+        ctx: &WalkCtx<'_>,
+        path: &[u8],
+        follow_last: bool,
+        resolve: Resolve,
+    ) -> Result<Lookup> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        let root = if resolve.scoped() {
+            ctx.start
+        } else {
+            ctx.root
+        };
         let trailing_slash = path.ends_with(b"/");
         let mut cur = if path[0] == b'/' {
-            ctx.root.clone()
+            if resolve.beneath {
+                return Err(Errno::EXDEV);
+            }
+            root.clone()
         } else {
             ctx.start.clone()
         };
         let mut queue: VecDeque<Vec<u8>> = components(path);
         let mut links = 0;
         let up = |d: &Arc<Dentry>| -> Arc<Dentry> {
-            if Arc::ptr_eq(d, ctx.root) {
+            if Arc::ptr_eq(d, root) {
                 d.clone()
             } else {
                 d.parent.clone().unwrap_or_else(|| d.clone())
@@ -218,10 +281,23 @@ impl Vfs {
             let (parent, child) = match comp.as_slice() {
                 b"." => (up(&cur), Ok(cur.clone())),
                 b".." => {
+                    let at_root = Arc::ptr_eq(&cur, root);
+                    if at_root && resolve.beneath {
+                        return Err(Errno::EXDEV);
+                    }
+                    if !at_root && resolve.no_xdev && self.is_mount_point(&cur) {
+                        return Err(Errno::EXDEV);
+                    }
                     let p = up(&cur);
                     (up(&p), Ok(p))
                 }
-                name => (cur.clone(), self.step(&cur, name)),
+                name => {
+                    let child = self.step(&cur, name);
+                    if resolve.no_xdev && child.as_ref().is_ok_and(|c| self.is_mount_point(c)) {
+                        return Err(Errno::EXDEV);
+                    }
+                    (cur.clone(), child)
+                }
             };
             let child = match child {
                 Ok(c) => c,
@@ -238,9 +314,22 @@ impl Vfs {
                 if links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
                 }
+                if resolve.no_symlinks {
+                    return Err(Errno::ELOOP);
+                }
                 if let Some(magic) = child.inode.link_target()
                     && let LinkTarget::Magic { dentry, file, .. } = magic?
                 {
+                    if resolve.no_magiclinks {
+                        return Err(Errno::ELOOP);
+                    }
+                    // An object without a dentry (a pipe) is on a mount of its own.
+                    let crosses = dentry
+                        .as_ref()
+                        .is_none_or(|d| self.mount_of(d) != self.mount_of(&parent));
+                    if (resolve.no_xdev && crosses) || resolve.scoped() {
+                        return Err(Errno::EXDEV);
+                    }
                     let target = match (dentry, file) {
                         (Some(d), _) => d,
                         (None, Some(f)) if is_last => {
@@ -264,7 +353,11 @@ impl Vfs {
                 more.extend(queue.drain(..));
                 queue = more;
                 cur = if target[0] == b'/' {
-                    ctx.root.clone()
+                    let crosses = self.mount_of(&parent) != self.mount_of(root);
+                    if resolve.beneath || (resolve.no_xdev && crosses) {
+                        return Err(Errno::EXDEV);
+                    }
+                    root.clone()
                 } else {
                     parent
                 };
@@ -299,10 +392,23 @@ impl Vfs {
         flags: i32,
         mode: u32,
     ) -> Result<Arc<OpenFile>> {
+        self.open_with(ctx, path, flags, mode, Resolve::default())
+    }
+
+    /// [`open`](Self::open) with the walk under the restrictions of `resolve`
+    /// (`openat2`).
+    pub fn open_with(
+        &self,
+        ctx: &WalkCtx<'_>,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        resolve: Resolve,
+    ) -> Result<Arc<OpenFile>> {
         let creat = flags & libc::O_CREAT != 0;
         let excl = creat && flags & libc::O_EXCL != 0;
         let nofollow = flags & libc::O_NOFOLLOW != 0;
-        let lookup = self.walk(ctx, path, !(excl || nofollow))?;
+        let lookup = self.walk_with(ctx, path, !(excl || nofollow), resolve)?;
         let dentry = match lookup.child {
             Some(d) => {
                 if excl {

@@ -1,7 +1,7 @@
 //! Path walks stay inside the guest root whatever the path and its symlinks say.
 
 use fs::host::HostInode;
-use fs::{Errno, FileType, Vfs, WalkCtx};
+use fs::{Errno, FileType, Resolve, Vfs, WalkCtx};
 use std::os::unix::fs::symlink;
 use std::path::PathBuf;
 
@@ -164,4 +164,60 @@ fn open_create_and_read_back() {
         .open(&ctx, b"/mk", libc::O_CREAT | libc::O_WRONLY, 0o644)
         .err();
     assert!(!std::path::Path::new("/made-by-link").exists());
+}
+
+#[test]
+fn resolve_restrictions() {
+    let t = Tree::new("resolve");
+    let root = t.vfs.root();
+    let ctx = WalkCtx {
+        root: &root,
+        start: &root,
+    };
+    let a = t.vfs.walk(&ctx, b"/a", true).unwrap().existing().unwrap();
+    let from_a = WalkCtx {
+        root: &root,
+        start: &a,
+    };
+    let walk = |ctx: &WalkCtx<'_>, path: &str, resolve: Resolve| {
+        t.vfs
+            .walk_with(ctx, path.as_bytes(), true, resolve)
+            .and_then(|l| l.existing())
+            .map(|d| d.path().to_vec())
+    };
+    let beneath = Resolve {
+        beneath: true,
+        ..Resolve::default()
+    };
+    assert_eq!(walk(&from_a, "b/file", beneath).unwrap(), b"/a/b/file");
+    assert_eq!(walk(&from_a, "b/../b", beneath).unwrap(), b"/a/b");
+    assert_eq!(walk(&from_a, "..", beneath), Err(Errno::EXDEV));
+    assert_eq!(walk(&from_a, "/a", beneath), Err(Errno::EXDEV));
+    assert_eq!(walk(&from_a, "up", beneath), Err(Errno::EXDEV));
+    let in_root = Resolve {
+        in_root: true,
+        ..Resolve::default()
+    };
+    assert_eq!(walk(&from_a, "/b/file", in_root).unwrap(), b"/a/b/file");
+    assert_eq!(walk(&from_a, "../../b", in_root).unwrap(), b"/a/b");
+    assert_eq!(walk(&from_a, "up/b", in_root).unwrap(), b"/a/b");
+    let no_symlinks = Resolve {
+        no_symlinks: true,
+        ..Resolve::default()
+    };
+    assert_eq!(walk(&ctx, "/abs/file", no_symlinks), Err(Errno::ELOOP));
+    assert_eq!(walk(&ctx, "/a/b/file", no_symlinks).unwrap(), b"/a/b/file");
+    let no_xdev = Resolve {
+        no_xdev: true,
+        ..Resolve::default()
+    };
+    assert_eq!(walk(&ctx, "/dev/null", no_xdev), Err(Errno::EXDEV));
+    assert_eq!(walk(&ctx, "/a/b", no_xdev).unwrap(), b"/a/b");
+    let dev = t.vfs.walk(&ctx, b"/dev", true).unwrap().existing().unwrap();
+    let from_dev = WalkCtx {
+        root: &root,
+        start: &dev,
+    };
+    assert_eq!(walk(&from_dev, "null", no_xdev).unwrap(), b"/dev/null");
+    assert_eq!(walk(&from_dev, "..", no_xdev), Err(Errno::EXDEV));
 }

@@ -42,3 +42,8 @@ fn sendmmsg_and_recvmmsg() {
 fn splice_tee_and_vmsplice() {
     check_in_scratch("sys_splice");
 }
+
+#[test]
+fn openat2_resolve_rules() {
+    check_in_scratch("sys_openat2");
+}

@@ -6,26 +6,84 @@ use super::uaccess::AT_FDCWD;
 use crate::abi::{KStat, KStatfs, Statx, Timespec, Timeval};
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::task::Task;
-use fs::{Dentry, FileType, Lookup, SetAttr, Stat, Time, TimeChange};
+use fs::{Dentry, FileType, Lookup, Resolve, SetAttr, Stat, Time, TimeChange, WalkCtx};
 use nix::errno::Errno;
 use std::sync::Arc;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 fn path_arg(task: &Task, i: usize) -> Result<Vec<u8>, SysErr> {
     task.read_path(task.arg(i))
 }
 
+/// The kernel's `__O_TMPFILE` bit (`O_TMPFILE` is it with `O_DIRECTORY`).
+const O_TMPFILE_BIT: i32 = 0o20000000;
+/// The kernel's `O_LARGEFILE` (libc's is 0 on x86_64).
+const O_LARGEFILE: i32 = 0o100000;
+/// Every flag `open` knows (`VALID_OPEN_FLAGS`).
+const VALID_OPEN_FLAGS: i32 = libc::O_ACCMODE
+    | libc::O_CREAT
+    | libc::O_EXCL
+    | libc::O_NOCTTY
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_SYNC
+    | libc::O_DSYNC
+    | libc::O_ASYNC
+    | libc::O_DIRECT
+    | O_LARGEFILE
+    | libc::O_DIRECTORY
+    | libc::O_NOFOLLOW
+    | libc::O_NOATIME
+    | libc::O_CLOEXEC
+    | libc::O_PATH
+    | O_TMPFILE_BIT;
+/// The flags `O_PATH` may come with in `openat2`.
+const O_PATH_FLAGS: i32 = libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_CLOEXEC;
+
+/// The checks of Linux's `build_open_flags` every open makes: `O_CREAT` with
+/// `O_DIRECTORY`, and `O_TMPFILE` without `O_DIRECTORY`, with `O_CREAT` or not for
+/// writing, are `EINVAL`.
+fn check_open_flags(flags: i32) -> Result<(), SysErr> {
+    let tmpfile_mask = O_TMPFILE_BIT | libc::O_DIRECTORY | libc::O_CREAT;
+    let writes = flags & libc::O_ACCMODE != libc::O_RDONLY;
+    let bad_tmpfile =
+        flags & O_TMPFILE_BIT != 0 && (flags & tmpfile_mask != libc::O_TMPFILE || !writes);
+    if (flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0) || bad_tmpfile {
+        return Err(Errno::EINVAL.into());
+    }
+    Ok(())
+}
+
 fn do_open(task: &mut Task, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> SysResult {
+    do_open_with(task, dirfd, path, flags, mode, Resolve::default())
+}
+
+fn do_open_with(
+    task: &mut Task,
+    dirfd: i32,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+    resolve: Resolve,
+) -> SysResult {
+    check_open_flags(flags)?;
     if path.is_empty() {
         return Err(Errno::ENOENT.into());
     }
-    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+    if flags & O_TMPFILE_BIT != 0 {
         return Err(Errno::EOPNOTSUPP.into());
     }
     let umask = task.fs.lock().umask;
     let mode = mode & 0o7777 & !umask;
-    let file = task.with_walk(dirfd, path, |ctx| {
-        Ok(task.kernel.vfs.open(ctx, path, flags, mode)?)
-    })?;
+    let open = |ctx: &WalkCtx<'_>| -> Result<_, SysErr> {
+        Ok(task.kernel.vfs.open_with(ctx, path, flags, mode, resolve)?)
+    };
+    let file = if resolve.beneath || resolve.in_root {
+        task.with_dir_walk(dirfd, open)?
+    } else {
+        task.with_walk(dirfd, path, open)?
+    };
     if flags & libc::O_TRUNC != 0 {
         mapped_files::resize(&task.kernel, || file.ops.stat(), 0, || Ok(()))?;
     }
@@ -59,6 +117,89 @@ pub fn openat(task: &mut Task) -> SysResult {
         task.arg(2) as i32,
         task.arg(3) as u32,
     )
+}
+
+/// `struct open_how`, as of `OPEN_HOW_SIZE_VER0`.
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// `RESOLVE_*` flags.
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const RESOLVE_CACHED: u64 = 0x20;
+/// Largest `open_how` size accepted (a page).
+const OPEN_HOW_SIZE_MAX: usize = 4096;
+
+/// Reads and checks an `open_how` as Linux's `openat2` and `build_open_flags` do: a
+/// size below the first version's is `EINVAL`, above a page or with non-zero bytes past
+/// the known structure `E2BIG`; unknown flags or resolve bits, both scoping bits, a mode
+/// without a create flag or beyond `07777`, and `O_PATH` with other than its few flags
+/// are `EINVAL`; `RESOLVE_CACHED` with a create or truncate is `EAGAIN`.
+fn read_open_how(task: &Task, addr: u64, size: usize) -> Result<(i32, u32, Resolve), SysErr> {
+    let known = std::mem::size_of::<OpenHow>();
+    if size < known {
+        return Err(Errno::EINVAL.into());
+    }
+    if size > OPEN_HOW_SIZE_MAX {
+        return Err(Errno::E2BIG.into());
+    }
+    let mut raw = vec![0u8; size];
+    task.mm().read(addr, &mut raw)?;
+    if raw[known..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG.into());
+    }
+    let how = OpenHow::read_from_bytes(&raw[..known]).expect("size checked");
+    let flags = how.flags & !(libc::O_CLOEXEC as u64);
+    let all_resolve = RESOLVE_NO_XDEV
+        | RESOLVE_NO_MAGICLINKS
+        | RESOLVE_NO_SYMLINKS
+        | RESOLVE_BENEATH
+        | RESOLVE_IN_ROOT
+        | RESOLVE_CACHED;
+    if flags & !(VALID_OPEN_FLAGS as u64) != 0
+        || how.resolve & !all_resolve != 0
+        || how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == RESOLVE_BENEATH | RESOLVE_IN_ROOT
+    {
+        return Err(Errno::EINVAL.into());
+    }
+    let flags = how.flags as i32;
+    let creates = flags & (libc::O_CREAT | O_TMPFILE_BIT) != 0;
+    if (creates && how.mode & !0o7777 != 0) || (!creates && how.mode != 0) {
+        return Err(Errno::EINVAL.into());
+    }
+    check_open_flags(flags)?;
+    if flags & libc::O_PATH != 0 && flags & !O_PATH_FLAGS != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let creates_or_truncates = flags & (libc::O_CREAT | libc::O_TRUNC | O_TMPFILE_BIT) != 0;
+    if how.resolve & RESOLVE_CACHED != 0 && creates_or_truncates {
+        return Err(Errno::EAGAIN.into());
+    }
+    let resolve = Resolve {
+        no_xdev: how.resolve & RESOLVE_NO_XDEV != 0,
+        no_magiclinks: how.resolve & RESOLVE_NO_MAGICLINKS != 0,
+        no_symlinks: how.resolve & RESOLVE_NO_SYMLINKS != 0,
+        beneath: how.resolve & RESOLVE_BENEATH != 0,
+        in_root: how.resolve & RESOLVE_IN_ROOT != 0,
+    };
+    Ok((flags, how.mode as u32, resolve))
+}
+
+/// `openat2(dirfd, path, how, size)`: `openat` with the flags, mode and resolve
+/// restrictions of a `struct open_how`. `RESOLVE_CACHED` lookups always succeed as if
+/// cached (the sentry's walk does no I/O worth avoiding).
+pub fn openat2(task: &mut Task) -> SysResult {
+    let (flags, mode, resolve) = read_open_how(task, task.arg(2), task.arg(3) as usize)?;
+    let path = path_arg(task, 1)?;
+    do_open_with(task, task.arg(0) as i32, &path, flags, mode, resolve)
 }
 
 /// `creat(path, mode)`.

@@ -164,6 +164,8 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_exit_group, "exit_group", process::exit_group, &[Int]),
     sys(SYS_utimes, "utimes", fs::utimes, &[Str, Ptr]),
     sys(SYS_openat, "openat", fs::openat, &[Fd, Str, OpenFlags, Mode]),
+    sys(SYS_openat2, "openat2", fs::openat2, &[Fd, Str, Ptr, Uint])
+        .partial("O_TMPFILE is EOPNOTSUPP, as for openat"),
     sys(SYS_mkdirat, "mkdirat", fs::mkdirat, &[Fd, Str, Mode]),
     sys(SYS_mknodat, "mknodat", fs::mknodat, &[Fd, Str, Mode, Hex]).partial("device nodes are refused (EPERM)"),
     sys(SYS_fchownat, "fchownat", fs::fchownat, &[Fd, Str, Int, Int, AtFlags]),

@@ -39,11 +39,27 @@ impl Task {
         path: &[u8],
         f: impl FnOnce(&WalkCtx<'_>) -> Result<R, SysErr>,
     ) -> Result<R, SysErr> {
+        let dirfd = if path.first() == Some(&b'/') {
+            AT_FDCWD
+        } else {
+            dirfd
+        };
+        self.with_dir_walk(dirfd, f)
+    }
+
+    /// Runs `f` with the walk context starting at `dirfd` (`AT_FDCWD` or a directory fd)
+    /// whatever the path: for walks scoped to their start, whose absolute paths start
+    /// there too.
+    pub fn with_dir_walk<R>(
+        &self,
+        dirfd: i32,
+        f: impl FnOnce(&WalkCtx<'_>) -> Result<R, SysErr>,
+    ) -> Result<R, SysErr> {
         let (root, cwd) = {
             let fsctx = self.fs.lock();
             (fsctx.root.clone(), fsctx.cwd.clone())
         };
-        let start: Arc<Dentry> = if dirfd == AT_FDCWD || path.first() == Some(&b'/') {
+        let start: Arc<Dentry> = if dirfd == AT_FDCWD {
             cwd
         } else {
             let file = self.file(dirfd)?;
