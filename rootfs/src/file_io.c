@@ -11,6 +11,7 @@
  * numbers, times of day or addresses.  Exit status 0 only if all passed.
  */
 #define _GNU_SOURCE
+#include "check.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,40 +26,6 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-
-static int checks, failures;
-
-static const char *errname(int e)
-{
-	const char *n = e ? strerrorname_np(e) : "0";
-	return n ? n : "?";
-}
-
-static void check(const char *name, int ok, const char *what)
-{
-	checks++;
-	if (ok) {
-		printf("%s: ok\n", name);
-	} else {
-		failures++;
-		printf("%s: FAIL (%s, errno %s)\n", name, what, errname(errno));
-	}
-}
-
-#define CHECK(name, cond) check(name, (cond), #cond)
-
-/* A call returning -1 must have failed with `want`. */
-static void check_err(const char *name, long ret, int want)
-{
-	checks++;
-	if (ret == -1 && errno == want) {
-		printf("%s: %s\n", name, errname(want));
-	} else {
-		failures++;
-		printf("%s: FAIL (ret %ld errno %s, want %s)\n", name, ret,
-		       ret == -1 ? errname(errno) : "0", errname(want));
-	}
-}
 
 static off_t size_of(const char *path)
 {
@@ -435,9 +402,5 @@ int main(int argc, char **argv)
 	test_perms();
 	test_cwd(argv[1]);
 	test_sendfile();
-	if (failures)
-		printf("file_io: %d of %d checks FAILED\n", failures, checks);
-	else
-		printf("file_io: all %d checks ok\n", checks);
-	return failures != 0;
+	return summary_of("file_io");
 }

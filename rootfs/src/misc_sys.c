@@ -8,6 +8,7 @@
  * status 0 only if every check passed.
  */
 #define _GNU_SOURCE
+#include "check.h"
 #include <asm/prctl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,22 +29,6 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-
-static int checks, failures;
-
-static void check(const char *name, int ok, const char *what)
-{
-	checks++;
-	if (ok) {
-		printf("%s: ok\n", name);
-	} else {
-		failures++;
-		const char *e = errno ? strerrorname_np(errno) : "0";
-		printf("%s: FAIL (%s, errno %s)\n", name, what, e ? e : "?");
-	}
-}
-
-#define CHECK(name, cond) check(name, (cond), #cond)
 
 static int64_t ns(struct timespec t)
 {
@@ -234,9 +219,5 @@ int main(int argc, char **argv)
 	test_time();
 	test_misc(argv[0]);
 	test_pkeys();
-	if (failures)
-		printf("misc_sys: %d of %d checks FAILED\n", failures, checks);
-	else
-		printf("misc_sys: all %d checks ok\n", checks);
-	return failures != 0;
+	return summary_of("misc_sys");
 }

@@ -14,6 +14,7 @@
  * addresses, so it is identical from run to run and under sentry.
  */
 #define _GNU_SOURCE
+#include "check.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -24,40 +25,6 @@
 #include <unistd.h>
 
 static long pg;
-static int checks, failures;
-
-static const char *errname(int e)
-{
-	const char *n = e ? strerrorname_np(e) : "0";
-	return n ? n : "?";
-}
-
-static void check(const char *name, int ok, const char *what)
-{
-	checks++;
-	if (ok) {
-		printf("%s: ok\n", name);
-	} else {
-		failures++;
-		printf("%s: FAIL (%s, errno %s)\n", name, what, errname(errno));
-	}
-}
-
-#define CHECK(name, cond) check(name, (cond), #cond)
-
-/* A syscall returning -1 must have failed with `want`. */
-static void check_err(const char *name, long ret, int want)
-{
-	checks++;
-	if (ret == -1 && errno == want) {
-		printf("%s: %s\n", name, errname(want));
-	} else {
-		failures++;
-		printf("%s: FAIL (ret %ld errno %s, want %s)\n", name, ret,
-		       ret == -1 ? errname(errno) : "0", errname(want));
-	}
-}
-
 /* 1 if [p, p+len) is fully mapped, 0 if mincore reports a hole (ENOMEM). */
 static int mapped(void *p, size_t len)
 {
@@ -372,9 +339,5 @@ int main(int argc, char **argv)
 	test_file_private(argv[0]);
 	test_dev_zero();
 	test_shared_anon();
-	if (failures)
-		printf("mm_semantics: %d of %d checks FAILED\n", failures, checks);
-	else
-		printf("mm_semantics: all %d checks ok\n", checks);
-	return failures != 0;
+	return summary_of("mm_semantics");
 }

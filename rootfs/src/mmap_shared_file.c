@@ -28,6 +28,7 @@
  * raises SIGBUS there, sentry does not.
  */
 #include "sys_report.h"
+#include "check.h" /* child_status */
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -86,14 +87,6 @@ static void *map(size_t len, int prot, int flags, int fd, off_t off)
 	return p;
 }
 
-static int reap(pid_t pid)
-{
-	int status;
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* A child that opens and maps the file itself: it must see the parent's
  * stores, and its own store at file offset pg must reach the parent. */
 static int child_own_mapping(void)
@@ -123,7 +116,7 @@ static void test_last_mapping_goes(const char *name, const char *text, const cha
 			execl(self, self, "nop", (char *)NULL);
 		_exit(self ? 127 : 0);
 	}
-	R("child", reap(pid));
+	R("child", child_status(pid));
 	fd = open_in_dir(name, O_RDONLY);
 	show_pread("stored before the child left", fd, 0, strlen(text));
 	close(fd);
@@ -161,7 +154,7 @@ static void test_data(void)
 	pid_t pid = fork();
 	if (pid == 0)
 		_exit(child_own_mapping());
-	R("child with its own mapping", reap(pid));
+	R("child with its own mapping", child_status(pid));
 	show("parent mapping sees the child's store", p + pg, 5);
 	show_pread("pread sees the child's store", fd, pg, 5);
 	pid = fork();
@@ -169,7 +162,7 @@ static void test_data(void)
 		memcpy(p + 200, "inherited", 9);
 		_exit(0);
 	}
-	R("child with the inherited mapping", reap(pid));
+	R("child with the inherited mapping", child_status(pid));
 	show("parent sees the inherited mapping's store", p + 200, 9);
 
 	R("pwrite", pwrite(fd, "written", 7, 300));
@@ -286,8 +279,8 @@ static void test_counter(void)
 	pid_t b = fork();
 	if (b == 0)
 		_exit(count(10000));
-	R("counter child a", reap(a));
-	R("counter child b", reap(b));
+	R("counter child a", child_status(a));
+	R("counter child b", child_status(b));
 	uint32_t v = 0;
 	R("pread counter", pread(fd, &v, 4, 4));
 	printf("counter: %u\n", v);

@@ -18,6 +18,7 @@
  * case gave the expected errno.
  */
 #define _GNU_SOURCE
+#include "check.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,15 +32,8 @@
 
 extern char **environ;
 
-static int checks, failures;
 static char dir[PATH_MAX / 2];
 static const char *good;
-
-static const char *errname(int e)
-{
-	const char *n = e ? strerrorname_np(e) : "0";
-	return n ? n : "?";
-}
 
 static void make_file(const char *name, const void *data, size_t len,
 		      mode_t mode)
@@ -210,6 +204,5 @@ int main(int argc, char **argv)
 		printf("valid exec after the failures: FAIL (status %#x)\n",
 		       status);
 	}
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures != 0;
+	return summary();
 }

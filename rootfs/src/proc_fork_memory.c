@@ -18,6 +18,7 @@
  * summary.  Exit status 0 only if all passed.
  */
 #define _GNU_SOURCE
+#include "check.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,48 +30,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int checks, failures;
-
-static void check(const char *name, int ok, const char *what)
-{
-	checks++;
-	if (ok) {
-		printf("%s: ok\n", name);
-	} else {
-		failures++;
-		const char *e = errno ? strerrorname_np(errno) : "0";
-		printf("%s: FAIL (%s, errno %s)\n", name, what, e ? e : "?");
-	}
-	fflush(stdout);
-}
-
-#define CHECK(name, cond) check(name, (cond), #cond)
-
-/* Forks with stdout flushed, so buffered output is never duplicated. */
-static pid_t xfork(void)
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(2);
-	}
-	return pid;
-}
-
-/* Waits for pid and returns its exit code, or 1000+signal. */
-static int reap(pid_t pid)
-{
-	int status;
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 1000 + WTERMSIG(status);
-	return -2;
-}
 
 static int global_value = 1;
 static const char *scratch;
@@ -102,7 +61,7 @@ static void test_private_memory(void)
 			on_stack != 2) << 4;
 		_exit(bad);
 	}
-	int child = reap(pid);
+	int child = child_status(pid);
 	CHECK("child saw parent values and its own writes", child == 0);
 	CHECK("child global write is private", global_value == 1);
 	CHECK("child heap write is private", *heap == 1);
@@ -126,7 +85,7 @@ static void test_private_memory(void)
 	*heap = 3;
 	CHECK("release child", write(go[1], "g", 1) == 1);
 	close(go[1]);
-	CHECK("parent writes after fork are private", reap(pid) == 0);
+	CHECK("parent writes after fork are private", child_status(pid) == 0);
 
 	munmap(priv, 4096);
 	free(heap);
@@ -150,7 +109,7 @@ static void test_large_private_copy(void)
 		memset(big, 0xa5, len);
 		_exit(0);
 	}
-	CHECK("child sees the whole 8 MiB copy", reap(pid) == 0);
+	CHECK("child sees the whole 8 MiB copy", child_status(pid) == 0);
 	int intact = 1;
 	for (size_t i = 0; i < n; i++)
 		if (big[i] != (uint32_t)(i * 2654435761u))
@@ -173,7 +132,7 @@ static void test_shared_memory(void)
 		shared[0] = 2;
 		_exit(ok ? 0 : 1);
 	}
-	CHECK("child saw shared value", reap(pid) == 0);
+	CHECK("child saw shared value", child_status(pid) == 0);
 	CHECK("child MAP_SHARED write is seen by parent", shared[0] == 2);
 
 	/* Parent to child: the child spins until the parent's store lands. */
@@ -184,7 +143,8 @@ static void test_shared_memory(void)
 		_exit(shared[1] == 7 ? 0 : 1);
 	}
 	shared[1] = 7;
-	CHECK("parent MAP_SHARED write is seen by child", reap(pid) == 0);
+	CHECK("parent MAP_SHARED write is seen by child",
+	      child_status(pid) == 0);
 
 	/* A grandchild's write reaches the grandparent. */
 	pid = xfork();
@@ -194,9 +154,9 @@ static void test_shared_memory(void)
 			shared[2] = 42;
 			_exit(0);
 		}
-		_exit(reap(grandchild));
+		_exit(child_status(grandchild));
 	}
-	CHECK("grandchild exited", reap(pid) == 0);
+	CHECK("grandchild exited", child_status(pid) == 0);
 	CHECK("grandchild MAP_SHARED write is seen", shared[2] == 42);
 
 	/* Shared stays shared across a second generation of forks. */
@@ -207,11 +167,11 @@ static void test_shared_memory(void)
 			shared[3]++;
 			_exit(0);
 		}
-		reap(inner);
+		child_status(inner);
 		shared[3]++;
 		_exit(0);
 	}
-	reap(pid);
+	child_status(pid);
 	shared[3]++;
 	CHECK("three generations share one page", shared[3] == 3);
 	munmap((void *)shared, 4096);
@@ -234,7 +194,7 @@ static void test_inherited_fds(void)
 	      n == 21 && strcmp(buf, "hello from the child") == 0);
 	CHECK("EOF once the child's write end is gone", read(p[0], buf, 1) == 0);
 	close(p[0]);
-	CHECK("child exit", reap(pid) == 0);
+	CHECK("child exit", child_status(pid) == 0);
 
 	/* Both ends inherited: data written by the parent reaches the child. */
 	CHECK("pipe", pipe(p) == 0);
@@ -248,19 +208,19 @@ static void test_inherited_fds(void)
 	close(p[0]);
 	CHECK("parent to child write", write(p[1], "ping", 5) == 5);
 	close(p[1]);
-	CHECK("child read the parent's data", reap(pid) == 0);
+	CHECK("child read the parent's data", child_status(pid) == 0);
 
 	/* Descriptor flags are copied: FD_CLOEXEC stays set in the child. */
 	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pid = xfork();
 	if (pid == 0)
 		_exit(fcntl(fd, F_GETFD) == FD_CLOEXEC ? 0 : 1);
-	CHECK("FD_CLOEXEC inherited by fork", reap(pid) == 0);
+	CHECK("FD_CLOEXEC inherited by fork", child_status(pid) == 0);
 	/* Closing in the child leaves the parent's fd open. */
 	pid = xfork();
 	if (pid == 0)
 		_exit(close(fd) == 0 ? 0 : 1);
-	CHECK("child closed its copy", reap(pid) == 0);
+	CHECK("child closed its copy", child_status(pid) == 0);
 	CHECK("parent fd still open", fcntl(fd, F_GETFD) == FD_CLOEXEC);
 	close(fd);
 }
@@ -279,7 +239,7 @@ static void test_shared_offset(void)
 		char b[4];
 		_exit(read(fd, b, 4) == 4 && memcmp(b, "0123", 4) == 0 ? 0 : 1);
 	}
-	CHECK("child read 4 bytes", reap(pid) == 0);
+	CHECK("child read 4 bytes", child_status(pid) == 0);
 	CHECK("offset moved by the child", lseek(fd, 0, SEEK_CUR) == 4);
 	char b[4];
 	CHECK("parent reads where the child stopped",
@@ -288,13 +248,13 @@ static void test_shared_offset(void)
 	pid = xfork();
 	if (pid == 0)
 		_exit(lseek(fd, 0, SEEK_CUR) == 8 ? 0 : 1);
-	CHECK("child sees the parent's offset", reap(pid) == 0);
+	CHECK("child sees the parent's offset", child_status(pid) == 0);
 
 	/* An appending child: the parent's next write lands after it. */
 	pid = xfork();
 	if (pid == 0)
 		_exit(write(fd, "XY", 2) == 2 ? 0 : 1);
-	reap(pid);
+	child_status(pid);
 	CHECK("parent write after child write", write(fd, "Z", 1) == 1);
 	char all[17] = {0};
 	CHECK("pread", pread(fd, all, 16, 0) == 16);
@@ -309,7 +269,7 @@ static void test_shared_offset(void)
 		char c[8];
 		_exit(read(own, c, 8) == 8 ? 0 : 1);
 	}
-	reap(pid);
+	child_status(pid);
 	CHECK("independent open keeps its own offset", lseek(fd, 0, SEEK_CUR) == 0);
 	close(fd);
 }
@@ -353,7 +313,7 @@ static void test_cwd_and_umask(void)
 	}
 	int bad = -1;
 	read(p[0], &bad, sizeof bad);
-	reap(pid);
+	child_status(pid);
 	close(p[0]);
 	close(p[1]);
 	CHECK("child cwd inherited", (bad & 1) == 0);
@@ -384,6 +344,5 @@ int main(int argc, char **argv)
 	test_inherited_fds();
 	test_shared_offset();
 	test_cwd_and_umask();
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures != 0;
+	return summary();
 }

@@ -23,6 +23,7 @@
  * Exit status 0 only if all passed.
  */
 #define _GNU_SOURCE
+#include "check.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -36,49 +37,6 @@
 
 extern char **environ;
 
-static int checks, failures;
-
-static void check(const char *name, int ok, const char *what)
-{
-	checks++;
-	if (ok) {
-		printf("%s: ok\n", name);
-	} else {
-		failures++;
-		const char *e = errno ? strerrorname_np(errno) : "0";
-		printf("%s: FAIL (%s, errno %s)\n", name, what, e ? e : "?");
-	}
-	fflush(stdout);
-}
-
-#define CHECK(name, cond) check(name, (cond), #cond)
-
-static const char *errname(int e)
-{
-	const char *n = e ? strerrorname_np(e) : "0";
-	return n ? n : "?";
-}
-
-/* Exit code, 1000+signal, or negative on a wait failure. */
-static int reap(pid_t pid)
-{
-	int status;
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 1000 + WTERMSIG(status);
-	return -2;
-}
-
-static void pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static volatile int shared_var;
 static volatile int child_errno;
 static char path_true[PATH_MAX], path_busybox[PATH_MAX], path_sh[PATH_MAX];
@@ -91,14 +49,14 @@ static void test_vfork_exit(void)
 	if (pid == 0) {
 		/* If the parent ran concurrently it would see 0 or 1 here. */
 		shared_var = 1;
-		pause_ms(100);
+		sleep_ms(100);
 		shared_var = 2;
 		_exit(7);
 	}
 	int seen = shared_var;
 	CHECK("vfork returned a pid", pid > 0);
 	CHECK("parent waited for the child's _exit", seen == 2);
-	CHECK("vfork child exit status", reap(pid) == 7);
+	CHECK("vfork child exit status", child_status(pid) == 7);
 
 	/* Stack variables of the parent are shared too (same memory). */
 	volatile int local = 0;
@@ -109,7 +67,7 @@ static void test_vfork_exit(void)
 		_exit(0);
 	}
 	CHECK("child store to the parent's stack is visible", local == 5);
-	reap(pid);
+	child_status(pid);
 }
 
 static void test_vfork_exec(void)
@@ -118,7 +76,7 @@ static void test_vfork_exec(void)
 	fflush(stdout);
 	pid_t pid = vfork();
 	if (pid == 0) {
-		pause_ms(100);
+		sleep_ms(100);
 		shared_var = 3;
 		char *argv[] = {"true", NULL};
 		execve(path_true, argv, environ);
@@ -126,7 +84,7 @@ static void test_vfork_exec(void)
 	}
 	int seen = shared_var;
 	CHECK("parent waited for the child's exec", seen == 3);
-	CHECK("exec'd true exits 0", reap(pid) == 0);
+	CHECK("exec'd true exits 0", child_status(pid) == 0);
 
 	/* The parent resumes at the exec, not at the program's exit. */
 	int p[2];
@@ -153,7 +111,7 @@ static void test_vfork_exec(void)
 	close(p[0]);
 	CHECK("exec'd program's output through the pipe",
 	      n == 6 && strcmp(buf, "slept\n") == 0);
-	CHECK("exec'd sh exit status", reap(pid) == 0);
+	CHECK("exec'd sh exit status", child_status(pid) == 0);
 
 	/* A failed exec returns to the child, which still shares memory. */
 	child_errno = 0;
@@ -167,7 +125,7 @@ static void test_vfork_exec(void)
 	}
 	printf("failed exec in vfork child: %s\n", errname(child_errno));
 	CHECK("failed exec reports ENOENT", child_errno == ENOENT);
-	CHECK("failed exec child exits 127", reap(pid) == 127);
+	CHECK("failed exec child exits 127", child_status(pid) == 127);
 
 	/* Exit status of an exec'd program that fails. */
 	fflush(stdout);
@@ -177,7 +135,7 @@ static void test_vfork_exec(void)
 		execve(path_sh, argv, environ);
 		_exit(127);
 	}
-	CHECK("exec'd sh -c 'exit 42' status", reap(pid) == 42);
+	CHECK("exec'd sh -c 'exit 42' status", child_status(pid) == 42);
 }
 
 static void test_posix_spawn(const char *scratch_file)
@@ -186,7 +144,7 @@ static void test_posix_spawn(const char *scratch_file)
 	char *argv1[] = {"sh", "-c", "exit 3", NULL};
 	int rc = posix_spawn(&pid, path_sh, NULL, NULL, argv1, environ);
 	CHECK("posix_spawn sh", rc == 0);
-	CHECK("posix_spawn exit status", rc == 0 && reap(pid) == 3);
+	CHECK("posix_spawn exit status", rc == 0 && child_status(pid) == 3);
 
 	/* File actions: the child's stdout is the pipe's write end. */
 	int p[2];
@@ -207,7 +165,7 @@ static void test_posix_spawn(const char *scratch_file)
 	close(p[0]);
 	CHECK("posix_spawn with dup2 file action", rc == 0);
 	CHECK("spawned echo output", strcmp(buf, "spawned with args\n") == 0);
-	CHECK("spawned echo status", rc == 0 && reap(pid) == 0);
+	CHECK("spawned echo status", rc == 0 && child_status(pid) == 0);
 
 	/* An open file action: the child writes a file. */
 	posix_spawn_file_actions_init(&fa);
@@ -216,7 +174,8 @@ static void test_posix_spawn(const char *scratch_file)
 	char *argv3[] = {"echo", "into a file", NULL};
 	rc = posix_spawn(&pid, path_busybox, &fa, NULL, argv3, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	CHECK("posix_spawn with open file action", rc == 0 && reap(pid) == 0);
+	CHECK("posix_spawn with open file action",
+	      rc == 0 && child_status(pid) == 0);
 	int fd = open(scratch_file, O_RDONLY);
 	memset(buf, 0, sizeof buf);
 	CHECK("file written by the spawned program",
@@ -227,7 +186,7 @@ static void test_posix_spawn(const char *scratch_file)
 	/* posix_spawnp searches PATH (set by the caller to the rootfs). */
 	char *argv4[] = {"false", NULL};
 	rc = posix_spawnp(&pid, "false", NULL, NULL, argv4, environ);
-	CHECK("posix_spawnp false via PATH", rc == 0 && reap(pid) == 1);
+	CHECK("posix_spawnp false via PATH", rc == 0 && child_status(pid) == 1);
 
 	/* A missing program: the error comes back from the spawn call. */
 	char *argv5[] = {"missing", NULL};
@@ -247,7 +206,7 @@ static void test_posix_spawn(const char *scratch_file)
 			all = 0;
 	}
 	for (int i = 0; i < 5; i++)
-		if (all && reap(kids[i]) != 10 + i)
+		if (all && child_status(kids[i]) != 10 + i)
 			all = 0;
 	CHECK("five spawned children with their own statuses", all);
 }
@@ -264,6 +223,5 @@ int main(int argc, char **argv)
 	test_vfork_exit();
 	test_vfork_exec();
 	test_posix_spawn(argv[2]);
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures != 0;
+	return summary();
 }

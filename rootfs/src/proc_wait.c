@@ -23,6 +23,7 @@
  * Exit status 0 only if all passed.
  */
 #define _GNU_SOURCE
+#include "check.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,41 +33,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int checks, failures;
-
-static void check(const char *name, int ok, const char *what)
-{
-	checks++;
-	if (ok) {
-		printf("%s: ok\n", name);
-	} else {
-		failures++;
-		const char *e = errno ? strerrorname_np(errno) : "0";
-		printf("%s: FAIL (%s, errno %s)\n", name, what, e ? e : "?");
-	}
-	fflush(stdout);
-}
-
-#define CHECK(name, cond) check(name, (cond), #cond)
-
-static pid_t xfork(void)
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(2);
-	}
-	return pid;
-}
-
-static void pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 /* "exited N", "killed by SIGX", "stopped by SIGX", "continued". */
 static const char *describe(int status)
@@ -191,7 +157,7 @@ static void test_wnohang_and_selection(void)
 	for (int i = 0; i < 3; i++)
 		kids[i] = gated_child(gates[i], 11 + i);
 	close(gates[2][1]);
-	pause_ms(50);
+	sleep_ms(50);
 	close(gates[0][1]);
 	CHECK("waitpid(first) returns the first",
 	      waitpid(kids[0], &status, 0) == kids[0] &&
@@ -353,7 +319,7 @@ static void test_orphan(void)
 			 * for the reparenting. */
 			close(sync[1]);
 			for (int i = 0; i < 500 && getppid() == middle; i++)
-				pause_ms(10);
+				sleep_ms(10);
 			char c = getppid() != middle ? 'y' : 'n';
 			char out[2] = {r, c};
 			ssize_t n = write(report[1], out, 2);
@@ -565,6 +531,5 @@ int main(void)
 	test_groups_and_sessions();
 	test_group_kill(1, SIGUSR1);
 	test_group_kill(0, SIGTERM);
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures != 0;
+	return summary();
 }

@@ -29,6 +29,7 @@
  * all passed.
  */
 #define _GNU_SOURCE
+#include "check.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -46,31 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int checks, failures;
 static const char *dir;
 static volatile sig_atomic_t sigpipes;
-
-static void check(const char *name, int ok, const char *what)
-{
-	checks++;
-	if (ok) {
-		printf("%s: ok\n", name);
-	} else {
-		failures++;
-		const char *e = errno ? strerrorname_np(errno) : "0";
-		printf("%s: FAIL (%s, errno %s)\n", name, what, e ? e : "?");
-	}
-	fflush(stdout);
-}
-
-#define CHECK(name, cond) check(name, (cond), #cond)
-/* A call that must fail with errno E. */
-#define CHECK_ERR(name, call, E)                                              \
-	do {                                                                  \
-		errno = 0;                                                    \
-		long r_ = (long)(call);                                       \
-		check(name, r_ == -1 && errno == (E), #call " fails with " #E); \
-	} while (0)
 
 static void on_sigpipe(int sig)
 {
@@ -78,24 +56,10 @@ static void on_sigpipe(int sig)
 	sigpipes++;
 }
 
-static pid_t xfork(void)
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(2);
-	}
-	return pid;
-}
-
 /* Waits for child pid; true if it exited with status 0. */
 static int child_ok(pid_t pid)
 {
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		return 0;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	return child_status(pid) == 0;
 }
 
 static socklen_t path_addr(struct sockaddr_un *a, const char *name)
@@ -709,6 +673,5 @@ int main(int argc, char **argv)
 	test_scm_credentials();
 	test_sockopts();
 	test_errors();
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
+	return summary();
 }
