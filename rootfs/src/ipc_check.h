@@ -1,16 +1,17 @@
 /*
- * Shared by the ipc_* guests: one output line per check (`NAME: ok` or
- * `NAME: FAIL (...)`), children that report through their exit status, and
+ * Shared by the ipc_* guests, on top of check.h's checks and children:
  * cleanup of every System V object a test created, even when it fails, so that
- * native runs leave nothing behind in the host's IPC namespace.
+ * native runs leave nothing behind in the host's IPC namespace; waiting for a
+ * condition or a child without blocking; dropping privileges; signal handlers
+ * that let System V waits fail with EINTR.
  */
 #ifndef IPC_CHECK_H
 #define IPC_CHECK_H
 
 #define _GNU_SOURCE
+#include "check.h"
 #include <errno.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
@@ -18,32 +19,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-static int checks, failures;
-
-static inline void check(const char *name, int ok, const char *what)
-{
-	checks++;
-	if (ok) {
-		printf("%s: ok\n", name);
-	} else {
-		failures++;
-		const char *e = errno ? strerrorname_np(errno) : "0";
-		printf("%s: FAIL (%s, errno %s)\n", name, what, e ? e : "?");
-	}
-	fflush(stdout);
-}
-
-#define CHECK(name, cond) check(name, (cond), #cond)
-/* A call that must fail with errno E. */
-#define CHECK_ERR(name, call, E)                                                \
-	do {                                                                    \
-		errno = 0;                                                      \
-		long r_ = (long)(call);                                         \
-		check(name, r_ == -1 && errno == (E), #call " fails with " #E); \
-	} while (0)
 
 /* Objects to remove at exit: kind ('m' shm, 's' sem, 'q' msg) and id. */
 static struct {
@@ -82,26 +58,6 @@ static inline int track(char kind, int id)
 	return id;
 }
 
-static inline pid_t xfork(void)
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(2);
-	}
-	return pid;
-}
-
-/* Waits for child pid: its exit code, or 128 + the signal that killed it. */
-static inline int child_status(pid_t pid)
-{
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* Whether pid has exited (and reaps it), without waiting. */
 static inline int child_done(pid_t pid, int *status)
 {
@@ -110,13 +66,6 @@ static inline int child_done(pid_t pid, int *status)
 		return 0;
 	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	return 1;
-}
-
-static inline void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 /* Polls cond (an expression) every millisecond for up to 10 s; its last value. */
@@ -148,12 +97,6 @@ static inline void catch_with_restart(int sig)
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;
 	sigaction(sig, &sa, NULL);
-}
-
-static inline int summary(void)
-{
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures ? 1 : 0;
 }
 
 #endif
