@@ -8,10 +8,7 @@
 use super::Kernel;
 use super::exec;
 use super::process::{FsContext, Process, TaskHandle};
-use super::sigframe::SigInfo;
-use super::signal;
-use super::task::{ExitStatus, Task, task_main};
-use super::tree::Zombie;
+use super::task::{ExitStatus, Task, exit_process, task_main};
 use crate::errno::{SysErr, SysResult};
 use fs::FdTable;
 use mm::AddressSpace;
@@ -88,14 +85,25 @@ fn run_new(new: NewTask) -> ExitStatus {
     let stub = match stub {
         Ok(s) => s,
         Err(e) => {
-            log::warn!("task {}: cannot start its stub: {e}", new.handle.tid);
-            if matches!(new.image, Image::Thread { .. }) {
-                new.process.tasks.lock().retain(|t| t.tid != new.handle.tid);
-                new.kernel.release_task();
-                return ExitStatus::killed(libc::SIGKILL);
+            let exiting = new.process.group_exit_status();
+            if exiting.is_some() {
+                log::debug!("task {}: its process exited as it started", new.handle.tid);
+            } else {
+                log::warn!("task {}: cannot start its stub: {e}", new.handle.tid);
             }
             new.kernel.release_task();
-            return abort(&new.kernel, &new.process);
+            let status = ExitStatus::killed(libc::SIGKILL);
+            let last = {
+                let mut tasks = new.process.tasks.lock();
+                tasks.retain(|t| t.tid != new.handle.tid);
+                tasks.is_empty()
+            };
+            // A thread whose process died while it started (an exit right after
+            // `pthread_create`) may be the last to leave: the process ends with it.
+            if last {
+                exit_process(&new.kernel, &new.process, exiting.unwrap_or(status), (0, 0));
+            }
+            return status;
         }
     };
     new.process
@@ -157,29 +165,6 @@ fn run_new(new: NewTask) -> ExitStatus {
         }
     }
     task_main(task)
-}
-
-/// Ends a process whose task could not start: a zombie killed by SIGKILL.
-fn abort(kernel: &Kernel, process: &Arc<Process>) -> ExitStatus {
-    let status = ExitStatus::killed(libc::SIGKILL);
-    process.tasks.lock().clear();
-    process.release_vfork();
-    let effects = kernel.tree.lock().exit(
-        process.pid,
-        Zombie {
-            status,
-            cpu_us: (0, 0),
-        },
-    );
-    if let Some((parent, sig)) = effects.parent {
-        if sig != 0 && !effects.autoreaped {
-            let mut info = SigInfo::child(libc::CLD_KILLED, process.pid, 0, libc::SIGKILL, (0, 0));
-            info.0[0..4].copy_from_slice(&sig.to_ne_bytes());
-            signal::send(&parent, info);
-        }
-        parent.child_events.notify_all();
-    }
-    status
 }
 
 /// `clone` flags this sentry implements for new processes.

@@ -527,30 +527,7 @@ impl Task {
         let cpu_us = cpu_times_us(self.stub.tgid());
         self.stub.kill();
         self.files = Arc::new(Mutex::new(FdTable::new()));
-        *self.process.files.lock() = self.files.clone();
-        let empty = AddressSpace::new(self.kernel.mem.clone(), self.mm().layout());
-        *self.process.mm.lock() = Arc::new(empty);
-        self.kernel.ipc.exit_process(self.process.pid);
-        self.process.release_vfork();
-        let effects = self
-            .kernel
-            .tree
-            .lock()
-            .exit(self.process.pid, Zombie { status, cpu_us });
-        if let Some((parent, sig)) = effects.parent {
-            if sig != 0 && !effects.autoreaped {
-                let (code, st) = match status {
-                    ExitStatus::Code(c) => (libc::CLD_EXITED, c),
-                    ExitStatus::Signal { sig, core: true } => (libc::CLD_DUMPED, sig),
-                    ExitStatus::Signal { sig, core: false } => (libc::CLD_KILLED, sig),
-                };
-                let uid = self.process.creds.lock().uid;
-                let mut info = SigInfo::child(code, self.process.pid, uid, st, cpu_us);
-                info.0[0..4].copy_from_slice(&sig.to_ne_bytes());
-                signal::send(&parent, info);
-            }
-            parent.child_events.notify_all();
-        }
+        exit_process(&self.kernel, &self.process, status, cpu_us);
     }
 
     /// Marks robust futexes the exiting thread still holds as owner-died and wakes one
@@ -600,6 +577,40 @@ impl Task {
         if pending != 0 {
             handle(pending);
         }
+    }
+}
+
+/// Ends `process` after its last task (whose stub is gone): its files close, its memory
+/// and System V IPC attaches go, a vfork parent is let go, and it becomes a zombie with
+/// `status` and `cpu_us` (user, system) for its parent, who is signalled and woken.
+pub fn exit_process(
+    kernel: &Kernel,
+    process: &Arc<Process>,
+    status: ExitStatus,
+    cpu_us: (u64, u64),
+) {
+    *process.files.lock() = Arc::new(Mutex::new(FdTable::new()));
+    let empty = AddressSpace::new(kernel.mem.clone(), process.mm().layout());
+    *process.mm.lock() = Arc::new(empty);
+    kernel.ipc.exit_process(process.pid);
+    process.release_vfork();
+    let effects = kernel
+        .tree
+        .lock()
+        .exit(process.pid, Zombie { status, cpu_us });
+    if let Some((parent, sig)) = effects.parent {
+        if sig != 0 && !effects.autoreaped {
+            let (code, st) = match status {
+                ExitStatus::Code(c) => (libc::CLD_EXITED, c),
+                ExitStatus::Signal { sig, core: true } => (libc::CLD_DUMPED, sig),
+                ExitStatus::Signal { sig, core: false } => (libc::CLD_KILLED, sig),
+            };
+            let uid = process.creds.lock().uid;
+            let mut info = SigInfo::child(code, process.pid, uid, st, cpu_us);
+            info.0[0..4].copy_from_slice(&sig.to_ne_bytes());
+            signal::send(&parent, info);
+        }
+        parent.child_events.notify_all();
     }
 }
 
