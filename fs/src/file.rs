@@ -198,3 +198,11 @@ impl OpenFile {
         }
     }
 }
+
+/// The last reference went: the file is closed (inotify's `IN_CLOSE_WRITE` or
+/// `IN_CLOSE_NOWRITE`).
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        crate::notify::closed(self);
+    }
+}

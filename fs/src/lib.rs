@@ -8,6 +8,7 @@
 //! - [`pipe`], [`eventfd`], [`epoll`]: sentry-side files with their own blocking rules.
 //! - [`wait`]: wait queues and the interruptible [`Waiter`] every blocking call takes.
 //! - [`xattr`]: extended attributes of in-memory objects.
+//! - [`notify`]: inotify watches and the events the VFS operations raise.
 //!
 //! Errors are Linux errnos ([`Errno`]): every operation here is one a syscall performs.
 //! This crate knows nothing of guest memory or tasks; the sentry copies buffers in and out.
@@ -19,6 +20,7 @@ pub mod fdtable;
 pub mod file;
 pub mod host;
 pub mod inode;
+pub mod notify;
 pub mod overlay;
 pub mod pipe;
 pub mod socket;

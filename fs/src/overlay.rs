@@ -170,6 +170,9 @@ impl OvInode {
                 let _ = node.setxattr(&name, &value, 0);
             }
         }
+        if let Ok(copied) = node.stat() {
+            crate::notify::identity_changed(&st, &copied);
+        }
         *slot = Some(node.clone());
         Ok(node)
     }

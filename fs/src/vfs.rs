@@ -11,6 +11,7 @@
 use crate::Result;
 use crate::file::{FileOps, MapKind, OpenFile, PollEvents};
 use crate::inode::{FileType, Inode, Stat, StatFs};
+use crate::notify;
 use crate::synth::LinkTarget;
 use crate::wait::{WaitQueue, Waiter};
 use nix::errno::Errno;
@@ -384,7 +385,9 @@ impl Vfs {
         })
     }
 
-    /// Opens `path` with `open(2)` semantics (`flags`, creation `mode` after umask).
+    /// Opens `path` with `open(2)` semantics (`flags`, creation `mode` after umask), and
+    /// raises the inotify events of the open (`IN_CREATE`, `IN_OPEN`, and `IN_MODIFY` for
+    /// a truncation).
     pub fn open(
         &self,
         ctx: &WalkCtx<'_>,
@@ -421,8 +424,11 @@ impl Vfs {
                     return Err(Errno::EISDIR);
                 }
                 let (inode, ops) = lookup.parent.inode.create(&lookup.name, flags, mode)?;
+                notify::created(&lookup.parent, &lookup.name, false);
                 let dentry = lookup.parent.child(&lookup.name, inode);
-                return Ok(OpenFile::new(ops, flags, Some(dentry)));
+                let file = OpenFile::new(ops, flags, Some(dentry));
+                notify::file_event(&file, libc::IN_OPEN);
+                return Ok(file);
             }
             None => return Err(Errno::ENOENT),
         };
@@ -458,7 +464,12 @@ impl Vfs {
                 });
             }
         }
-        Ok(OpenFile::new(ops, flags, Some(dentry)))
+        let file = OpenFile::new(ops, flags, Some(dentry.clone()));
+        notify::file_event(&file, libc::IN_OPEN);
+        if flags & libc::O_TRUNC != 0 && ft == FileType::Regular {
+            notify::dentry_event(&dentry, libc::IN_MODIFY);
+        }
+        Ok(file)
     }
 
     /// Mount points directly under `dir` that its own filesystem does not have (a root

@@ -122,8 +122,20 @@ fn sys_dir() -> Arc<dyn Inode> {
         ),
         ("file-max", file(|| "9223372036854775807\n".into())),
         ("nr_open", file(|| "1048576\n".into())),
+        ("inotify", inotify_dir()),
     ]);
     SynthDir::new(vec![("kernel", kernel), ("vm", vm), ("fs", fsd)])
+}
+
+/// `/proc/sys/fs/inotify`: the sandbox's inotify limits.
+fn inotify_dir() -> Arc<dyn Inode> {
+    let limits = fs::notify::limits();
+    let value = |v: usize| file(move || format!("{v}\n"));
+    SynthDir::new(vec![
+        ("max_queued_events", value(limits.max_queued_events)),
+        ("max_user_instances", value(limits.max_user_instances)),
+        ("max_user_watches", value(limits.max_user_watches)),
+    ])
 }
 
 /// `/proc/[pid]`: the process as its thread group leader sees it, and `task/`.

@@ -60,6 +60,9 @@ impl Opener for GuestOpener<'_> {
             .open(libc::O_RDONLY)
             .map_err(LoadError::Open)?;
         let file = OpenFile::new(ops, libc::O_RDONLY, Some(dentry.clone()));
+        // As Linux's: opened, then its headers read.
+        fs::notify::file_event(&file, libc::IN_OPEN);
+        fs::notify::file_event(&file, libc::IN_ACCESS);
         let mapped = MappedFile {
             path: String::from_utf8_lossy(dentry.path()).into_owned(),
             dev: st.dev,

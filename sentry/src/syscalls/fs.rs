@@ -6,6 +6,7 @@ use super::uaccess::AT_FDCWD;
 use crate::abi::{KStat, KStatfs, Statx, Timespec, Timeval};
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::task::Task;
+use fs::notify;
 use fs::{Dentry, FileType, Lookup, Resolve, SetAttr, Stat, Time, TimeChange, WalkCtx};
 use nix::errno::Errno;
 use std::sync::Arc;
@@ -446,6 +447,7 @@ fn mkdir_at(task: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
     }
     let umask = task.fs.lock().umask;
     l.parent.inode().mkdir(&l.name, mode & 0o7777 & !umask)?;
+    notify::created(&l.parent, &l.name, true);
     Ok(0)
 }
 
@@ -485,6 +487,7 @@ fn mknod_at(task: &Task, dirfd: i32, path_addr: u64, mode: u32, dev: u64) -> Sys
         }
         _ => return Err(Errno::EINVAL.into()),
     }
+    notify::created(&l.parent, &l.name, false);
     Ok(0)
 }
 
@@ -516,7 +519,9 @@ fn rmdir_at(task: &Task, dirfd: i32, path: &[u8]) -> SysResult {
     if child.inode().file_type() != FileType::Dir {
         return Err(Errno::ENOTDIR.into());
     }
-    l.parent.inode().rmdir(&l.name)?;
+    notify::remove(&l.parent, &l.name, &child, || {
+        l.parent.inode().rmdir(&l.name)
+    })?;
     Ok(0)
 }
 
@@ -530,7 +535,9 @@ fn unlink_at(task: &Task, dirfd: i32, path: &[u8]) -> SysResult {
     if l.trailing_slash {
         return Err(Errno::ENOTDIR.into());
     }
-    l.parent.inode().unlink(&l.name)?;
+    notify::remove(&l.parent, &l.name, child, || {
+        l.parent.inode().unlink(&l.name)
+    })?;
     Ok(0)
 }
 
@@ -582,9 +589,20 @@ fn rename_at(
     if (lo.trailing_slash || ln.trailing_slash) && src.inode().file_type() != FileType::Dir {
         return Err(Errno::ENOTDIR.into());
     }
-    lo.parent
-        .inode()
-        .rename(&lo.name, ln.parent.inode().as_ref(), &ln.name, flags)?;
+    let rename = notify::Rename {
+        old_dir: &lo.parent,
+        old_name: &lo.name,
+        new_dir: &ln.parent,
+        new_name: &ln.name,
+        moved: &src,
+        replaced: ln.child.as_deref(),
+        exchange: flags & libc::RENAME_EXCHANGE != 0,
+    };
+    notify::rename(&rename, || {
+        lo.parent
+            .inode()
+            .rename(&lo.name, ln.parent.inode().as_ref(), &ln.name, flags)
+    })?;
     Ok(0)
 }
 
@@ -628,6 +646,7 @@ fn symlink_at(task: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysR
         return Err(Errno::EEXIST.into());
     }
     l.parent.inode().symlink(&l.name, &target)?;
+    notify::created(&l.parent, &l.name, false);
     Ok(0)
 }
 
@@ -667,6 +686,7 @@ fn link_at(
         return Err(Errno::EEXIST.into());
     }
     l.parent.inode().link(&l.name, src.inode().as_ref())?;
+    notify::linked(&l.parent, &l.name, &src);
     Ok(0)
 }
 
@@ -702,7 +722,13 @@ fn setattr_at(
     } else {
         task.lookup_at(dirfd, path, follow)?
     };
+    set_attr(&d, attr)
+}
+
+/// Applies `attr` to the object at `d` and tells its watchers.
+fn set_attr(d: &Dentry, attr: SetAttr) -> SysResult {
     d.inode().setattr(attr)?;
+    notify::attr_changed(d, attr);
     Ok(0)
 }
 
@@ -726,8 +752,7 @@ pub fn fchmod(task: &mut Task) -> SysResult {
         .dentry
         .clone()
         .ok_or(Errno::EBADF)?;
-    d.inode().setattr(SetAttr::Mode(task.arg(1) as u32))?;
-    Ok(0)
+    set_attr(&d, SetAttr::Mode(task.arg(1) as u32))
 }
 
 /// `fchmodat(dirfd, path, mode)`.
@@ -779,8 +804,7 @@ pub fn fchown(task: &mut Task) -> SysResult {
         .dentry
         .clone()
         .ok_or(Errno::EBADF)?;
-    d.inode().setattr(owner(task, 1, 2))?;
-    Ok(0)
+    set_attr(&d, owner(task, 1, 2))
 }
 
 /// `fchownat(dirfd, path, uid, gid, flags)`.
@@ -832,8 +856,7 @@ fn utimes_common(
         } else {
             task.dentry_of_fd(dirfd)?
         };
-        d.inode().setattr(attr)?;
-        return Ok(0);
+        return set_attr(&d, attr);
     }
     let path = task.read_path(path_addr)?;
     setattr_at(
@@ -924,6 +947,7 @@ pub fn truncate(task: &mut Task) -> SysResult {
         len as u64,
         || inode.setattr(SetAttr::Size(len as u64)),
     )?;
+    notify::attr_changed(&d, SetAttr::Size(len as u64));
     Ok(0)
 }
 
@@ -941,6 +965,9 @@ pub fn ftruncate(task: &mut Task) -> SysResult {
         len,
         || file.ops.truncate(len),
     )?;
+    if let Some(d) = &file.dentry {
+        notify::attr_changed(d, SetAttr::Size(len));
+    }
     Ok(0)
 }
 

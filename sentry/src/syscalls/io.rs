@@ -145,7 +145,17 @@ fn write_from(
 /// `read(fd, buf, count)`.
 pub fn read(task: &mut Task) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
-    read_into(task, &file, task.arg(1), task.arg(2) as usize, Pos::Current)
+    let r = read_into(task, &file, task.arg(1), task.arg(2) as usize, Pos::Current);
+    notify_moved(r, &file, libc::IN_ACCESS)
+}
+
+/// Tells the watchers of `file` (inotify) that a call moved bytes, once per call:
+/// `event` is `IN_ACCESS` for a read, `IN_MODIFY` for a write.
+pub(super) fn notify_moved(r: SysResult, file: &OpenFile, event: u32) -> SysResult {
+    if matches!(r, Ok(n) if n > 0) {
+        fs::notify::file_event(file, event);
+    }
+    r
 }
 
 /// Raises SIGPIPE for a write that failed because nobody reads the other end.
@@ -161,6 +171,7 @@ pub(super) fn sigpipe_on_epipe(task: &mut Task, r: SysResult) -> SysResult {
 pub fn write(task: &mut Task) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
     let r = write_from(task, &file, task.arg(1), task.arg(2) as usize, Pos::Current);
+    let r = notify_moved(r, &file, libc::IN_MODIFY);
     sigpipe_on_epipe(task, r)
 }
 
@@ -176,14 +187,16 @@ fn offset_arg(v: u64) -> Result<u64, SysErr> {
 pub fn pread64(task: &mut Task) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
     let off = offset_arg(task.arg(3))?;
-    read_into(task, &file, task.arg(1), task.arg(2) as usize, Pos::At(off))
+    let r = read_into(task, &file, task.arg(1), task.arg(2) as usize, Pos::At(off));
+    notify_moved(r, &file, libc::IN_ACCESS)
 }
 
 /// `pwrite64(fd, buf, count, offset)`.
 pub fn pwrite64(task: &mut Task) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
     let off = offset_arg(task.arg(3))?;
-    write_from(task, &file, task.arg(1), task.arg(2) as usize, Pos::At(off))
+    let r = write_from(task, &file, task.arg(1), task.arg(2) as usize, Pos::At(off));
+    notify_moved(r, &file, libc::IN_MODIFY)
 }
 
 /// Reads an iovec array.
@@ -227,7 +240,7 @@ fn readv_at(task: &mut Task, pos: Pos) -> SysResult {
             break;
         }
     }
-    Ok(total)
+    notify_moved(Ok(total), &file, libc::IN_ACCESS)
 }
 
 fn writev_at(task: &mut Task, pos: Pos) -> SysResult {
@@ -253,8 +266,8 @@ fn writev_at(task: &mut Task, pos: Pos) -> SysResult {
         if !file.writable() || file.is_path_only() {
             return Err(Errno::EBADF.into());
         }
-        let r = mapped_files::write(&task.kernel, &file, task.waiter(), &data, pos.offset());
-        return Ok(r? as u64);
+        let n = mapped_files::write(&task.kernel, &file, task.waiter(), &data, pos.offset())?;
+        return notify_moved(Ok(n as u64), &file, libc::IN_MODIFY);
     }
     let mut total = 0u64;
     for v in vecs.iter().filter(|v| v.len > 0) {
@@ -272,7 +285,7 @@ fn writev_at(task: &mut Task, pos: Pos) -> SysResult {
             break;
         }
     }
-    Ok(total)
+    notify_moved(Ok(total), &file, libc::IN_MODIFY)
 }
 
 /// `readv(fd, iov, iovcnt)`.
@@ -423,7 +436,8 @@ fn sendfile_inner(task: &mut Task) -> SysResult {
     if let (Some(o), true) = (off, off_ptr != 0) {
         task.write_obj(off_ptr, &o)?;
     }
-    Ok(done as u64)
+    let r = notify_moved(Ok(done as u64), &inp, libc::IN_ACCESS);
+    notify_moved(r, &out, libc::IN_MODIFY)
 }
 
 /// `sendfile(out_fd, in_fd, offset, count)`.
@@ -443,6 +457,7 @@ fn read_dirents(task: &mut Task, layout: fn(&mut [u8])) -> SysResult {
     task.mm().check_access(addr, count, true)?;
     let mut buf = vec![0u8; count];
     let n = file.ops.getdents(&mut buf)?;
+    fs::notify::file_event(&file, libc::IN_ACCESS);
     layout(&mut buf[..n]);
     task.mm().write(addr, &buf[..n])?;
     Ok(n as u64)

@@ -1,7 +1,7 @@
 //! Calls programs make in passing: identities (set*id, capabilities), personality,
 //! membarrier, memfd_create, copy_file_range, flock, fallocate, readahead.
 
-use super::mapped_files;
+use super::{io, mapped_files};
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::process::Creds;
 use crate::kernel::task::Task;
@@ -304,7 +304,8 @@ pub fn copy_file_range(task: &mut Task) -> SysResult {
     if let Some(o) = oo {
         task.write_obj(off_out_p, &o)?;
     }
-    Ok(done as u64)
+    let r = io::notify_moved(Ok(done as u64), &inp, libc::IN_ACCESS);
+    io::notify_moved(r, &out, libc::IN_MODIFY)
 }
 
 /// `flock(fd, op)`: advisory locks always succeed (no other locker is visible).
@@ -341,6 +342,7 @@ pub fn fallocate(task: &mut Task) -> SysResult {
             || file.ops.truncate(end),
         )?;
     }
+    fs::notify::file_event(&file, libc::IN_MODIFY);
     Ok(0)
 }
 

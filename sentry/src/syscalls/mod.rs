@@ -7,6 +7,7 @@
 
 pub mod fs;
 pub mod futex;
+pub mod inotify;
 pub mod io;
 pub mod ipc;
 mod mapped_files;

@@ -8,7 +8,7 @@
 //! not to (`EAGAIN`), `EPIPE` and SIGPIPE when a pipe has no reader, and as much moved as
 //! the pipe holds or has room for.
 
-use super::io::{iovecs, sigpipe_on_epipe};
+use super::io::{iovecs, notify_moved, sigpipe_on_epipe};
 use super::mapped_files;
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::task::Task;
@@ -108,7 +108,7 @@ fn pipe_to_file(
         }
     }
     inp.give_back(&data[done..]);
-    Ok(done as u64)
+    notify_moved(Ok(done as u64), out, libc::IN_MODIFY)
 }
 
 /// A file or socket at `off` (`None`: at its offset) to a pipe: waits for room, then reads
@@ -132,7 +132,7 @@ fn file_to_pipe(
             .read(task.waiter(), &mut buf, nb || inp.nonblocking())?,
     };
     out.push(&buf[..n])?;
-    Ok(n as u64)
+    notify_moved(Ok(n as u64), inp, libc::IN_ACCESS)
 }
 
 fn do_splice(task: &mut Task) -> SysResult {

@@ -3,7 +3,7 @@
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
 use super::{
-    Handler, fs, io, ipc, misc, mm, net, numa, process, sched, signal, splice, time, xattr,
+    Handler, fs, inotify, io, ipc, misc, mm, net, numa, process, sched, signal, splice, time, xattr,
 };
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ipc, Ret};
@@ -339,6 +339,12 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_personality, "personality", misc::personality, &[Hex]).partial("PER_LINUX only"),
     sys(SYS_membarrier, "membarrier", misc::membarrier, &[Int, Hex, Int]),
     sys(SYS_memfd_create, "memfd_create", misc::memfd_create, &[Str, Hex]).partial("no seals"),
+    sys(SYS_inotify_init, "inotify_init", inotify::inotify_init, &[])
+        .partial("events for the guest's own changes only, not the host's changes to bound directories"),
+    sys(SYS_inotify_init1, "inotify_init1", inotify::inotify_init1, &[Hex])
+        .partial("events for the guest's own changes only, not the host's changes to bound directories"),
+    sys(SYS_inotify_add_watch, "inotify_add_watch", inotify::inotify_add_watch, &[Fd, Str, Hex]),
+    sys(SYS_inotify_rm_watch, "inotify_rm_watch", inotify::inotify_rm_watch, &[Fd, Int]),
     sys(SYS_copy_file_range, "copy_file_range", misc::copy_file_range, &[Fd, Ptr, Fd, Ptr, Uint, Hex]),
     sys(SYS_flock, "flock", misc::flock, &[Fd, Int]).partial("always succeeds"),
     sys(SYS_fallocate, "fallocate", misc::fallocate, &[Fd, Hex, Long, Long]).partial("mode 0 and KEEP_SIZE only"),

@@ -11,7 +11,7 @@
 use super::uaccess::AT_FDCWD;
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::task::Task;
-use fs::{FileType, Inode, Stat};
+use fs::{Dentry, FileType, Inode, Stat};
 use nix::errno::Errno;
 use std::sync::Arc;
 
@@ -31,40 +31,49 @@ enum Target {
     Fd,
 }
 
-/// The object of the call: its attributes, and its inode unless it is an open file that
+/// The object of the call: its attributes, and its dentry unless it is an open file that
 /// has none (a pipe or a socket), which has no extended attributes.
 struct Object {
     stat: Stat,
-    inode: Option<Arc<dyn Inode>>,
+    dentry: Option<Arc<Dentry>>,
 }
 
 impl Object {
     fn find(task: &Task, target: Target) -> Result<Object, SysErr> {
-        let inode = if target == Target::Fd {
+        let dentry = if target == Target::Fd {
             let file = task.file(task.arg(0) as i32)?;
             match &file.dentry {
-                Some(d) => d.inode().clone(),
+                Some(d) => d.clone(),
                 None => {
                     return Ok(Object {
                         stat: file.ops.stat()?,
-                        inode: None,
+                        dentry: None,
                     });
                 }
             }
         } else {
             let path = task.read_path(task.arg(0))?;
-            let d = task.lookup_at(AT_FDCWD, &path, target == Target::Path)?;
-            d.inode().clone()
+            task.lookup_at(AT_FDCWD, &path, target == Target::Path)?
         };
         Ok(Object {
-            stat: inode.stat()?,
-            inode: Some(inode),
+            stat: dentry.inode().stat()?,
+            dentry: Some(dentry),
         })
     }
 
     /// The inode, for the calls only filesystems answer.
     fn inode(&self) -> Result<&Arc<dyn Inode>, SysErr> {
-        self.inode.as_ref().ok_or(SysErr::Errno(Errno::EOPNOTSUPP))
+        self.dentry
+            .as_ref()
+            .map(|d| d.inode())
+            .ok_or(SysErr::Errno(Errno::EOPNOTSUPP))
+    }
+
+    /// The attributes changed: inotify's `IN_ATTRIB`.
+    fn changed(&self) {
+        if let Some(d) = &self.dentry {
+            fs::notify::dentry_event(d, libc::IN_ATTRIB);
+        }
     }
 
     /// Whether the caller may read (or, with `write`, change) attribute `name`, as
@@ -185,12 +194,13 @@ fn set(task: &mut Task, target: Target) -> SysResult {
     let obj = Object::find(task, target)?;
     obj.check(task, &name, true)?;
     obj.inode()?.setxattr(&name, &value, flags)?;
+    obj.changed();
     Ok(0)
 }
 
 fn list(task: &mut Task, target: Target) -> SysResult {
-    let names = match Object::find(task, target)?.inode {
-        Some(inode) => inode.listxattr()?,
+    let names = match Object::find(task, target)?.dentry {
+        Some(d) => d.inode().listxattr()?,
         None => Vec::new(),
     };
     let privileged = task.process.creds.lock().euid == 0;
@@ -209,6 +219,7 @@ fn remove(task: &mut Task, target: Target) -> SysResult {
     let obj = Object::find(task, target)?;
     obj.check(task, &name, true)?;
     obj.inode()?.removexattr(&name)?;
+    obj.changed();
     Ok(0)
 }
 
