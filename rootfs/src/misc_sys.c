@@ -52,7 +52,9 @@ static void test_ids(void)
 	       (int)getgid(), (int)getegid());
 	uid_t r, e, s;
 	CHECK("getresuid", getresuid(&r, &e, &s) == 0 && r == getuid() && e == geteuid());
-	CHECK("getpgid_getsid", getpgid(0) > 0 && getsid(0) > 0);
+	/* 0 when the group or session leader is outside our pid namespace. */
+	CHECK("getpgid_getsid", getpgid(0) >= 0 && getsid(0) >= 0 &&
+	      getpgid(0) == getpgrp() && getsid(0) == getsid(getpid()));
 	int n = getgroups(0, NULL);
 	CHECK("getgroups", n >= 0);
 }

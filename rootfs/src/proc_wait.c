@@ -346,6 +346,12 @@ static void test_orphan(void)
 static void test_groups_and_sessions(void)
 {
 	pid_t me = getpid();
+	/*
+	 * Lead our own group, so that its id is visible even when the group we
+	 * were started in belongs to an outer pid namespace (getpgrp() is 0 there
+	 * and a child could not be moved back into it).
+	 */
+	CHECK("we lead our own group", getpgrp() == me || setpgid(0, 0) == 0);
 	pid_t my_pgrp = getpgrp();
 	pid_t my_sid = getsid(0);
 	CHECK("getpgid(0) == getpgrp()", getpgid(0) == my_pgrp);
