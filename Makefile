@@ -58,12 +58,13 @@ rootfs/test/%-pie: rootfs/src/%.c
 # The sys_* guests (and mmap_shared_file) share their output helpers.
 $(filter rootfs/test/sys_% rootfs/test/mmap_shared_file%,$(TESTBIN)): rootfs/src/sys_report.h
 
-# Guests that include check.h, directly or through ipc_check.h, rebuild when it
-# or the sys_report.h it includes changes; the ipc_* guests also when
-# ipc_check.h does.
-CHECK_GUESTS := $(patsubst rootfs/src/%.c,%,$(shell grep -lE 'include "(ipc_)?check\.h"' $(TESTSRC)))
+# Guests that include check.h, directly or through ipc_check.h or lock_check.h,
+# rebuild when it or the sys_report.h it includes changes; the ipc_* and lock_*
+# guests also when their own header does.
+CHECK_GUESTS := $(patsubst rootfs/src/%.c,%,$(shell grep -lE 'include "(ipc_|lock_)?check\.h"' $(TESTSRC)))
 $(foreach g,$(CHECK_GUESTS),rootfs/test/$g rootfs/test/$g-pie): rootfs/src/check.h rootfs/src/sys_report.h
 $(filter rootfs/test/ipc_%,$(TESTBIN)): rootfs/src/ipc_check.h
+$(filter rootfs/test/lock_%,$(TESTBIN)): rootfs/src/lock_check.h
 
 # A minimal Debian root (debootstrap), for running distribution binaries with --root.
 rootfs-debian: rootfs-debian/.complete
@@ -80,7 +81,7 @@ run: build rootfs
 
 test: build rootfs rootfs-debian
 	SENTRY_BIN=$(abspath $(SENTRY)) SENTRY_ROOTFS=$(abspath rootfs) \
-	  $(CARGO) test --release --workspace -- --test-threads=2
+	  $(CARGO) test --release --workspace --no-fail-fast -- --test-threads=2
 
 bench: build rootfs
 	SENTRY_BIN=$(abspath $(SENTRY)) SENTRY_ROOTFS=$(abspath rootfs) \

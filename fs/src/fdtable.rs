@@ -1,7 +1,12 @@
 //! A process's file descriptor table.
+//!
+//! The table is also the owner of the POSIX record locks its process takes (Linux's
+//! `files_struct`): closing any fd of a file drops them on that file, and they all go with
+//! the table.
 
 use crate::Result;
 use crate::file::OpenFile;
+use crate::lock::PosixOwner;
 use nix::errno::Errno;
 use std::sync::Arc;
 
@@ -15,15 +20,46 @@ pub struct FdEntry {
 }
 
 /// Guest fd numbers to open files.
-#[derive(Clone, Default)]
 pub struct FdTable {
     entries: Vec<Option<FdEntry>>,
+    /// The owner of the POSIX locks taken through this table.
+    locks: Arc<PosixOwner>,
+}
+
+impl Default for FdTable {
+    fn default() -> Self {
+        FdTable {
+            entries: Vec::new(),
+            locks: PosixOwner::new(),
+        }
+    }
+}
+
+/// A copy for a child process (`fork` without `CLONE_FILES`): the same open files, and a
+/// lock owner of its own (record locks are not inherited).
+impl Clone for FdTable {
+    fn clone(&self) -> Self {
+        FdTable {
+            entries: self.entries.clone(),
+            locks: PosixOwner::new(),
+        }
+    }
 }
 
 impl FdTable {
     /// An empty table.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The owner of the POSIX record locks taken through this table.
+    pub fn lock_owner(&self) -> &Arc<PosixOwner> {
+        &self.locks
+    }
+
+    /// An fd of `file` was closed: the table's POSIX locks on the file go.
+    fn closed(&self, file: &OpenFile) {
+        self.locks.closed(file);
     }
 
     /// The entry for `fd`.
@@ -86,7 +122,11 @@ impl FdTable {
         if i >= self.entries.len() {
             self.entries.resize(i + 1, None);
         }
-        Ok(self.entries[i].replace(FdEntry { file, cloexec }))
+        let old = self.entries[i].replace(FdEntry { file, cloexec });
+        if let Some(e) = &old {
+            self.closed(&e.file);
+        }
+        Ok(old)
     }
 
     /// Removes `fd`.
@@ -96,22 +136,28 @@ impl FdTable {
             .and_then(|i| self.entries.get_mut(i))
             .and_then(|e| e.take())
             .ok_or(Errno::EBADF)?;
+        self.closed(&e.file);
+        self.trim();
+        Ok(e)
+    }
+
+    /// Drops the free slots at the end.
+    fn trim(&mut self) {
         while self.entries.last().is_some_and(|e| e.is_none()) {
             self.entries.pop();
         }
-        Ok(e)
     }
 
     /// Closes every close-on-exec fd (at `execve`).
     pub fn close_on_exec(&mut self) {
         for e in &mut self.entries {
-            if e.as_ref().is_some_and(|e| e.cloexec) {
-                *e = None;
+            if e.as_ref().is_some_and(|e| e.cloexec)
+                && let Some(closed) = e.take()
+            {
+                self.locks.closed(&closed.file);
             }
         }
-        while self.entries.last().is_some_and(|e| e.is_none()) {
-            self.entries.pop();
-        }
+        self.trim();
     }
 
     /// Open fds in ascending order.
@@ -128,12 +174,11 @@ impl FdTable {
         let end = (last as usize).saturating_add(1).min(self.entries.len());
         for i in (first as usize)..end {
             if let Some(e) = self.entries[i].take() {
+                self.closed(&e.file);
                 out.push(e);
             }
         }
-        while self.entries.last().is_some_and(|e| e.is_none()) {
-            self.entries.pop();
-        }
+        self.trim();
         out
     }
 }

@@ -1,12 +1,14 @@
 //! Open file descriptions: what a guest fd points at.
 //!
 //! An [`OpenFile`] is shared by every fd that `dup`, `fork` or `SCM_RIGHTS` made from one
-//! `open`, like Linux's `struct file`: it holds the status flags and the [`FileOps`] that
-//! implement I/O. Offsets live in the [`FileOps`] (a host file's own offset, or a
-//! synthetic file's counter), so they are shared exactly as Linux shares them.
+//! `open`, like Linux's `struct file`: it holds the status flags, the [`FileOps`] that
+//! implement I/O, and its OFD and `flock` locks (released when it goes). Offsets live in
+//! the [`FileOps`] (a host file's own offset, or a synthetic file's counter), so they are
+//! shared exactly as Linux shares them.
 
 use crate::Result;
 use crate::inode::Stat;
+use crate::lock::DescriptionLocks;
 use crate::vfs::Dentry;
 use crate::wait::Waiter;
 use nix::errno::Errno;
@@ -120,6 +122,8 @@ pub struct OpenFile {
     flags: AtomicI32,
     /// Where it was opened, for `*at` calls, `fchdir` and `/proc/pid/fd`.
     pub dentry: Option<Arc<Dentry>>,
+    /// Its OFD and `flock` locks, released when it goes.
+    pub(crate) locks: DescriptionLocks,
 }
 
 /// Status flags `fcntl(F_SETFL)` may change.
@@ -135,6 +139,7 @@ impl OpenFile {
             ops,
             flags: AtomicI32::new(flags & keep),
             dentry,
+            locks: DescriptionLocks::default(),
         })
     }
 

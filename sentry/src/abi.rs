@@ -224,6 +224,19 @@ impl From<&StatFs> for KStatfs {
     }
 }
 
+/// `struct flock`: a record lock request or report (`fcntl` `F_GETLK`, `F_SETLK`...).
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Flock {
+    pub l_type: i16,
+    pub l_whence: i16,
+    pub pad0: u32,
+    pub l_start: i64,
+    pub l_len: i64,
+    pub l_pid: i32,
+    pub pad1: u32,
+}
+
 /// `struct utsname`.
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]

@@ -75,6 +75,10 @@ pub fn procfs(kernel: Weak<Kernel>) -> Arc<dyn Inode> {
             file(|| "nodev\tproc\nnodev\ttmpfs\nnodev\tdevtmpfs\n".to_string()),
         ),
         (b"uptime".to_vec(), uptime),
+        (b"locks".to_vec(), {
+            let k = kernel.clone();
+            file(move || k.upgrade().map_or_else(String::new, |k| locks(&k)))
+        }),
         (b"loadavg".to_vec(), loadavg),
         (b"sys".to_vec(), sys),
     ];
@@ -264,6 +268,41 @@ fn thread_entries(
 fn mounts() -> String {
     "/ / rootfs rw 0 0\nproc /proc proc rw,nosuid,nodev,noexec 0 0\ndev /dev tmpfs rw,nosuid 0 0\n"
         .to_string()
+}
+
+/// `/proc/locks`: every advisory lock of the sandbox, in Linux's format.
+fn locks(k: &Kernel) -> String {
+    use fs::lock::{LockClass, LockKind, OFFSET_MAX};
+    let mut out = String::new();
+    for (i, l) in k.locks.list().iter().enumerate() {
+        let class = match l.class {
+            LockClass::Posix => "POSIX ",
+            LockClass::Ofd => "OFDLCK",
+            LockClass::Flock => "FLOCK ",
+        };
+        let kind = match l.kind {
+            LockKind::Read => "READ",
+            LockKind::Write => "WRITE",
+        };
+        let (major, minor) = (
+            nix::sys::stat::major(l.key.dev),
+            nix::sys::stat::minor(l.key.dev),
+        );
+        let end = if l.end == OFFSET_MAX {
+            "EOF".to_string()
+        } else {
+            l.end.to_string()
+        };
+        let _ = writeln!(
+            out,
+            "{}: {class} ADVISORY  {kind} {} {major:02x}:{minor:02x}:{} {} {end}",
+            i + 1,
+            l.pid,
+            l.key.ino,
+            l.start
+        );
+    }
+    out
 }
 
 /// (ppid, pgid, sid) of `p`.

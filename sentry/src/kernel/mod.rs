@@ -110,6 +110,8 @@ pub struct Kernel {
     pub futexes: futex::Futexes,
     /// System V IPC objects.
     pub ipc: ipc::IpcNamespace,
+    /// Advisory file locks (`fcntl` record locks, `flock`) of every file.
+    pub locks: Arc<fs::lock::FileLocks>,
     /// Every timer of the sandbox.
     pub timers: Arc<timer::TimerService>,
     next_pid: AtomicI32,
@@ -133,6 +135,7 @@ impl Kernel {
             tree: Mutex::new(ProcTree::default()),
             futexes: futex::Futexes::default(),
             ipc: ipc::IpcNamespace::default(),
+            locks: fs::lock::FileLocks::new(),
             timers: Arc::new(timer::TimerService::default()),
             next_pid: AtomicI32::new(1),
             fg_pgrp: AtomicI32::new(tree::INIT_PID),

@@ -589,19 +589,14 @@ pub fn fcntl(task: &mut Task) -> SysResult {
             entry.file.set_flags(arg as i32);
             Ok(0)
         }
-        libc::F_GETLK | libc::F_OFD_GETLK => {
+        libc::F_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | libc::F_OFD_GETLK
+        | libc::F_OFD_SETLK
+        | libc::F_OFD_SETLKW => {
             drop(files);
-            // No other process holds locks the guest can see: report the range unlocked.
-            let addr = arg;
-            let mut lock: [u8; 32] = task.read_obj(addr)?;
-            lock[..2].copy_from_slice(&(libc::F_UNLCK as i16).to_ne_bytes());
-            task.write_obj(addr, &lock)?;
-            Ok(0)
-        }
-        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
-            drop(files);
-            let _: [u8; 32] = task.read_obj(arg)?;
-            Ok(0)
+            super::lock::fcntl(task, fd, entry.file, cmd, arg)
         }
         libc::F_GETOWN | libc::F_SETOWN | F_GETSIG | F_SETSIG => Ok(0),
         libc::F_GETPIPE_SZ => Ok(entry.file.ops.pipe_end().ok_or(Errno::EBADF)?.capacity() as u64),

@@ -1,5 +1,5 @@
 //! Calls programs make in passing: identities (set*id, capabilities), personality,
-//! membarrier, memfd_create, copy_file_range, flock, fallocate, readahead.
+//! membarrier, memfd_create, copy_file_range, fallocate, readahead.
 
 use super::{io, mapped_files};
 use crate::errno::{SysErr, SysResult};
@@ -306,16 +306,6 @@ pub fn copy_file_range(task: &mut Task) -> SysResult {
     }
     let r = io::notify_moved(Ok(done as u64), &inp, libc::IN_ACCESS);
     io::notify_moved(r, &out, libc::IN_MODIFY)
-}
-
-/// `flock(fd, op)`: advisory locks always succeed (no other locker is visible).
-pub fn flock(task: &mut Task) -> SysResult {
-    task.file(task.arg(0) as i32)?;
-    let op = task.arg(1) as i32 & !libc::LOCK_NB;
-    if !matches!(op, libc::LOCK_SH | libc::LOCK_EX | libc::LOCK_UN) {
-        return Err(Errno::EINVAL.into());
-    }
-    Ok(0)
 }
 
 /// `fallocate(fd, mode, offset, len)`: plain allocation grows the file like a write of

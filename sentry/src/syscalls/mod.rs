@@ -10,6 +10,7 @@ pub mod futex;
 pub mod inotify;
 pub mod io;
 pub mod ipc;
+pub mod lock;
 mod mapped_files;
 pub mod misc;
 pub mod mm;

@@ -3,7 +3,8 @@
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
 use super::{
-    Handler, fs, inotify, io, ipc, misc, mm, net, numa, process, sched, signal, splice, time, xattr,
+    Handler, fs, inotify, io, ipc, lock, misc, mm, net, numa, process, sched, signal, splice, time,
+    xattr,
 };
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ipc, Ret};
@@ -105,7 +106,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_sendfile, "sendfile", io::sendfile, &[Fd, Fd, Ptr, Uint]),
     sys(SYS_exit, "exit", process::exit, &[Int]),
     sys(SYS_uname, "uname", process::uname, &[Ptr]),
-    sys(SYS_fcntl, "fcntl", io::fcntl, &[Fd, Fcntl, Hex]).partial("record locks always succeed (no other locker is visible)"),
+    sys(SYS_fcntl, "fcntl", io::fcntl, &[Fd, Fcntl, Hex]),
     sys(SYS_fsync, "fsync", io::fsync, &[Fd]),
     sys(SYS_fdatasync, "fdatasync", io::fsync, &[Fd]),
     sys(SYS_truncate, "truncate", fs::truncate, &[Str, Long]),
@@ -346,7 +347,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_inotify_add_watch, "inotify_add_watch", inotify::inotify_add_watch, &[Fd, Str, Hex]),
     sys(SYS_inotify_rm_watch, "inotify_rm_watch", inotify::inotify_rm_watch, &[Fd, Int]),
     sys(SYS_copy_file_range, "copy_file_range", misc::copy_file_range, &[Fd, Ptr, Fd, Ptr, Uint, Hex]),
-    sys(SYS_flock, "flock", misc::flock, &[Fd, Int]).partial("always succeeds"),
+    sys(SYS_flock, "flock", lock::flock, &[Fd, Int]),
     sys(SYS_fallocate, "fallocate", misc::fallocate, &[Fd, Hex, Long, Long]).partial("mode 0 and KEEP_SIZE only"),
     sys(SYS_getxattr, "getxattr", xattr::getxattr, &[Str, Str, Ptr, Uint]),
     sys(SYS_lgetxattr, "lgetxattr", xattr::lgetxattr, &[Str, Str, Ptr, Uint]),
