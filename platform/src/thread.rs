@@ -24,9 +24,10 @@ pub enum Event {
     /// Guest code faulted (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP raised by the CPU).
     Fault(FaultInfo),
     /// The guest called into the legacy vsyscall page: the call's number is in
-    /// `regs.orig_rax`, its arguments in the registers. The sentry answers in `regs.rax`
-    /// and sets `regs.orig_rax` to -1; on the next switch the host skips the call and
-    /// returns to the caller.
+    /// `regs.orig_rax`, its arguments in the registers, `regs.rip` is the entry called.
+    /// The stub is still inside the host's emulation of the call, which kills it unless
+    /// it resumes at that same `rip`: the sentry answers in `regs.rax` and completes the
+    /// call with [`StubThread::finish_vsyscall`] before changing anything else.
     Vsyscall,
     /// A host signal that is not a fault stopped the stub (the sentry interrupting the
     /// guest, or somebody outside signalling the stub); it was suppressed.
@@ -254,6 +255,35 @@ impl StubThread {
             // A group stop or PTRACE_INTERRUPT: nothing for the guest.
             WaitStatus::PtraceEvent(..) => Ok(Event::Interrupted),
             other => Err(PlatformError::UnexpectedStop(format!("{other:?}"))),
+        }
+    }
+
+    /// Completes a call into the vsyscall page after [`Event::Vsyscall`]: the host skips
+    /// the call, returns to the caller with `regs.rax` as the result, and stops the stub
+    /// again before the caller's next instruction (a kick is pending). `regs` becomes the
+    /// caller's state, which the sentry may then change freely, to deliver a signal say.
+    pub fn finish_vsyscall(&mut self, regs: &mut Regs) -> Result<(), PlatformError> {
+        regs.orig_rax = u64::MAX;
+        self.placement.follow_tracer(self.tid);
+        self.setregs(regs)?;
+        self.kicker().kick();
+        ptrace::sysemu(self.tid, None).map_err(|e| self.died_or("PTRACE_SYSEMU", e))?;
+        loop {
+            match self.wait()? {
+                WaitStatus::Stopped(..) => {
+                    *regs = self.getregs()?;
+                    return Ok(());
+                }
+                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                    self.alive = false;
+                    return Err(PlatformError::StubDied);
+                }
+                // A group stop on the way: let the return go on to the kick.
+                WaitStatus::PtraceEvent(..) => {
+                    ptrace::sysemu(self.tid, None).map_err(|e| self.died_or("PTRACE_SYSEMU", e))?;
+                }
+                other => return Err(PlatformError::UnexpectedStop(format!("{other:?}"))),
+            }
         }
     }
 

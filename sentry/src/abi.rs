@@ -369,3 +369,24 @@ pub struct SchedAttr {
     pub sched_util_min: u32,
     pub sched_util_max: u32,
 }
+
+/// `struct sock_filter`: one classic BPF instruction.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct SockFilter {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
+/// `struct sock_fprog`: a classic BPF program (`len` instructions at `filter`).
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct SockFprog {
+    pub len: u16,
+    pub pad: [u8; 6],
+    pub filter: u64,
+}

@@ -1,5 +1,6 @@
 //! Syscall errors, and the one place where the lower layers' typed errors become errnos.
 
+use crate::kernel::seccomp::SeccompError;
 use loader::LoadError;
 use mm::MmError;
 use nix::errno::Errno;
@@ -57,6 +58,18 @@ impl From<MmError> for SysErr {
 impl From<LoadError> for SysErr {
     fn from(e: LoadError) -> Self {
         SysErr::Errno(e.errno())
+    }
+}
+
+impl From<SeccompError> for SysErr {
+    fn from(e: SeccompError) -> Self {
+        SysErr::Errno(match e {
+            SeccompError::Invalid => Errno::EINVAL,
+            SeccompError::NeedsNoNewPrivs => Errno::EACCES,
+            SeccompError::TooLong => Errno::ENOMEM,
+            SeccompError::CannotSync => Errno::ESRCH,
+            SeccompError::UnknownAction => Errno::EOPNOTSUPP,
+        })
     }
 }
 

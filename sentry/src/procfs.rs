@@ -401,6 +401,14 @@ fn status(p: &Process, tid: i32, k: Option<Arc<Kernel>>) -> String {
         s,
         "SigBlk:\t{blocked:016x}\nSigIgn:\t{ignored:016x}\nSigCgt:\t{caught:016x}"
     );
-    let _ = writeln!(s, "Seccomp:\t0");
+    let (nnp, seccomp, filters) = t.as_ref().map_or((false, 0, 0), |t| {
+        let mode = t.seccomp.mode() as u8;
+        (t.no_new_privs(), mode, t.seccomp.filter_count())
+    });
+    let _ = writeln!(
+        s,
+        "NoNewPrivs:\t{}\nSeccomp:\t{seccomp}\nSeccomp_filters:\t{filters}",
+        u8::from(nnp)
+    );
     s
 }

@@ -8,6 +8,7 @@ use crate::errno::{SysErr, SysResult, errno_name};
 use crate::kernel::task::Task;
 use crate::syscalls::names;
 use crate::syscalls::table::Syscall;
+use nix::errno::Errno;
 use std::fmt::Write;
 
 /// How to print one argument.
@@ -59,6 +60,10 @@ pub enum Arg {
     IpcFlags,
     /// A `*ctl` command of the given kind.
     IpcCmd(Ipc),
+    /// A `SECCOMP_*` operation.
+    SeccompOp,
+    /// `SECCOMP_FILTER_FLAG_*`.
+    SeccompFlags,
 }
 
 /// Which System V IPC kind a `*ctl` command belongs to.
@@ -235,6 +240,34 @@ impl Call {
 
     /// Completes and prints the line with the result.
     pub fn finish(self, task: &Task, ret: &SysResult) {
+        let mut result = match ret {
+            Ok(v) if self.entry.is_some_and(|e| e.ret == Ret::Hex) => format!("{v:#x}"),
+            Ok(v) => (*v as i64).to_string(),
+            Err(SysErr::Errno(e)) => errno_result(*e),
+        };
+        if self.entry.is_none() {
+            let _ = write!(result, " (syscall {} not implemented)", self.nr);
+        }
+        self.print(task, ret.ok(), &result);
+    }
+
+    /// Completes and prints the line of a call the guest's seccomp filters did not let
+    /// run: it returned `rax` at once, or (`None`) did not return (SIGSYS).
+    pub fn finish_filtered(self, task: &Task, rax: Option<u64>) {
+        let result = match rax.map(|v| v as i64) {
+            Some(e @ -4095..=-1) => match Errno::from_raw(-e as i32) {
+                Errno::UnknownErrno => format!("-1 errno {}", -e),
+                known => errno_result(known),
+            },
+            Some(v) => v.to_string(),
+            None => "?".to_string(),
+        };
+        self.print(task, None, &format!("{result} (seccomp)"));
+    }
+
+    /// Prints the line: the arguments (buffers the call filled, `filled` bytes of them,
+    /// as strings) and the result.
+    fn print(self, task: &Task, filled: Option<u64>, result: &str) {
         let mut line = format!("[pid {}] {}(", task.tid, self.name);
         for (i, a) in self.args.iter().enumerate() {
             if i > 0 {
@@ -244,13 +277,13 @@ impl Call {
                 Some(s) => line.push_str(s),
                 None => {
                     let addr = task.arg(i);
-                    let s = match ret {
-                        Ok(n) => {
-                            let mut buf = vec![0u8; (*n as usize).min(MAX_STR + 1)];
+                    let s = match filled {
+                        Some(n) => {
+                            let mut buf = vec![0u8; (n as usize).min(MAX_STR + 1)];
                             match task.mm().read(addr, &mut buf) {
                                 Ok(()) => {
                                     let mut q = quote(&buf, MAX_STR);
-                                    if *n as usize > MAX_STR && !q.ends_with("...") {
+                                    if n as usize > MAX_STR && !q.ends_with("...") {
                                         q.push_str("...");
                                     }
                                     q
@@ -258,32 +291,20 @@ impl Call {
                                 Err(_) => format!("{addr:#x}"),
                             }
                         }
-                        Err(_) => format!("{addr:#x}"),
+                        None => format!("{addr:#x}"),
                     };
                     line.push_str(&s);
                 }
             }
         }
-        line.push_str(") = ");
-        match ret {
-            Ok(v) => {
-                let hex = self.entry.is_some_and(|e| e.ret == Ret::Hex);
-                if hex {
-                    let _ = write!(line, "{v:#x}");
-                } else {
-                    let _ = write!(line, "{}", *v as i64);
-                }
-            }
-            Err(SysErr::Errno(e)) => {
-                let _ = write!(line, "-1 {} ({})", errno_name(*e), e.desc());
-            }
-        }
-        if self.entry.is_none() {
-            let _ = write!(line, " (syscall {} not implemented)", self.nr);
-        }
-        line.push('\n');
+        let _ = writeln!(line, ") = {result}");
         let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     }
+}
+
+/// A failed call's result as strace prints it: `-1 ENOENT (No such file or directory)`.
+fn errno_result(e: Errno) -> String {
+    format!("-1 {} ({})", errno_name(e), e.desc())
 }
 
 fn render(task: &Task, fmt: Arg, v: u64, _i: usize, all: &[Arg]) -> Option<String> {
@@ -459,5 +480,24 @@ fn render(task: &Task, fmt: Arg, v: u64, _i: usize, all: &[Arg]) -> Option<Strin
             }
         }
         Arg::IpcCmd(kind) => ipc_cmd(kind, v as i32),
+        Arg::SeccompOp => match v as u32 {
+            0 => "SECCOMP_SET_MODE_STRICT".into(),
+            1 => "SECCOMP_SET_MODE_FILTER".into(),
+            2 => "SECCOMP_GET_ACTION_AVAIL".into(),
+            3 => "SECCOMP_GET_NOTIF_SIZES".into(),
+            op => op.to_string(),
+        },
+        Arg::SeccompFlags => flags(
+            u64::from(v as u32),
+            &[
+                (1, "SECCOMP_FILTER_FLAG_TSYNC"),
+                (2, "SECCOMP_FILTER_FLAG_LOG"),
+                (4, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"),
+                (8, "SECCOMP_FILTER_FLAG_NEW_LISTENER"),
+                (16, "SECCOMP_FILTER_FLAG_TSYNC_ESRCH"),
+                (32, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
+            ],
+            "0",
+        ),
     })
 }

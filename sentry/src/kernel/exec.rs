@@ -249,6 +249,7 @@ fn de_thread(task: &mut Task) {
     if task.tid != process.pid {
         // The exec'ing thread takes over the leader's tid.
         let handle = super::process::TaskHandle::new(process.pid, task.sigmask());
+        handle.keep_seccomp(&task.handle);
         *handle.kicker.lock() = Some(task.stub.kicker());
         *process.tasks.lock() = vec![handle.clone()];
         super::current::set(&process, &handle);

@@ -328,8 +328,14 @@ fn clone_thread(parent: &mut Task, args: CloneArgs) -> SysResult {
         Errno::EAGAIN
     })?;
     let tid = kernel.alloc_pid();
-    let handle = TaskHandle::child_of(tid, &parent.handle);
-    process.tasks.lock().push(handle.clone());
+    let handle = {
+        // Inherited under the thread list's lock, so that a TSYNC filter reaches the new
+        // thread either through its creator or directly.
+        let mut tasks = process.tasks.lock();
+        let handle = TaskHandle::child_of(tid, &parent.handle);
+        tasks.push(handle.clone());
+        handle
+    };
     let mut regs = parent.regs;
     regs.rax = 0;
     if args.stack != 0 {

@@ -9,6 +9,7 @@
 //! - [`tree`]: parents, children, process groups, sessions, zombies.
 //! - [`signal`]: signal sets, default actions, sending.
 //! - [`sched`], [`mempolicy`]: per-thread scheduling attributes and NUMA memory policy.
+//! - [`seccomp`]: the guest's own syscall filters, run on each of its syscalls.
 
 pub mod current;
 pub mod exec;
@@ -19,6 +20,7 @@ pub mod mempolicy;
 pub mod posix_timer;
 pub mod process;
 pub mod sched;
+pub mod seccomp;
 pub mod sigframe;
 pub mod signal;
 pub mod signalfd;

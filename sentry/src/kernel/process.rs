@@ -3,6 +3,7 @@
 
 use super::mempolicy::MemPolicy;
 use super::sched::SchedAttrs;
+use super::seccomp::TaskSeccomp;
 use super::signal::{self, Pending, SigSet};
 use crate::abi::{KSigaction, Rlimit};
 use fs::{Dentry, FdTable, WaitQueue, Waiter};
@@ -33,6 +34,13 @@ pub struct Creds {
 }
 
 impl Creds {
+    /// Whether these credentials hold every capability (`CAP_SYS_ADMIN` among them): the
+    /// sandbox gives all of them to an effective uid of 0 and none to anyone else, as
+    /// `capget` reports.
+    pub fn has_all_caps(&self) -> bool {
+        self.euid == 0
+    }
+
     /// The sentry's own identities: the guest runs as the user who started it.
     pub fn of_host() -> Creds {
         let (uid, gid) = (
@@ -128,6 +136,10 @@ pub struct TaskHandle {
     pub sched: Mutex<SchedAttrs>,
     /// The thread's NUMA memory policy (`None`: the default one).
     pub mempolicy: Mutex<Option<MemPolicy>>,
+    /// `PR_SET_NO_NEW_PRIVS`: once set, never cleared; inherited and kept across exec.
+    pub no_new_privs: AtomicBool,
+    /// Seccomp mode and filters.
+    pub seccomp: TaskSeccomp,
 }
 
 impl TaskHandle {
@@ -141,16 +153,33 @@ impl TaskHandle {
             kicker: Mutex::new(None),
             sched: Mutex::new(SchedAttrs::default()),
             mempolicy: Mutex::new(None),
+            no_new_privs: AtomicBool::new(false),
+            seccomp: TaskSeccomp::default(),
         })
     }
 
     /// A handle for task `tid`, created by `parent` (fork, clone): the signal mask,
-    /// scheduling attributes and memory policy are inherited.
+    /// scheduling attributes, memory policy, `no_new_privs` and seccomp filters are
+    /// inherited.
     pub fn child_of(tid: i32, parent: &TaskHandle) -> Arc<TaskHandle> {
         let child = TaskHandle::new(tid, parent.sigmask());
         *child.sched.lock() = parent.sched.lock().for_child();
         *child.mempolicy.lock() = *parent.mempolicy.lock();
+        child.keep_seccomp(parent);
         child
+    }
+
+    /// Takes over `from`'s `no_new_privs` and seccomp filters (a new task, or the handle
+    /// an exec'ing thread gets with the leader's tid).
+    pub fn keep_seccomp(&self, from: &TaskHandle) {
+        self.no_new_privs
+            .store(from.no_new_privs(), Ordering::SeqCst);
+        self.seccomp.inherit(&from.seccomp);
+    }
+
+    /// Whether `PR_SET_NO_NEW_PRIVS` is set.
+    pub fn no_new_privs(&self) -> bool {
+        self.no_new_privs.load(Ordering::SeqCst)
     }
 
     /// Blocked signals.

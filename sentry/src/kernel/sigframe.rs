@@ -41,6 +41,8 @@ pub const SS_DISABLE: i32 = 2;
 
 /// `si_code` of a POSIX timer's signal.
 const SI_TIMER: i32 = -2;
+/// `si_code` of a seccomp filter's SIGSYS.
+const SYS_SECCOMP: i32 = 1;
 
 /// A `siginfo_t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +81,18 @@ impl SigInfo {
     pub fn fault(signo: i32, code: i32, addr: u64) -> SigInfo {
         let mut s = SigInfo::with(signo, code);
         s.put_u64(16, addr);
+        s
+    }
+
+    /// SIGSYS from a seccomp filter (`SYS_SECCOMP`): syscall `nr` of architecture `arch`
+    /// made from `call_addr` (the address after the syscall instruction), the filter's
+    /// return data in `si_errno`.
+    pub fn seccomp(nr: i32, arch: u32, call_addr: u64, data: u16) -> SigInfo {
+        let mut s = SigInfo::with(libc::SIGSYS, SYS_SECCOMP);
+        s.put_i32(4, i32::from(data));
+        s.put_u64(16, call_addr);
+        s.put_i32(24, nr);
+        s.put_i32(28, arch as i32);
         s
     }
 

@@ -280,6 +280,9 @@ impl Task {
                 return;
             }
         }
+        if !self.seccomp_permits() {
+            return;
+        }
         let (ret, on_intr) = syscalls::dispatch(self, nr);
         if self.exit.is_some() {
             return;
@@ -296,15 +299,26 @@ impl Task {
     }
 
     /// Answers a call into the legacy vsyscall page (`gettimeofday`, `time`, `getcpu`, as
-    /// the host numbered it) like the syscall itself; the host then skips its own
-    /// emulation and returns to the caller.
+    /// the host numbered it) like the syscall itself, seccomp filters included; the host
+    /// then skips its own emulation and returns to the caller.
     fn vsyscall(&mut self) {
-        let (ret, _) = syscalls::dispatch(self, self.regs.orig_rax);
-        self.regs.rax = match ret {
-            Ok(v) => v,
-            Err(SysErr::Errno(e)) => (-(e as i64)) as u64,
-        };
-        self.regs.orig_rax = u64::MAX;
+        if self.seccomp_permits() {
+            let (ret, _) = syscalls::dispatch(self, self.regs.orig_rax);
+            self.regs.rax = match ret {
+                Ok(v) => v,
+                Err(SysErr::Errno(e)) => (-(e as i64)) as u64,
+            };
+        }
+        if self.exit.is_some() {
+            return;
+        }
+        // Back at the caller at once, so that a signal (a seccomp SIGSYS among them) can
+        // be delivered from there.
+        if let Err(e) = self.stub.finish_vsyscall(&mut self.regs) {
+            log::warn!("task {}: stub failed: {e}", self.tid);
+            let status = self.process.group_exit_status();
+            self.exit = Some(status.unwrap_or(ExitStatus::killed(libc::SIGKILL)));
+        }
     }
 
     /// Which instruction made the syscall: the 64-bit `syscall`, another one (`int 0x80`,
@@ -329,7 +343,7 @@ impl Task {
 
     /// A signal the CPU raised (fault): it cannot be blocked or ignored; without a
     /// handler it kills the process.
-    fn force_signal(&mut self, info: SigInfo) {
+    pub(super) fn force_signal(&mut self, info: SigInfo) {
         let sig = info.signo();
         let act = self.process.sigactions.lock()[sig as usize - 1];
         let blocked = self.sigmask() & signal::bit(sig) != 0;
@@ -341,7 +355,7 @@ impl Task {
     }
 
     /// Ends the process because of `sig`'s default action.
-    fn die_of(&mut self, sig: i32) {
+    pub(super) fn die_of(&mut self, sig: i32) {
         let core = signal::default_action(sig) == DefaultAction::Core
             && self.process.rlimit(libc::RLIMIT_CORE as usize) > 0;
         self.exit_group(ExitStatus::Signal { sig, core });

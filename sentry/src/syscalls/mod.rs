@@ -20,6 +20,7 @@ pub mod numa;
 pub mod poll;
 pub mod process;
 pub mod sched;
+pub mod seccomp;
 pub mod signal;
 pub mod splice;
 pub mod table;

@@ -731,15 +731,23 @@ pub fn prctl(task: &mut Task) -> SysResult {
             Ok(0)
         }
         libc::PR_SET_NO_NEW_PRIVS => {
-            if arg2 != 1 {
+            if arg2 != 1 || (2..5).any(|i| task.arg(i) != 0) {
                 return Err(Errno::EINVAL.into());
             }
+            task.handle
+                .no_new_privs
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             Ok(0)
         }
-        libc::PR_GET_NO_NEW_PRIVS => Ok(0),
+        libc::PR_GET_NO_NEW_PRIVS => {
+            if (1..5).any(|i| task.arg(i) != 0) {
+                return Err(Errno::EINVAL.into());
+            }
+            Ok(task.handle.no_new_privs().into())
+        }
         libc::PR_CAPBSET_READ => Ok(1),
-        libc::PR_GET_SECCOMP => Ok(0),
-        libc::PR_SET_SECCOMP => Err(Errno::EINVAL.into()),
+        libc::PR_GET_SECCOMP => super::seccomp::prctl_get_seccomp(task),
+        libc::PR_SET_SECCOMP => super::seccomp::prctl_set_seccomp(task, arg2, task.arg(2)),
         libc::PR_SET_VMA => Ok(0),
         _ => Err(Errno::EINVAL.into()),
     }

@@ -190,6 +190,8 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_syncfs, "syncfs", io::fsync, &[Fd]),
     sys(SYS_getcpu, "getcpu", process::getcpu, &[Ptr, Ptr, Ptr]),
     sys(SYS_renameat2, "renameat2", fs::renameat2, &[Fd, Str, Fd, Str, Hex]),
+    sys(SYS_seccomp, "seccomp", super::seccomp::seccomp, &[SeccompOp, SeccompFlags, Ptr])
+        .partial("no user notification: USER_NOTIF fails the call with ENOSYS as without a listener, NEW_LISTENER and GET_NOTIF_SIZES are EINVAL as before Linux 5.0"),
     sys(SYS_getrandom, "getrandom", process::getrandom, &[Ptr, Uint, Hex]),
     sys(SYS_mlock, "mlock", mm::mlock, &[Ptr, Uint]),
     sys(SYS_munlock, "munlock", mm::mlock, &[Ptr, Uint]),
