@@ -1,35 +1,37 @@
-//! Unix-domain sockets (`AF_UNIX`): stream, datagram and seqpacket sockets with Linux's
-//! semantics (unix(7)), as sentry objects.
+//! The socket core every family shares: one endpoint's queues, connections and readiness.
 //!
-//! - A [`Socket`] is one endpoint. Its receive queue holds messages: bytes with the
-//!   sender's address, credentials and the files passed with them (`SCM_RIGHTS`). A send
-//!   appends to the receiver's queue and charges the sender (its `wmem`) until the bytes
-//!   are read, like Linux's `sk_wmem_alloc`: a sender blocks while its charge reaches its
-//!   `SO_SNDBUF`, and polls writable while the charge is at most a quarter of it.
+//! - A [`Socket`]'s receive queue holds messages: bytes with the sender's address and,
+//!   for unix sockets, credentials and the files passed with them (`SCM_RIGHTS`). A
+//!   connection's send appends to the peer's queue and charges the sender (its `wmem`)
+//!   until the bytes are read, like Linux's `sk_wmem_alloc`: a sender blocks while its
+//!   charge reaches its limit, and polls writable while the charge is at most a quarter
+//!   of it. The limit is `SO_SNDBUF`; a TCP sender also has its peer's `SO_RCVBUF`, since
+//!   TCP buffers on both ends.
 //! - Stream reads run across messages, stopping only after a message that carried files
 //!   (and, with `SO_PASSCRED`, where the writer changes). Datagram and seqpacket reads take
-//!   one message each, truncating it to the buffer. A datagram socket queues at most
-//!   [`MAX_DGRAM_QLEN`] + 1 messages from senders it is not connected back to.
+//!   one message each, truncating it to the buffer.
 //! - Connection-oriented sockets: `connect` to a listener creates the server end at once
 //!   (the client is connected and may write before `accept`) and queues it on the
-//!   listener's backlog; `accept` takes it off. Closing an end shuts the peer down (EOF for
-//!   its reads, `EPIPE` for its writes; `ECONNRESET` first if data was left unread).
-//! - Names live in a [`Namespace`]: filesystem sockets by the (dev, ino) of the socket inode
-//!   `bind` created (the syscall layer makes and resolves the inode in the guest's VFS),
-//!   abstract names by their bytes. The namespace also tells who the caller is (pid and
-//!   ids for `SO_PEERCRED` and `SCM_CREDENTIALS`), since this crate knows no tasks.
+//!   listener's backlog; `accept` takes it off. Closing an end with data left unread
+//!   resets the peer (`ECONNRESET`). Otherwise a unix peer is shut down both ways (`EPIPE`
+//!   for its writes), while a TCP peer only reads end of file: its next write still goes
+//!   out and is answered by a reset (`EPIPE` from then on), as on Linux.
+//! - Datagrams: unix senders are found by name and wait for room in a full receiver
+//!   ([`MAX_DGRAM_QLEN`]); UDP and netlink datagrams are delivered by their family
+//!   ([`inet`](super::inet), [`netlink`](super::netlink)) with [`Socket::deliver`], which
+//!   drops what does not fit the receiver's `SO_RCVBUF`.
 //! - A socket is released (peer shut down, name freed, queue purged) when its last file
 //!   reference goes ([`SocketFile`]'s drop), or for a connection never accepted, when its
 //!   listener is released.
-//!
-//! Locking: each socket's state has its own mutex; only `connect` holds two, in address
-//! order. A message may hold the last reference to other files (other sockets), so messages
-//! are dropped only with no socket lock held.
 //!
 //! Not implemented: `MSG_OOB`, `SO_PEEK_OFF`, and the garbage collection of sockets that
 //! are only reachable through fds in flight to themselves (they leak, as they would on a
 //! Linux without its unix GC).
 
+use super::{
+    Address, Binding, Cred, Family, MAX_DGRAM_QLEN, Namespace, Received, RecvFlags, SOMAXCONN,
+    SendArgs, Sink, SliceSink, SockOpts, SockType, Target, inet, netlink,
+};
 use crate::Result;
 use crate::file::{FileOps, OpenFile, PollEvents};
 use crate::inode::Stat;
@@ -37,371 +39,28 @@ use crate::synth::{anon_stat, next_ino};
 use crate::wait::{WaitQueue, Waiter};
 use nix::errno::Errno;
 use parking_lot::{Mutex, MutexGuard};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-/// Default `SO_SNDBUF` and `SO_RCVBUF` (Linux's `wmem_default` and `rmem_default`).
-pub const DEFAULT_BUF: usize = 212_992;
-/// Largest value `SO_SNDBUF`/`SO_RCVBUF` accept before doubling (`wmem_max`, `rmem_max`).
-pub const MAX_BUF: usize = 212_992;
-/// Smallest send buffer (`SOCK_MIN_SNDBUF`).
-pub const MIN_SNDBUF: usize = 4608;
-/// Smallest receive buffer (`SOCK_MIN_RCVBUF`).
-pub const MIN_RCVBUF: usize = 2304;
-/// A datagram socket's queue is full beyond this many messages from senders it is not
-/// connected back to (`net.unix.max_dgram_qlen`).
-pub const MAX_DGRAM_QLEN: usize = 10;
-/// Largest listen backlog (`net.core.somaxconn`).
-pub const SOMAXCONN: usize = 4096;
-/// Most files one message may carry (`SCM_MAX_FD`).
-pub const SCM_MAX_FD: usize = 253;
-/// The id that credentials show when unknown (`overflowuid`).
-pub const OVERFLOW_ID: u32 = 65534;
 /// Largest piece of a stream write queued as one message.
 const STREAM_CHUNK: usize = 65536;
 /// Device number of sockets (sockfs).
 const SOCKFS_DEV: u64 = 0x08;
+/// What a queued datagram costs its receiver's `SO_RCVBUF` besides its bytes (about an
+/// `sk_buff`'s truesize overhead).
+const DGRAM_OVERHEAD: usize = 768;
+/// A fresh TCP socket's `SO_SNDBUF` and `SO_RCVBUF` (`tcp_wmem[1]`, `tcp_rmem[1]`).
+const TCP_SNDBUF: usize = 16384;
+const TCP_RCVBUF: usize = 131_072;
 
-const RCV_SHUTDOWN: u8 = 1;
-const SEND_SHUTDOWN: u8 = 2;
-const SHUTDOWN_MASK: u8 = RCV_SHUTDOWN | SEND_SHUTDOWN;
-
-/// A socket's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SockType {
-    /// `SOCK_STREAM`: a connected byte stream.
-    Stream,
-    /// `SOCK_DGRAM`: datagrams, connected or addressed one by one.
-    Dgram,
-    /// `SOCK_SEQPACKET`: a connection that keeps message boundaries.
-    Seqpacket,
-}
-
-impl SockType {
-    /// From `socket(2)`'s type without flags. `SOCK_RAW` makes a datagram socket, as on
-    /// Linux; other types are `ESOCKTNOSUPPORT`.
-    pub fn from_raw(ty: i32) -> Result<SockType> {
-        match ty {
-            libc::SOCK_STREAM => Ok(SockType::Stream),
-            libc::SOCK_DGRAM | libc::SOCK_RAW => Ok(SockType::Dgram),
-            libc::SOCK_SEQPACKET => Ok(SockType::Seqpacket),
-            _ => Err(Errno::ESOCKTNOSUPPORT),
-        }
-    }
-
-    /// The `SOCK_*` value (`SO_TYPE`).
-    pub fn raw(self) -> i32 {
-        match self {
-            SockType::Stream => libc::SOCK_STREAM,
-            SockType::Dgram => libc::SOCK_DGRAM,
-            SockType::Seqpacket => libc::SOCK_SEQPACKET,
-        }
-    }
-
-    /// Whether sockets of this type connect to one peer and shut it down on close.
-    fn connection_oriented(self) -> bool {
-        self != SockType::Dgram
-    }
-}
-
-/// Credentials as `SCM_CREDENTIALS` and `SO_PEERCRED` carry them (`struct ucred`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Cred {
-    /// Process id (in the guest's pid namespace).
-    pub pid: i32,
-    /// User id.
-    pub uid: u32,
-    /// Group id.
-    pub gid: u32,
-}
-
-impl Cred {
-    /// What a message sent without credentials shows: pid 0, the overflow ids.
-    pub const NOBODY: Cred = Cred {
-        pid: 0,
-        uid: OVERFLOW_ID,
-        gid: OVERFLOW_ID,
-    };
-}
-
-/// Who is calling: the process and its ids.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Caller {
-    /// Process id (thread group id).
-    pub pid: i32,
-    /// Real user id.
-    pub uid: u32,
-    /// Real group id.
-    pub gid: u32,
-    /// Effective user id.
-    pub euid: u32,
-    /// Effective group id.
-    pub egid: u32,
-}
-
-impl Caller {
-    /// Real ids: what a message carries by default.
-    pub fn real(&self) -> Cred {
-        Cred {
-            pid: self.pid,
-            uid: self.uid,
-            gid: self.gid,
-        }
-    }
-
-    /// Effective ids: what `SO_PEERCRED` reports.
-    pub fn effective(&self) -> Cred {
-        Cred {
-            pid: self.pid,
-            uid: self.euid,
-            gid: self.egid,
-        }
-    }
-}
-
-/// A bound socket's name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Address {
-    /// A filesystem path, as given to `bind` (without a NUL).
-    Path(Vec<u8>),
-    /// An abstract name: the bytes after `sun_path`'s leading NUL.
-    Abstract(Vec<u8>),
-}
-
-/// `AF_UNIX` as the first two bytes of a `sockaddr_un`.
-const FAMILY: [u8; 2] = (libc::AF_UNIX as u16).to_ne_bytes();
-
-impl Address {
-    /// The `sockaddr_un` `getsockname` reports: the family, then the path and its NUL, or
-    /// a NUL and the abstract name.
-    pub fn to_sockaddr(&self) -> Vec<u8> {
-        let mut out = FAMILY.to_vec();
-        match self {
-            Address::Path(p) => {
-                out.extend_from_slice(p);
-                out.push(0);
-            }
-            Address::Abstract(n) => {
-                out.push(0);
-                out.extend_from_slice(n);
-            }
-        }
-        out
-    }
-}
-
-/// The `sockaddr_un` of a socket without a name: the family alone.
-pub fn unnamed_sockaddr() -> Vec<u8> {
-    FAMILY.to_vec()
-}
-
-/// What a name is registered under in a [`Namespace`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Key {
-    /// A filesystem socket: the identity of the socket inode `bind` created.
-    Inode {
-        /// Device of the inode.
-        dev: u64,
-        /// Inode number.
-        ino: u64,
-    },
-    /// An abstract name (without its leading NUL).
-    Abstract(Vec<u8>),
-}
-
-/// The bound names of a sandbox (Linux keeps them per network namespace), and how to
-/// learn who the caller is.
-pub struct Namespace {
-    names: Mutex<HashMap<Key, Weak<Socket>>>,
-    next_auto: Mutex<u32>,
-    caller: fn() -> Caller,
-}
-
-impl Namespace {
-    /// An empty namespace; `caller` returns the calling task's process and ids.
-    pub fn new(caller: fn() -> Caller) -> Arc<Namespace> {
-        Arc::new(Namespace {
-            names: Mutex::new(HashMap::new()),
-            next_auto: Mutex::new(0),
-            caller,
-        })
-    }
-
-    /// The calling task's process and ids.
-    pub fn caller(&self) -> Caller {
-        (self.caller)()
-    }
-
-    /// The live socket bound at `key`: `ECONNREFUSED` if none, `EPROTOTYPE` if it is not
-    /// of type `kind`.
-    pub fn lookup(&self, key: &Key, kind: SockType) -> Result<Arc<Socket>> {
-        let sock = self
-            .names
-            .lock()
-            .get(key)
-            .and_then(Weak::upgrade)
-            .ok_or(Errno::ECONNREFUSED)?;
-        if sock.kind != kind {
-            return Err(Errno::EPROTOTYPE);
-        }
-        Ok(sock)
-    }
-
-    /// Registers `sock` at `key`. An abstract name in use is `EADDRINUSE`; an inode key is
-    /// always fresh (bind just created the inode), so it replaces a stale entry.
-    fn register(&self, key: &Key, sock: &Weak<Socket>) -> Result<()> {
-        let mut names = self.names.lock();
-        if let Key::Abstract(_) = key
-            && names.get(key).is_some_and(|s| s.strong_count() > 0)
-        {
-            return Err(Errno::EADDRINUSE);
-        }
-        names.insert(key.clone(), sock.clone());
-        Ok(())
-    }
-
-    /// Removes `key` if it still names `sock`.
-    fn unregister(&self, key: &Key, sock: &Socket) {
-        let mut names = self.names.lock();
-        if names
-            .get(key)
-            .is_some_and(|s| std::ptr::eq(s.as_ptr(), sock))
-        {
-            names.remove(key);
-        }
-    }
-
-    /// A free autobind name: five hex digits, as Linux picks them.
-    fn auto_name(&self, sock: &Weak<Socket>) -> Result<Vec<u8>> {
-        let mut next = self.next_auto.lock();
-        for _ in 0..=0xfffff {
-            let name = format!("{:05x}", *next).into_bytes();
-            *next = (*next + 1) & 0xfffff;
-            if self.register(&Key::Abstract(name.clone()), sock).is_ok() {
-                return Ok(name);
-            }
-        }
-        Err(Errno::ENOSPC)
-    }
-}
-
-/// Socket options the syscall layer reads and changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SockOpts {
-    /// `SO_PASSCRED`: receive `SCM_CREDENTIALS` with every message.
-    pub passcred: bool,
-    /// `SO_SNDBUF`, as `getsockopt` reports it (twice what was set).
-    pub sndbuf: usize,
-    /// `SO_RCVBUF` (recorded only: queues are bounded by the senders' buffers).
-    pub rcvbuf: usize,
-    /// `SO_RCVLOWAT`: bytes a stream read waits for.
-    pub rcvlowat: usize,
-    /// `SO_RCVTIMEO`: how long a receive or accept blocks (`None`: forever).
-    pub rcvtimeo: Option<Duration>,
-    /// `SO_SNDTIMEO`: how long a send or connect blocks (`None`: forever).
-    pub sndtimeo: Option<Duration>,
-    /// `SO_LINGER` as (`l_onoff`, `l_linger`): recorded only.
-    pub linger: (bool, i32),
-    /// Boolean options recorded for `getsockopt` only (`SO_REUSEADDR`, `SO_KEEPALIVE`,
-    /// ...): bit `n` is option `n`.
-    pub flags: u64,
-}
-
-impl Default for SockOpts {
-    fn default() -> Self {
-        SockOpts {
-            passcred: false,
-            sndbuf: DEFAULT_BUF,
-            rcvbuf: DEFAULT_BUF,
-            rcvlowat: 1,
-            rcvtimeo: None,
-            sndtimeo: None,
-            linger: (false, 0),
-            flags: 0,
-        }
-    }
-}
-
-/// Where received bytes go, in order: guest memory in the sentry, a buffer in tests.
-pub trait Sink {
-    /// Bytes it can still take.
-    fn room(&self) -> usize;
-    /// Appends `data` (at most [`room`](Self::room) bytes). An error (`EFAULT`) leaves the
-    /// bytes in the socket.
-    fn put(&mut self, data: &[u8]) -> Result<()>;
-}
-
-/// A [`Sink`] filling a byte slice.
-pub struct SliceSink<'a> {
-    buf: &'a mut [u8],
-    filled: usize,
-}
-
-impl<'a> SliceSink<'a> {
-    /// A sink writing `buf` from its start.
-    pub fn new(buf: &'a mut [u8]) -> Self {
-        SliceSink { buf, filled: 0 }
-    }
-}
-
-impl Sink for SliceSink<'_> {
-    fn room(&self) -> usize {
-        self.buf.len() - self.filled
-    }
-
-    fn put(&mut self, data: &[u8]) -> Result<()> {
-        self.buf[self.filled..self.filled + data.len()].copy_from_slice(data);
-        self.filled += data.len();
-        Ok(())
-    }
-}
-
-/// How to receive (`MSG_*` flags).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RecvFlags {
-    /// `MSG_PEEK`: leave the data queued.
-    pub peek: bool,
-    /// `MSG_WAITALL`: a stream read waits for the whole buffer.
-    pub waitall: bool,
-    /// `MSG_TRUNC`: a datagram read returns the datagram's real length.
-    pub trunc: bool,
-    /// `MSG_DONTWAIT` or `O_NONBLOCK`.
-    pub nonblock: bool,
-}
-
-/// What a receive got besides the bytes.
-#[derive(Default)]
-pub struct Received {
-    /// What the call returns: bytes copied, or with [`RecvFlags::trunc`] on a datagram
-    /// socket, the datagram's length.
-    pub len: usize,
-    /// The datagram was longer than the buffer (`MSG_TRUNC` in `msg_flags`).
-    pub truncated: bool,
-    /// The sender's name, if it had one.
-    pub from: Option<Address>,
-    /// Files passed with `SCM_RIGHTS`, for the caller to install as fds.
-    pub fds: Vec<Arc<OpenFile>>,
-    /// The sender's credentials, when the socket has `SO_PASSCRED`.
-    pub creds: Option<Cred>,
-}
-
-/// What goes with the bytes of a send.
-#[derive(Default)]
-pub struct SendArgs {
-    /// Destination of a datagram (`sendto`); `None` sends to the connected peer.
-    pub to: Option<Arc<Socket>>,
-    /// Files to pass (`SCM_RIGHTS`); a stream send attaches them to its first bytes.
-    pub fds: Vec<Arc<OpenFile>>,
-    /// Credentials given with `SCM_CREDENTIALS` (already checked); default: the caller's.
-    pub creds: Option<Cred>,
-    /// `MSG_DONTWAIT` or `O_NONBLOCK`.
-    pub nonblock: bool,
-}
+pub(super) const RCV_SHUTDOWN: u8 = 1;
+pub(super) const SEND_SHUTDOWN: u8 = 2;
+pub(super) const SHUTDOWN_MASK: u8 = RCV_SHUTDOWN | SEND_SHUTDOWN;
 
 /// Queued bytes with what came with them.
-struct Msg {
+pub(super) struct Msg {
     data: Vec<u8>,
     /// Bytes of `data` already read (stream reads may take part of a message).
     off: usize,
@@ -413,6 +72,19 @@ struct Msg {
 }
 
 impl Msg {
+    /// A datagram that charges no sender (UDP and netlink: the receiver's buffer bounds
+    /// them).
+    pub(super) fn datagram(data: Vec<u8>, from: Address) -> Msg {
+        Msg {
+            data,
+            off: 0,
+            fds: Vec::new(),
+            creds: None,
+            from: Some(from),
+            sender: Weak::new(),
+        }
+    }
+
     fn len(&self) -> usize {
         self.data.len() - self.off
     }
@@ -452,7 +124,7 @@ impl Drop for Msg {
 
 /// Whom a socket is connected to.
 #[derive(Default)]
-enum Conn {
+pub(super) enum Conn {
     /// Not connected (Linux's `TCP_CLOSE`).
     #[default]
     None,
@@ -461,28 +133,43 @@ enum Conn {
         backlog: VecDeque<Arc<Socket>>,
         max: usize,
     },
-    /// Connected; for datagram sockets, the default destination.
+    /// Connected to a socket; for unix datagram sockets, the default destination.
     Connected(Arc<Socket>),
+    /// A UDP or netlink socket's default destination: whoever is bound there when a
+    /// datagram goes.
+    Remote(Address),
 }
 
+/// A socket's state, under its mutex. The family modules read and change the naming
+/// fields (`addr`, `binding`) and the connection.
 #[derive(Default)]
-struct State {
-    conn: Conn,
-    addr: Option<Address>,
-    /// The namespace entry this socket owns (the server end of a connection shares its
-    /// listener's address but owns no entry).
-    key: Option<Key>,
-    shutdown: u8,
+pub(super) struct State {
+    pub(super) conn: Conn,
+    /// Its name (`getsockname`).
+    pub(super) addr: Option<Address>,
+    /// The name-table entry behind `addr` (the server end of a unix connection shares its
+    /// listener's name but owns no entry).
+    pub(super) binding: Option<Binding>,
+    pub(super) shutdown: u8,
     /// Pending error (`SO_ERROR`), reported once.
-    err: Option<Errno>,
+    pub(super) err: Option<Errno>,
     /// Released: no file refers to it any more.
-    dead: bool,
+    pub(super) dead: bool,
     rx: VecDeque<Msg>,
     rx_bytes: usize,
     peer_cred: Option<Cred>,
-    opts: SockOpts,
+    pub(super) opts: SockOpts,
     /// Datagram senders waiting for room in this socket's queue.
     room_waiters: Vec<Weak<Socket>>,
+    /// TCP: the peer's FIN arrived, so reads end there even if a reset follows.
+    fin: bool,
+    /// TCP: the connection was reset.
+    reset: bool,
+    /// TCP: a nonblocking connect returned `EINPROGRESS`; the next `connect` reports how
+    /// it went.
+    pub(super) connecting: bool,
+    /// TCP: the peer's `SO_RCVBUF`, which a writer may fill besides its own send buffer.
+    peer_rcvbuf: usize,
 }
 
 impl State {
@@ -504,7 +191,7 @@ impl State {
         self.rx.push_back(msg);
     }
 
-    fn peer(&self) -> Option<&Arc<Socket>> {
+    pub(super) fn peer(&self) -> Option<&Arc<Socket>> {
         match &self.conn {
             Conn::Connected(p) => Some(p),
             _ => None,
@@ -518,20 +205,38 @@ impl State {
     fn dgram_queue_full(&self) -> bool {
         self.rx.len() > MAX_DGRAM_QLEN
     }
+
+    /// What the queued datagrams cost the receive buffer.
+    fn rmem(&self) -> usize {
+        self.rx_bytes + self.rx.len() * DGRAM_OVERHEAD
+    }
+
+    /// TCP: the connection is over (reset, or finished both ways): Linux's `TCP_CLOSE`.
+    fn tcp_closed(&self) -> bool {
+        self.reset || (self.fin && self.shutdown & SEND_SHUTDOWN != 0)
+    }
+
+    /// The most a stream writer may have unread.
+    fn send_limit(&self) -> usize {
+        self.opts.sndbuf + self.peer_rcvbuf
+    }
 }
 
 /// One socket endpoint.
 pub struct Socket {
+    family: Family,
     kind: SockType,
-    ns: Arc<Namespace>,
+    pub(super) ns: Arc<Namespace>,
     ino: u64,
-    me: Weak<Socket>,
+    pub(super) me: Weak<Socket>,
     /// Woken on every change of this socket: data queued or read, its sent bytes read,
     /// connections, shutdowns, errors.
     queue: WaitQueue,
     /// Bytes sent and not yet read (Linux's `sk_wmem_alloc`).
     wmem: AtomicUsize,
-    st: Mutex<State>,
+    pub(super) st: Mutex<State>,
+    /// Options kept only for `getsockopt`, by (level, name).
+    recorded: Mutex<BTreeMap<(i32, i32), Vec<u8>>>,
 }
 
 /// Locks two different sockets in address order.
@@ -579,15 +284,25 @@ fn wake_all(socks: Vec<Weak<Socket>>) {
 }
 
 impl Socket {
-    fn alloc(ns: &Arc<Namespace>, kind: SockType) -> Arc<Socket> {
+    fn alloc(ns: &Arc<Namespace>, family: Family, kind: SockType) -> Arc<Socket> {
+        let mut opts = SockOpts::default();
+        if family.is_inet() && kind == SockType::Stream {
+            opts.sndbuf = TCP_SNDBUF;
+            opts.rcvbuf = TCP_RCVBUF;
+        }
         Arc::new_cyclic(|me| Socket {
+            family,
             kind,
             ns: ns.clone(),
             ino: next_ino(),
             me: me.clone(),
             queue: WaitQueue::new(),
             wmem: AtomicUsize::new(0),
-            st: Mutex::new(State::default()),
+            st: Mutex::new(State {
+                opts,
+                ..State::default()
+            }),
+            recorded: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -599,9 +314,29 @@ impl Socket {
             .map(|f| &f.sock)
     }
 
+    /// Its address family.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
     /// Its type.
     pub fn kind(&self) -> SockType {
         self.kind
+    }
+
+    /// Its protocol (`SO_PROTOCOL`): TCP or UDP for inet sockets, else 0 (unix, and
+    /// netlink's `NETLINK_ROUTE`).
+    pub fn protocol(&self) -> i32 {
+        match (self.family.is_inet(), self.kind) {
+            (true, SockType::Stream) => libc::IPPROTO_TCP,
+            (true, _) => libc::IPPROTO_UDP,
+            (false, _) => 0,
+        }
+    }
+
+    /// Whether TCP's rules apply (an inet stream socket).
+    pub(super) fn tcp(&self) -> bool {
+        self.family.is_inet() && self.kind == SockType::Stream
     }
 
     /// Its inode number (`socket:[ino]`).
@@ -616,9 +351,25 @@ impl Socket {
 
     /// Changes its options.
     pub fn set_opts(&self, f: impl FnOnce(&mut SockOpts)) {
-        f(&mut self.st.lock().opts);
+        let mut st = self.st.lock();
+        f(&mut st.opts);
+        if let Some(Binding::Inet(b)) = &st.binding {
+            // The port table judges conflicts by the options as they are now.
+            b.sync_opts(&st.opts);
+        }
+        drop(st);
         // A bigger send buffer may unblock a writer.
         self.queue.notify_all();
+    }
+
+    /// The value last set for a recorded option (one that only `getsockopt` reads).
+    pub fn recorded_opt(&self, level: i32, name: i32) -> Option<Vec<u8>> {
+        self.recorded.lock().get(&(level, name)).cloned()
+    }
+
+    /// Records an option's value for `getsockopt`.
+    pub fn record_opt(&self, level: i32, name: i32, value: Vec<u8>) {
+        self.recorded.lock().insert((level, name), value);
     }
 
     /// Takes the pending error (`SO_ERROR`).
@@ -629,6 +380,7 @@ impl Socket {
     /// Makes `e` the pending error, for the next receive or `SO_ERROR` to report.
     pub fn set_error(&self, e: Errno) {
         self.st.lock().err = Some(e);
+        self.queue.notify_all();
     }
 
     /// Whether it listens (`SO_ACCEPTCONN`).
@@ -638,7 +390,7 @@ impl Socket {
 
     /// Whether it is connected (for datagram sockets: has a default destination).
     pub fn is_connected(&self) -> bool {
-        matches!(self.st.lock().conn, Conn::Connected(_))
+        matches!(self.st.lock().conn, Conn::Connected(_) | Conn::Remote(_))
     }
 
     /// Whether it has a name.
@@ -652,60 +404,64 @@ impl Socket {
     }
 
     /// The peer's name (`getpeername`, `accept`): `Ok(None)` if the peer has none,
-    /// `ENOTCONN` without a peer.
+    /// `ENOTCONN` without a peer (for TCP, also once reset).
     pub fn peer_name(&self) -> Result<Option<Address>> {
-        let peer = self.st.lock().peer().cloned().ok_or(Errno::ENOTCONN)?;
+        let peer = {
+            let st = self.st.lock();
+            let closed = self.tcp() && st.tcp_closed();
+            match &st.conn {
+                Conn::Remote(a) => return Ok(Some(a.clone())),
+                Conn::Connected(p) if !closed => p.clone(),
+                _ => return Err(Errno::ENOTCONN),
+            }
+        };
         let addr = peer.st.lock().addr.clone();
         Ok(addr)
     }
 
-    /// Credentials of the peer's creator (`SO_PEERCRED`): for a pair, the process that
-    /// made it; for a client, the listener's; for an accepted socket, the client's.
+    /// Credentials of the peer's creator (`SO_PEERCRED`): for a unix pair, the process
+    /// that made it; for a client, the listener's; for an accepted socket, the client's.
+    /// Inet sockets have none.
     pub fn peer_cred(&self) -> Option<Cred> {
         self.st.lock().peer_cred
     }
 
-    fn bind_key(&self, addr: Address, key: Key) -> Result<()> {
-        let mut st = self.st.lock();
-        if st.addr.is_some() {
-            return Err(Errno::EINVAL);
+    /// Bytes sent and not yet read by the peer (`SIOCOUTQ`).
+    pub fn unread_sent(&self) -> usize {
+        self.wmem.load(Ordering::SeqCst)
+    }
+
+    /// Its TCP state number (`tcpi_state`): listening, established, close-wait (the peer
+    /// finished), fin-wait-2 (this end finished), or closed.
+    pub fn tcp_state(&self) -> u8 {
+        const ESTABLISHED: u8 = 1;
+        const FIN_WAIT2: u8 = 5;
+        const CLOSE: u8 = 7;
+        const CLOSE_WAIT: u8 = 8;
+        const LISTEN: u8 = 10;
+        let st = self.st.lock();
+        match &st.conn {
+            Conn::Listening { .. } => LISTEN,
+            Conn::Connected(_) if st.tcp_closed() => CLOSE,
+            Conn::Connected(_) if st.fin => CLOSE_WAIT,
+            Conn::Connected(_) if st.shutdown & SEND_SHUTDOWN != 0 => FIN_WAIT2,
+            Conn::Connected(_) => ESTABLISHED,
+            _ => CLOSE,
         }
-        self.ns.register(&key, &self.me)?;
-        st.addr = Some(addr);
-        st.key = Some(key);
-        Ok(())
     }
 
-    /// Binds to a filesystem path whose socket inode the caller just created as
-    /// (`dev`, `ino`). `EINVAL` if already bound.
-    pub fn bind_path(&self, path: Vec<u8>, dev: u64, ino: u64) -> Result<()> {
-        self.bind_key(Address::Path(path), Key::Inode { dev, ino })
-    }
-
-    /// Binds to an abstract name (without its leading NUL): `EADDRINUSE` if taken,
-    /// `EINVAL` if already bound.
-    pub fn bind_abstract(&self, name: Vec<u8>) -> Result<()> {
-        self.bind_key(Address::Abstract(name.clone()), Key::Abstract(name))
-    }
-
-    /// Binds to a fresh abstract name unless bound already (`bind` with only the family,
-    /// and the implicit bind of `SO_PASSCRED` senders).
-    pub fn autobind(&self) -> Result<()> {
-        let mut st = self.st.lock();
-        if st.addr.is_some() {
-            return Ok(());
-        }
-        let name = self.ns.auto_name(&self.me)?;
-        st.addr = Some(Address::Abstract(name.clone()));
-        st.key = Some(Key::Abstract(name));
-        Ok(())
-    }
-
-    /// `listen(backlog)`: `EOPNOTSUPP` for datagram sockets, `EINVAL` if unbound or
-    /// connected. Listening again changes the backlog.
+    /// `listen(backlog)`: `EOPNOTSUPP` for datagram sockets, `EINVAL` if connected. A unix
+    /// socket must be bound (`EINVAL`); an inet one gets an ephemeral port. Listening
+    /// again changes the backlog.
     pub fn listen(&self, backlog: i32) -> Result<()> {
         if !self.kind.connection_oriented() {
             return Err(Errno::EOPNOTSUPP);
+        }
+        if matches!(self.st.lock().conn, Conn::Connected(_)) {
+            return Err(Errno::EINVAL);
+        }
+        if self.family.is_inet() {
+            inet::listen(self)?;
         }
         let max = (backlog as u32 as usize).min(SOMAXCONN);
         let mut st = self.st.lock();
@@ -713,17 +469,19 @@ impl Socket {
             return Err(Errno::EINVAL);
         }
         match &mut st.conn {
-            Conn::None => {
+            Conn::Listening { max: m, .. } => *m = max,
+            Conn::Connected(_) => return Err(Errno::EINVAL),
+            _ => {
                 st.conn = Conn::Listening {
                     backlog: VecDeque::new(),
                     max,
                 }
             }
-            Conn::Listening { max: m, .. } => *m = max,
-            Conn::Connected(_) => return Err(Errno::EINVAL),
         }
-        // Clients copy these when they connect.
-        st.peer_cred = Some(self.ns.caller().effective());
+        if self.family == Family::Unix {
+            // Clients copy these when they connect.
+            st.peer_cred = Some(self.ns.caller().effective());
+        }
         drop(st);
         self.queue.notify_all();
         Ok(())
@@ -748,8 +506,10 @@ impl Socket {
                 };
                 if let Some(sock) = backlog.pop_front() {
                     drop(st);
-                    // The accepted end inherits the listener's SO_PASSCRED.
-                    sock.st.lock().opts.passcred = passcred;
+                    if self.family == Family::Unix {
+                        // The accepted end inherits the listener's SO_PASSCRED.
+                        sock.st.lock().opts.passcred = passcred;
+                    }
                     // Room in the backlog for a blocked connect.
                     self.queue.notify_all();
                     return Ok(SocketFile { sock });
@@ -773,23 +533,53 @@ impl Socket {
         }
     }
 
-    /// Connects to `target`: a listener for connection-oriented sockets (`ECONNREFUSED`
-    /// if it does not listen; `EAGAIN` if its backlog is full and `nonblock`, else waits;
-    /// `EISCONN` if already connected), the default destination of a datagram socket
-    /// (`None` dissolves the association, as `AF_UNSPEC` does).
-    pub fn connect(
+    /// `connect`: to a listener for connection-oriented sockets, a default destination
+    /// for datagram sockets (`None` dissolves the association, as `AF_UNSPEC` does). Unix
+    /// targets are sockets found by name, the others addresses. Unix streams:
+    /// `ECONNREFUSED` if the target does not listen; `EAGAIN` if its backlog is full and
+    /// `nonblock`, else waits; `EISCONN` if already connected. TCP: see
+    /// [`inet`](super::inet).
+    pub fn connect(&self, w: &Arc<Waiter>, target: Option<Target>, nonblock: bool) -> Result<()> {
+        match (self.family, target) {
+            (Family::Unix, target) => {
+                let target = match target {
+                    Some(Target::Socket(s)) => Some(s),
+                    Some(Target::Addr(_)) => return Err(Errno::EINVAL),
+                    None => None,
+                };
+                if self.opts().passcred {
+                    self.autobind_unix()?;
+                }
+                if !self.kind.connection_oriented() {
+                    return self.connect_dgram(target.as_ref());
+                }
+                let target = target.ok_or(Errno::EINVAL)?;
+                self.connect_stream(w, &target, None, nonblock).map(drop)
+            }
+            (Family::Netlink, target) => netlink::connect(self, target),
+            (_, target) if self.kind == SockType::Stream => {
+                inet::connect_stream(self, w, target, nonblock)
+            }
+            (_, target) => inet::connect_dgram(self, target),
+        }
+    }
+
+    fn autobind_unix(&self) -> Result<()> {
+        super::unix::autobind(self)
+    }
+
+    /// Connects this stream or seqpacket socket to `target`, which must listen, and
+    /// returns the server end queued on its backlog. The server end is named `server_name`
+    /// (default: the listener's name). A full backlog makes a blocking caller wait; a
+    /// nonblocking unix caller gets `EAGAIN`, while a TCP connection is queued anyway (a
+    /// TCP client does not learn of the full queue).
+    pub(super) fn connect_stream(
         &self,
         w: &Arc<Waiter>,
-        target: Option<&Arc<Socket>>,
+        target: &Arc<Socket>,
+        server_name: Option<Address>,
         nonblock: bool,
-    ) -> Result<()> {
-        if self.opts().passcred {
-            self.autobind()?;
-        }
-        if !self.kind.connection_oriented() {
-            return self.connect_dgram(target);
-        }
-        let target = target.ok_or(Errno::EINVAL)?;
+    ) -> Result<Arc<Socket>> {
         if std::ptr::eq(Arc::as_ptr(target), self) {
             let st = self.st.lock();
             return Err(match st.conn {
@@ -799,6 +589,7 @@ impl Socket {
         }
         let caller = self.ns.caller();
         let until = deadline(self.opts().sndtimeo);
+        let tcp = self.tcp();
         loop {
             {
                 let (mut me, mut other) = lock2(self, target);
@@ -807,29 +598,40 @@ impl Socket {
                 }
                 let listener_addr = other.addr.clone();
                 let listener_cred = other.peer_cred;
+                let listener_opts = other.opts;
                 let Conn::Listening { backlog, max } = &mut other.conn else {
                     return Err(Errno::ECONNREFUSED);
                 };
-                if backlog.len() <= *max {
+                if backlog.len() <= *max || (tcp && nonblock) {
                     match me.conn {
                         Conn::None => {}
-                        Conn::Connected(_) => return Err(Errno::EISCONN),
+                        Conn::Connected(_) | Conn::Remote(_) => return Err(Errno::EISCONN),
                         Conn::Listening { .. } => return Err(Errno::EINVAL),
                     }
-                    let server = Socket::alloc(&self.ns, self.kind);
+                    let server = Socket::alloc(&self.ns, target.family, self.kind);
                     {
                         let mut sst = server.st.lock();
                         sst.conn = Conn::Connected(self.me.upgrade().expect("socket is alive"));
-                        sst.addr = listener_addr;
-                        sst.peer_cred = Some(caller.effective());
+                        sst.addr = server_name.or(listener_addr);
+                        if tcp {
+                            // The accepted socket is a copy of the listener.
+                            sst.opts = listener_opts;
+                            sst.peer_rcvbuf = me.opts.rcvbuf;
+                            me.peer_rcvbuf = listener_opts.rcvbuf;
+                        } else {
+                            sst.peer_cred = Some(caller.effective());
+                            me.peer_cred = listener_cred;
+                        }
+                    }
+                    if tcp {
+                        *server.recorded.lock() = target.recorded.lock().clone();
                     }
                     backlog.push_back(server.clone());
-                    me.conn = Conn::Connected(server);
-                    me.peer_cred = listener_cred;
+                    me.conn = Conn::Connected(server.clone());
                     drop((me, other));
                     target.queue.notify_all();
                     self.queue.notify_all();
-                    return Ok(());
+                    return Ok(server);
                 }
             }
             if nonblock {
@@ -845,6 +647,7 @@ impl Socket {
         }
     }
 
+    /// A unix datagram socket's default destination.
     fn connect_dgram(&self, target: Option<&Arc<Socket>>) -> Result<()> {
         if let Some(t) = target
             && !std::ptr::eq(Arc::as_ptr(t), self)
@@ -871,8 +674,8 @@ impl Socket {
         Ok(())
     }
 
-    /// This datagram socket stopped talking to `old`: its queue is purged, and `old`, if
-    /// it was connected back, learns of it (`ECONNRESET`), as Linux does.
+    /// This unix datagram socket stopped talking to `old`: its queue is purged, and
+    /// `old`, if it was connected back, learns of it (`ECONNRESET`), as Linux does.
     fn dgram_disconnected(&self, old: &Arc<Socket>) {
         let purged = {
             let mut st = self.st.lock();
@@ -891,38 +694,67 @@ impl Socket {
         self.queue.notify_all();
     }
 
-    /// `shutdown(how)`: stops receiving (`SHUT_RD`), sending (`SHUT_WR`) or both; a
-    /// connected stream or seqpacket peer sees the other half.
+    /// Sets (`Some`) or dissolves (`None`) the default destination of a UDP or netlink
+    /// socket.
+    pub(super) fn set_remote(&self, remote: Option<Address>) {
+        self.st.lock().conn = match remote {
+            Some(a) => Conn::Remote(a),
+            None => Conn::None,
+        };
+        self.queue.notify_all();
+    }
+
+    /// `shutdown(how)`: stops receiving (`SHUT_RD`), sending (`SHUT_WR`) or both. A unix
+    /// stream or seqpacket peer sees the other half; a TCP peer only learns that this end
+    /// stopped sending. An unconnected inet socket is `ENOTCONN` (with the halves still
+    /// shut, as on Linux); netlink sockets cannot be shut down (`EOPNOTSUPP`).
     pub fn shutdown(&self, how: i32) -> Result<()> {
+        if self.family == Family::Netlink {
+            return Err(Errno::EOPNOTSUPP);
+        }
         if !(libc::SHUT_RD..=libc::SHUT_RDWR).contains(&how) {
             return Err(Errno::EINVAL);
         }
         let mode = (how + 1) as u8;
-        let peer = {
+        let (peer, unconnected) = {
             let mut st = self.st.lock();
             st.shutdown |= mode;
-            st.peer().cloned()
+            (st.peer().cloned(), matches!(st.conn, Conn::None))
         };
         self.queue.notify_all();
         if let Some(peer) = peer
             && self.kind.connection_oriented()
         {
             let mut peer_mode = 0;
-            if mode & RCV_SHUTDOWN != 0 {
+            if mode & RCV_SHUTDOWN != 0 && !self.tcp() {
                 peer_mode |= SEND_SHUTDOWN;
             }
             if mode & SEND_SHUTDOWN != 0 {
                 peer_mode |= RCV_SHUTDOWN;
             }
-            peer.st.lock().shutdown |= peer_mode;
+            let mut pst = peer.st.lock();
+            pst.shutdown |= peer_mode;
+            if self.tcp() && peer_mode & RCV_SHUTDOWN != 0 {
+                pst.fin = true;
+            }
+            drop(pst);
             peer.queue.notify_all();
+        }
+        if unconnected && self.family.is_inet() {
+            return Err(Errno::ENOTCONN);
         }
         Ok(())
     }
 
-    /// Waits until this socket's charge is below its send buffer (a pending error or a
-    /// send shutdown ends the wait).
-    fn wait_sndbuf(&self, w: &Arc<Waiter>, nonblock: bool, until: Option<Instant>) -> Result<()> {
+    /// Waits until this socket's charge is below `limit` (a pending error or a send
+    /// shutdown ends the wait).
+    fn wait_sndbuf(
+        &self,
+        w: &Arc<Waiter>,
+        nonblock: bool,
+        until: Option<Instant>,
+        limit: usize,
+    ) -> Result<()> {
         let check = || -> Option<Result<()>> {
             let mut st = self.st.lock();
             if let Some(e) = st.err.take() {
@@ -931,7 +763,7 @@ impl Socket {
             if st.shutdown & SEND_SHUTDOWN != 0 {
                 return Some(Err(Errno::EPIPE));
             }
-            (self.wmem.load(Ordering::SeqCst) < st.opts.sndbuf).then_some(Ok(()))
+            (self.wmem.load(Ordering::SeqCst) < limit).then_some(Ok(()))
         };
         loop {
             if let Some(r) = check() {
@@ -955,7 +787,7 @@ impl Socket {
         &self,
         data: Vec<u8>,
         fds: Vec<Arc<OpenFile>>,
-        creds: Cred,
+        creds: Option<Cred>,
         from: Option<Address>,
     ) -> Msg {
         self.wmem.fetch_add(data.len(), Ordering::SeqCst);
@@ -963,7 +795,7 @@ impl Socket {
             data,
             off: 0,
             fds,
-            creds: Some(creds),
+            creds,
             from,
             sender: self.me.clone(),
         }
@@ -972,44 +804,76 @@ impl Socket {
     /// Sends `data` (`send`, `sendto`, `sendmsg`, `write`). Stream sends block until all is
     /// queued (or return what was, when interrupted or nonblocking); datagram and seqpacket
     /// sends queue one message or nothing. `EPIPE` when the peer is gone or shut down (the
-    /// caller raises SIGPIPE for streams), `ENOTCONN` without a destination.
+    /// caller raises SIGPIPE for streams); `ENOTCONN` (unix) or `EPIPE` (TCP) unconnected.
     pub fn send(&self, w: &Arc<Waiter>, data: &[u8], args: SendArgs) -> Result<usize> {
-        match self.kind {
-            SockType::Stream => self.send_stream(w, data, args),
-            SockType::Dgram | SockType::Seqpacket => self.send_dgram(w, data, args),
+        match (self.family, self.kind) {
+            (_, SockType::Stream) => self.send_stream(w, data, args),
+            (Family::Unix, _) => self.send_dgram(w, data, args),
+            (Family::Netlink, _) => netlink::send(self, data, args),
+            _ => inet::send_dgram(self, data, args),
         }
     }
 
     fn send_stream(&self, w: &Arc<Waiter>, data: &[u8], mut args: SendArgs) -> Result<usize> {
-        if args.to.is_some() {
+        let tcp = self.tcp();
+        // TCP ignores a destination; a unix stream refuses one.
+        if args.to.is_some() && !tcp {
             return Err(if self.is_connected() {
                 Errno::EISCONN
             } else {
                 Errno::EOPNOTSUPP
             });
         }
-        let (peer, opts) = {
-            let st = self.st.lock();
-            let peer = st.peer().cloned().ok_or(Errno::ENOTCONN)?;
+        let (peer, opts, limit) = {
+            let mut st = self.st.lock();
+            let Some(peer) = st.peer().cloned() else {
+                if tcp && let Some(e) = st.err.take() {
+                    return Err(e);
+                }
+                return Err(if tcp { Errno::EPIPE } else { Errno::ENOTCONN });
+            };
+            if tcp && let Some(e) = st.err.take() {
+                return Err(e);
+            }
             if st.shutdown & SEND_SHUTDOWN != 0 {
                 return Err(Errno::EPIPE);
             }
-            (peer, st.opts)
+            (peer, st.opts, st.send_limit())
         };
-        let creds = args.creds.unwrap_or_else(|| self.ns.caller().real());
+        let creds = if tcp {
+            None
+        } else {
+            Some(args.creds.unwrap_or_else(|| self.ns.caller().real()))
+        };
         let until = deadline(opts.sndtimeo);
-        let chunk = (opts.sndbuf / 2).saturating_sub(64).clamp(1, STREAM_CHUNK);
+        let chunk = (limit / 2).saturating_sub(64).clamp(1, STREAM_CHUNK);
         let mut sent = 0;
         while sent < data.len() {
-            if let Err(e) = self.wait_sndbuf(w, args.nonblock, until) {
+            if let Err(e) = self.wait_sndbuf(w, args.nonblock, until, limit) {
                 return partial(sent, e);
             }
             let size = (data.len() - sent).min(chunk);
-            let from = self.st.lock().addr.clone();
+            let from = if tcp {
+                None
+            } else {
+                self.st.lock().addr.clone()
+            };
             let fds = std::mem::take(&mut args.fds);
             let msg = self.new_msg(data[sent..sent + size].to_vec(), fds, creds, from);
             let mut pst = peer.st.lock();
-            if pst.dead || pst.shutdown & RCV_SHUTDOWN != 0 {
+            if pst.dead && tcp {
+                // The peer is gone: the bytes go out, and its reset comes back.
+                drop(pst);
+                drop(msg);
+                let mut st = self.st.lock();
+                st.err = Some(Errno::EPIPE);
+                st.shutdown = SHUTDOWN_MASK;
+                st.reset = true;
+                drop(st);
+                self.queue.notify_all();
+                return Ok(data.len());
+            }
+            if pst.dead || (!tcp && pst.shutdown & RCV_SHUTDOWN != 0) {
                 drop(pst);
                 drop(msg);
                 return partial(sent, Errno::EPIPE);
@@ -1022,10 +886,11 @@ impl Socket {
         Ok(sent)
     }
 
-    /// The destination of a datagram: `to`, or the connected peer.
-    fn dgram_target(&self, to: &Option<Arc<Socket>>) -> Result<Arc<Socket>> {
+    /// The destination of a unix datagram: `to`, or the connected peer.
+    fn dgram_target(&self, to: &Option<Target>) -> Result<Arc<Socket>> {
         match to {
-            Some(t) => Ok(t.clone()),
+            Some(Target::Socket(t)) => Ok(t.clone()),
+            Some(Target::Addr(_)) => Err(Errno::EINVAL),
             None => self.st.lock().peer().cloned().ok_or(Errno::ENOTCONN),
         }
     }
@@ -1040,18 +905,18 @@ impl Socket {
         }
         let opts = self.opts();
         if opts.passcred {
-            self.autobind()?;
+            self.autobind_unix()?;
         }
         if data.len() + 32 > opts.sndbuf {
             return Err(Errno::EMSGSIZE);
         }
         self.dgram_target(&args.to)?;
         let until = deadline(opts.sndtimeo);
-        self.wait_sndbuf(w, args.nonblock, until)?;
+        self.wait_sndbuf(w, args.nonblock, until, opts.sndbuf)?;
         let creds = args.creds.unwrap_or_else(|| self.ns.caller().real());
         let from = self.st.lock().addr.clone();
         let fds = std::mem::take(&mut args.fds);
-        let mut msg = Some(self.new_msg(data.to_vec(), fds, creds, from));
+        let mut msg = Some(self.new_msg(data.to_vec(), fds, Some(creds), from));
         enum Verdict {
             Sent,
             Fail(Errno),
@@ -1108,14 +973,30 @@ impl Socket {
         }
     }
 
+    /// Queues a datagram a family delivers (UDP, netlink replies). With `bounded`, it is
+    /// dropped when the queued datagrams already fill `SO_RCVBUF` (one always fits), as
+    /// UDP drops them; returns whether it was queued.
+    pub(super) fn deliver(&self, msg: Msg, bounded: bool) -> bool {
+        let mut st = self.st.lock();
+        if st.dead || (bounded && !st.rx.is_empty() && st.rmem() + msg.len() > st.opts.rcvbuf) {
+            drop(st);
+            drop(msg);
+            return false;
+        }
+        st.push(msg, false);
+        drop(st);
+        self.queue.notify_all();
+        true
+    }
+
     /// Receives into `sink` (`recv`, `recvfrom`, `recvmsg`, `read`). Stream sockets:
-    /// `EINVAL` unless connected; 0 at end of stream. Seqpacket: `ENOTCONN` unless
-    /// connected. Blocks for data unless `nonblock` (`EAGAIN`); a pending error
-    /// (`ECONNRESET`) is reported first.
+    /// `EINVAL` (unix) or `ENOTCONN` (TCP) unless connected; 0 at end of stream.
+    /// Seqpacket: `ENOTCONN` unless connected. Blocks for data unless `nonblock`
+    /// (`EAGAIN`); a pending error (`ECONNRESET`, a UDP `ECONNREFUSED`) is reported first.
     pub fn recv(&self, w: &Arc<Waiter>, sink: &mut dyn Sink, f: RecvFlags) -> Result<Received> {
         match self.kind {
             SockType::Stream => self.recv_stream(w, sink, f),
-            SockType::Dgram | SockType::Seqpacket => self.recv_dgram(w, sink, f),
+            SockType::Dgram | SockType::Seqpacket | SockType::Raw => self.recv_dgram(w, sink, f),
         }
     }
 
@@ -1129,7 +1010,11 @@ impl Socket {
         let opts = {
             let st = self.st.lock();
             if !matches!(st.conn, Conn::Connected(_)) {
-                return Err(Errno::EINVAL);
+                return Err(if self.tcp() {
+                    Errno::ENOTCONN
+                } else {
+                    Errno::EINVAL
+                });
             }
             st.opts
         };
@@ -1153,7 +1038,7 @@ impl Socket {
             let mut st = self.st.lock();
             let idx = if f.peek { peek_at } else { 0 };
             if idx >= st.rx.len() {
-                if copied >= target {
+                if copied >= target || st.fin {
                     break;
                 }
                 if let Some(e) = st.err.take() {
@@ -1231,7 +1116,7 @@ impl Socket {
             return Err(e);
         }
         out.len = copied;
-        if opts.passcred {
+        if opts.passcred && self.family == Family::Unix {
             out.creds = Some(writer.flatten().unwrap_or(Cred::NOBODY));
         }
         Ok(out)
@@ -1241,6 +1126,7 @@ impl Socket {
         if self.kind == SockType::Seqpacket && !self.is_connected() {
             return Err(Errno::ENOTCONN);
         }
+        let unix = self.family == Family::Unix;
         let until = deadline(self.opts().rcvtimeo);
         let (mut msg, passcred, waiters) = loop {
             {
@@ -1248,7 +1134,7 @@ impl Socket {
                 if let Some(e) = st.err.take() {
                     return Err(e);
                 }
-                let passcred = st.opts.passcred;
+                let passcred = st.opts.passcred && unix;
                 if f.peek
                     && let Some(m) = st.rx.front()
                 {
@@ -1269,8 +1155,12 @@ impl Socket {
                     st.rx_bytes -= m.len();
                     break (m, passcred, std::mem::take(&mut st.room_waiters));
                 }
-                if st.shutdown & RCV_SHUTDOWN != 0 {
-                    return Ok(Received::default());
+                // A blocking UDP read waits out a read shutdown, as Linux's does not look.
+                if st.shutdown & RCV_SHUTDOWN != 0 && (unix || f.nonblock) {
+                    if unix {
+                        return Ok(Received::default());
+                    }
+                    return Err(Errno::EAGAIN);
                 }
             }
             if f.nonblock {
@@ -1278,7 +1168,7 @@ impl Socket {
             }
             sleep(w, &[&self.queue], until, || {
                 let st = self.st.lock();
-                st.rx.is_empty() && st.err.is_none() && st.shutdown & RCV_SHUTDOWN == 0
+                st.rx.is_empty() && st.err.is_none() && (st.shutdown & RCV_SHUTDOWN == 0 || !unix)
             })?;
         };
         wake_all(waiters);
@@ -1295,7 +1185,8 @@ impl Socket {
         })
     }
 
-    /// Readiness, as Linux's `unix_poll` (streams) and `unix_dgram_poll` compute it.
+    /// Readiness, as Linux's `unix_poll`, `unix_dgram_poll`, `tcp_poll` and
+    /// `datagram_poll` compute it.
     pub fn poll(&self, events: PollEvents) -> PollEvents {
         let st = self.st.lock();
         let mut mask = 0;
@@ -1318,7 +1209,12 @@ impl Socket {
         if self.kind.connection_oriented() && matches!(st.conn, Conn::None) {
             mask |= libc::POLLHUP;
         }
-        let mut writable = !listening && self.wmem.load(Ordering::SeqCst) * 4 <= st.opts.sndbuf;
+        let limit = if self.kind == SockType::Stream {
+            st.send_limit()
+        } else {
+            st.opts.sndbuf
+        };
+        let mut writable = !listening && self.wmem.load(Ordering::SeqCst) * 4 <= limit;
         let peer = st.peer().cloned();
         drop(st);
         let wants_out = events & (libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND) != 0;
@@ -1349,38 +1245,47 @@ impl Socket {
         let st = self.st.lock();
         match (&st.conn, self.kind) {
             (Conn::Listening { .. }, _) => Err(Errno::EINVAL),
-            (_, SockType::Dgram) => Ok(st.rx.front().map_or(0, Msg::len)),
+            (_, SockType::Dgram | SockType::Raw) => Ok(st.rx.front().map_or(0, Msg::len)),
             _ => Ok(st.rx_bytes),
         }
     }
 
-    /// The socket lost its last file (or, never accepted, its listener): its peer is shut
-    /// down (with `ECONNRESET` pending if data was left unread here), its name freed, its
-    /// queue and pending connections dropped.
+    /// The socket lost its last file (or, never accepted, its listener): its name is
+    /// freed, its queue and pending connections dropped, and its peer told. A unix peer is
+    /// shut down; a TCP peer reads end of file. Either is reset (`ECONNRESET`) if data
+    /// was left unread here, the connection was never accepted, or (TCP) `SO_LINGER` was
+    /// on with a zero timeout.
     fn release(&self, never_accepted: bool) {
-        let (conn, key, purged, waiters) = {
+        let (conn, binding, purged, waiters, linger) = {
             let mut st = self.st.lock();
             st.dead = true;
             st.shutdown = SHUTDOWN_MASK;
             st.rx_bytes = 0;
             (
                 std::mem::take(&mut st.conn),
-                st.key.take(),
+                st.binding.take(),
                 std::mem::take(&mut st.rx),
                 std::mem::take(&mut st.room_waiters),
+                st.opts.linger,
             )
         };
-        if let Some(key) = key {
-            self.ns.unregister(&key, self);
-        }
+        drop(binding);
         self.queue.notify_all();
         match conn {
             Conn::Connected(peer) => {
                 if self.kind.connection_oriented() {
-                    let mut pst = peer.st.lock();
-                    pst.shutdown = SHUTDOWN_MASK;
-                    if !purged.is_empty() || never_accepted {
-                        pst.err = Some(Errno::ECONNRESET);
+                    let reset =
+                        !purged.is_empty() || never_accepted || (self.tcp() && linger == (true, 0));
+                    if reset {
+                        peer.reset();
+                    } else {
+                        let mut pst = peer.st.lock();
+                        if self.tcp() {
+                            pst.shutdown |= RCV_SHUTDOWN;
+                            pst.fin = true;
+                        } else {
+                            pst.shutdown = SHUTDOWN_MASK;
+                        }
                     }
                 }
                 peer.queue.notify_all();
@@ -1390,10 +1295,54 @@ impl Socket {
                     sock.release(true);
                 }
             }
-            Conn::None => {}
+            Conn::Remote(_) | Conn::None => {}
         }
         wake_all(waiters);
         drop(purged);
+    }
+}
+
+impl Socket {
+    /// The peer reset the connection: both halves shut, `ECONNRESET` pending (`EPIPE`
+    /// after the peer's FIN, in close-wait, as Linux's `tcp_reset`).
+    fn reset(&self) {
+        let mut st = self.st.lock();
+        st.shutdown = SHUTDOWN_MASK;
+        st.err = Some(if st.fin {
+            Errno::EPIPE
+        } else {
+            Errno::ECONNRESET
+        });
+        st.reset = true;
+        drop(st);
+        self.queue.notify_all();
+    }
+
+    /// TCP `connect(AF_UNSPEC)`: drops the connection (resetting the peer) or stops
+    /// listening (resetting the connections not accepted), and leaves the socket
+    /// unconnected, ready to connect or listen again.
+    pub(super) fn abort(&self) {
+        let (conn, purged) = {
+            let mut st = self.st.lock();
+            st.shutdown = 0;
+            st.err = None;
+            st.fin = false;
+            st.reset = false;
+            st.connecting = false;
+            st.rx_bytes = 0;
+            (std::mem::take(&mut st.conn), std::mem::take(&mut st.rx))
+        };
+        match conn {
+            Conn::Connected(peer) => peer.reset(),
+            Conn::Listening { backlog, .. } => {
+                for sock in backlog {
+                    sock.release(true);
+                }
+            }
+            Conn::Remote(_) | Conn::None => {}
+        }
+        drop(purged);
+        self.queue.notify_all();
     }
 }
 
@@ -1403,17 +1352,20 @@ pub struct SocketFile {
 }
 
 impl SocketFile {
-    /// A new unconnected socket of type `kind` in namespace `ns`.
-    pub fn new(ns: &Arc<Namespace>, kind: SockType) -> SocketFile {
+    /// A new unconnected socket of `family` and type `kind` in namespace `ns`.
+    pub fn new(ns: &Arc<Namespace>, family: Family, kind: SockType) -> SocketFile {
         SocketFile {
-            sock: Socket::alloc(ns, kind),
+            sock: Socket::alloc(ns, family, kind),
         }
     }
 
-    /// Two sockets connected to each other (`socketpair`); each reports the caller as
-    /// its peer's creator.
+    /// Two unix sockets connected to each other (`socketpair`); each reports the caller
+    /// as its peer's creator.
     pub fn pair(ns: &Arc<Namespace>, kind: SockType) -> (SocketFile, SocketFile) {
-        let (a, b) = (Socket::alloc(ns, kind), Socket::alloc(ns, kind));
+        let (a, b) = (
+            Socket::alloc(ns, Family::Unix, kind),
+            Socket::alloc(ns, Family::Unix, kind),
+        );
         let cred = Some(ns.caller().effective());
         {
             let (mut sa, mut sb) = lock2(&a, &b);
@@ -1482,9 +1434,10 @@ impl FileOps for SocketFile {
         Some(format!("socket:[{}]", self.sock.ino))
     }
 }
-
 #[cfg(test)]
 mod tests {
+    use super::super::unix::{self, Key, UnixAddr};
+    use super::super::{Caller, DEFAULT_BUF, Target};
     use super::*;
     use std::time::Duration;
 
@@ -1532,12 +1485,17 @@ mod tests {
 
     /// A listener bound to abstract `name`, and a client connected to it.
     fn connected(ns: &Arc<Namespace>, kind: SockType, name: &[u8]) -> (SocketFile, SocketFile) {
-        let l = SocketFile::new(ns, kind);
-        l.sock.bind_abstract(name.to_vec()).unwrap();
+        let l = SocketFile::new(ns, Family::Unix, kind);
+        unix::bind_abstract(&l.sock, name.to_vec()).unwrap();
         l.sock.listen(4).unwrap();
-        let c = SocketFile::new(ns, kind);
-        let target = ns.lookup(&Key::Abstract(name.to_vec()), kind).unwrap();
-        c.sock.connect(&Waiter::new(), Some(&target), true).unwrap();
+        let c = SocketFile::new(ns, Family::Unix, kind);
+        let target = ns
+            .unix()
+            .lookup(&Key::Abstract(name.to_vec()), kind)
+            .unwrap();
+        c.sock
+            .connect(&Waiter::new(), Some(Target::Socket(target.clone())), true)
+            .unwrap();
         (l, c)
     }
 
@@ -1691,10 +1649,13 @@ mod tests {
         send(&s, b"reply").unwrap();
         assert_eq!(recv(&c, 64, nb()).unwrap().0, b"reply");
         // Names: the server end shares the listener's, the client has none.
-        assert_eq!(s.sock.name(), Some(Address::Abstract(b"srv".to_vec())));
+        assert_eq!(
+            s.sock.name(),
+            Some(Address::Unix(UnixAddr::Abstract(b"srv".to_vec())))
+        );
         assert_eq!(
             c.sock.peer_name().unwrap(),
-            Some(Address::Abstract(b"srv".to_vec()))
+            Some(Address::Unix(UnixAddr::Abstract(b"srv".to_vec())))
         );
         assert_eq!(s.sock.peer_name().unwrap(), None);
         assert_eq!(c.sock.name(), None);
@@ -1702,15 +1663,17 @@ mod tests {
         assert_eq!(s.sock.peer_cred(), Some(caller().effective()));
         // Connected already; and a second bind of the name is refused.
         let target = ns
+            .unix()
             .lookup(&Key::Abstract(b"srv".to_vec()), SockType::Stream)
             .unwrap();
         assert_eq!(
-            c.sock.connect(&Waiter::new(), Some(&target), true),
+            c.sock
+                .connect(&Waiter::new(), Some(Target::Socket(target.clone())), true),
             Err(Errno::EISCONN)
         );
-        let other = SocketFile::new(&ns, SockType::Stream);
+        let other = SocketFile::new(&ns, Family::Unix, SockType::Stream);
         assert_eq!(
-            other.sock.bind_abstract(b"srv".to_vec()),
+            unix::bind_abstract(&other.sock, b"srv".to_vec()),
             Err(Errno::EADDRINUSE)
         );
         // Closing the listener frees the name.
@@ -1718,10 +1681,10 @@ mod tests {
         drop(target);
         let key = Key::Abstract(b"srv".to_vec());
         assert_eq!(
-            ns.lookup(&key, SockType::Stream).err(),
+            ns.unix().lookup(&key, SockType::Stream).err(),
             Some(Errno::ECONNREFUSED)
         );
-        other.sock.bind_abstract(b"srv".to_vec()).unwrap();
+        unix::bind_abstract(&other.sock, b"srv".to_vec()).unwrap();
     }
 
     #[test]
@@ -1729,25 +1692,26 @@ mod tests {
         let ns = ns();
         let key = Key::Abstract(b"nobody".to_vec());
         assert_eq!(
-            ns.lookup(&key, SockType::Stream).err(),
+            ns.unix().lookup(&key, SockType::Stream).err(),
             Some(Errno::ECONNREFUSED)
         );
         // Bound but not listening: refused; wrong type: EPROTOTYPE.
-        let s = SocketFile::new(&ns, SockType::Stream);
-        s.sock.bind_abstract(b"nobody".to_vec()).unwrap();
-        let c = SocketFile::new(&ns, SockType::Stream);
-        let target = ns.lookup(&key, SockType::Stream).unwrap();
+        let s = SocketFile::new(&ns, Family::Unix, SockType::Stream);
+        unix::bind_abstract(&s.sock, b"nobody".to_vec()).unwrap();
+        let c = SocketFile::new(&ns, Family::Unix, SockType::Stream);
+        let target = ns.unix().lookup(&key, SockType::Stream).unwrap();
         assert_eq!(
-            c.sock.connect(&Waiter::new(), Some(&target), true),
+            c.sock
+                .connect(&Waiter::new(), Some(Target::Socket(target.clone())), true),
             Err(Errno::ECONNREFUSED)
         );
         assert_eq!(
-            ns.lookup(&key, SockType::Dgram).err(),
+            ns.unix().lookup(&key, SockType::Dgram).err(),
             Some(Errno::EPROTOTYPE)
         );
         // listen needs a name; datagram sockets cannot listen.
         assert_eq!(c.sock.listen(1), Err(Errno::EINVAL));
-        let d = SocketFile::new(&ns, SockType::Dgram);
+        let d = SocketFile::new(&ns, Family::Unix, SockType::Dgram);
         assert_eq!(d.sock.listen(1), Err(Errno::EOPNOTSUPP));
         // Unconnected streams: no reads or writes.
         assert_eq!(send(&c, b"x"), Err(Errno::ENOTCONN));
@@ -1761,20 +1725,22 @@ mod tests {
     #[test]
     fn full_backlog_and_closed_listener() {
         let ns = ns();
-        let l = SocketFile::new(&ns, SockType::Stream);
-        l.sock.bind_abstract(b"tiny".to_vec()).unwrap();
+        let l = SocketFile::new(&ns, Family::Unix, SockType::Stream);
+        unix::bind_abstract(&l.sock, b"tiny".to_vec()).unwrap();
         l.sock.listen(0).unwrap();
         let target = ns
+            .unix()
             .lookup(&Key::Abstract(b"tiny".to_vec()), SockType::Stream)
             .unwrap();
         // Backlog 0 still holds one connection, as on Linux.
-        let c1 = SocketFile::new(&ns, SockType::Stream);
+        let c1 = SocketFile::new(&ns, Family::Unix, SockType::Stream);
         c1.sock
-            .connect(&Waiter::new(), Some(&target), true)
+            .connect(&Waiter::new(), Some(Target::Socket(target.clone())), true)
             .unwrap();
-        let c2 = SocketFile::new(&ns, SockType::Stream);
+        let c2 = SocketFile::new(&ns, Family::Unix, SockType::Stream);
         assert_eq!(
-            c2.sock.connect(&Waiter::new(), Some(&target), true),
+            c2.sock
+                .connect(&Waiter::new(), Some(Target::Socket(target.clone())), true),
             Err(Errno::EAGAIN)
         );
         // The listener goes away before accepting: the client is reset.
@@ -1812,15 +1778,16 @@ mod tests {
     #[test]
     fn unconnected_datagram_queue_is_bounded() {
         let ns = ns();
-        let server = SocketFile::new(&ns, SockType::Dgram);
-        server.sock.bind_abstract(b"dg".to_vec()).unwrap();
-        let client = SocketFile::new(&ns, SockType::Dgram);
-        client.sock.bind_abstract(b"dgc".to_vec()).unwrap();
+        let server = SocketFile::new(&ns, Family::Unix, SockType::Dgram);
+        unix::bind_abstract(&server.sock, b"dg".to_vec()).unwrap();
+        let client = SocketFile::new(&ns, Family::Unix, SockType::Dgram);
+        unix::bind_abstract(&client.sock, b"dgc".to_vec()).unwrap();
         let to = ns
+            .unix()
             .lookup(&Key::Abstract(b"dg".to_vec()), SockType::Dgram)
             .unwrap();
         let args = || SendArgs {
-            to: Some(to.clone()),
+            to: Some(Target::Socket(to.clone())),
             nonblock: true,
             ..SendArgs::default()
         };
@@ -1832,17 +1799,24 @@ mod tests {
             Err(Errno::EAGAIN)
         );
         let (_, got) = recv(&server, 8, nb()).unwrap();
-        assert_eq!(got.from, Some(Address::Abstract(b"dgc".to_vec())));
+        assert_eq!(
+            got.from,
+            Some(Address::Unix(UnixAddr::Abstract(b"dgc".to_vec())))
+        );
         client.sock.send(&Waiter::new(), b"m", args()).unwrap();
         // A connected socket not connected back may not send.
-        let third = SocketFile::new(&ns, SockType::Dgram);
-        third.sock.connect(&Waiter::new(), Some(&to), true).unwrap();
+        let third = SocketFile::new(&ns, Family::Unix, SockType::Dgram);
+        third
+            .sock
+            .connect(&Waiter::new(), Some(Target::Socket(to.clone())), true)
+            .unwrap();
         let back = ns
+            .unix()
             .lookup(&Key::Abstract(b"dgc".to_vec()), SockType::Dgram)
             .unwrap();
         server
             .sock
-            .connect(&Waiter::new(), Some(&back), true)
+            .connect(&Waiter::new(), Some(Target::Socket(back.clone())), true)
             .unwrap();
         assert_eq!(send(&third, b"x"), Err(Errno::EPERM));
     }
@@ -1903,18 +1877,19 @@ mod tests {
     #[test]
     fn blocked_accept_wakes_on_connect() {
         let ns = ns();
-        let l = SocketFile::new(&ns, SockType::Seqpacket);
-        l.sock.bind_abstract(b"wake".to_vec()).unwrap();
+        let l = SocketFile::new(&ns, Family::Unix, SockType::Seqpacket);
+        unix::bind_abstract(&l.sock, b"wake".to_vec()).unwrap();
         l.sock.listen(8).unwrap();
         let ns2 = ns.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            let c = SocketFile::new(&ns2, SockType::Seqpacket);
+            let c = SocketFile::new(&ns2, Family::Unix, SockType::Seqpacket);
             let target = ns2
+                .unix()
                 .lookup(&Key::Abstract(b"wake".to_vec()), SockType::Seqpacket)
                 .unwrap();
             c.sock
-                .connect(&Waiter::new(), Some(&target), false)
+                .connect(&Waiter::new(), Some(Target::Socket(target.clone())), false)
                 .unwrap();
             c.write(&Waiter::new(), b"packet one", false).unwrap();
             c
@@ -1931,20 +1906,25 @@ mod tests {
     #[test]
     fn autobind_names_are_abstract_and_distinct() {
         let ns = ns();
-        let a = SocketFile::new(&ns, SockType::Dgram);
-        let b = SocketFile::new(&ns, SockType::Dgram);
-        a.sock.autobind().unwrap();
-        b.sock.autobind().unwrap();
-        let (Some(Address::Abstract(x)), Some(Address::Abstract(y))) =
-            (a.sock.name(), b.sock.name())
+        let a = SocketFile::new(&ns, Family::Unix, SockType::Dgram);
+        let b = SocketFile::new(&ns, Family::Unix, SockType::Dgram);
+        unix::autobind(&a.sock).unwrap();
+        unix::autobind(&b.sock).unwrap();
+        let (
+            Some(Address::Unix(UnixAddr::Abstract(x))),
+            Some(Address::Unix(UnixAddr::Abstract(y))),
+        ) = (a.sock.name(), b.sock.name())
         else {
             panic!("autobind gives abstract names");
         };
         assert_eq!((x.len(), y.len()), (5, 5));
         assert_ne!(x, y);
-        assert_eq!(a.sock.bind_abstract(b"again".to_vec()), Err(Errno::EINVAL));
         assert_eq!(
-            Address::Abstract(x).to_sockaddr().len(),
+            unix::bind_abstract(&a.sock, b"again".to_vec()),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            UnixAddr::Abstract(x).sockaddr().len(),
             8,
             "family, NUL and five hex digits"
         );
