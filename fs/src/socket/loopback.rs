@@ -175,10 +175,7 @@ mod tests {
             ifreq(libc::SIOCGIFINDEX, family, &mut r).unwrap();
             assert_eq!(r[16], 1);
             let mut r = ifr(b"eth0");
-            assert_eq!(
-                ifreq(libc::SIOCGIFMTU, family, &mut r),
-                Err(Errno::ENODEV)
-            );
+            assert_eq!(ifreq(libc::SIOCGIFMTU, family, &mut r), Err(Errno::ENODEV));
         }
         let mut r = ifr(b"");
         r[16] = 1;
