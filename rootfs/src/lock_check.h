@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* The child the current test started, for who(). */
@@ -169,6 +171,30 @@ static inline void other_cmd(const char *label, int fd, int cmd, short type, off
 static inline void other(const char *label, int fd, short type, off_t start, off_t len)
 {
 	other_cmd(label, fd, F_SETLK, type, start, len);
+}
+
+/*
+ * Whether /proc/locks lists `CLASS ADVISORY  KIND PID MAJ:MIN:INO START END`
+ * for fd's file and this process (the line's ordinal number aside).
+ */
+static inline int proc_locks_has(int fd, const char *class_kind, const char *range)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return 0;
+	char want[200], line[400];
+	snprintf(want, sizeof want, "%s %d %02x:%02x:%llu %s\n", class_kind, getpid(),
+		 major(st.st_dev), minor(st.st_dev), (unsigned long long)st.st_ino, range);
+	FILE *f = fopen("/proc/locks", "r");
+	int found = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		char *p = strchr(line, ' ');
+		if (p && strcmp(p + 1, want) == 0)
+			found = 1;
+	}
+	if (f)
+		fclose(f);
+	return found;
 }
 
 #endif

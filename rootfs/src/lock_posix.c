@@ -411,22 +411,8 @@ static void lockf_calls(void)
 static void proc_locks(void)
 {
 	int fd = openf(path, O_RDWR);
-	struct stat st;
-	fstat(fd, &st);
 	R("lock [10,20)", lk(fd, F_SETLK, F_WRLCK, SEEK_SET, 10, 10));
-	char want[200], line[400];
-	snprintf(want, sizeof want, "POSIX  ADVISORY  WRITE %d %02x:%02x:%llu 10 19\n", getpid(), major(st.st_dev),
-		 minor(st.st_dev), (unsigned long long)st.st_ino);
-	FILE *f = fopen("/proc/locks", "r");
-	int found = 0;
-	while (f && fgets(line, sizeof line, f)) {
-		char *p = strchr(line, ' ');
-		if (p && strcmp(p + 1, want) == 0)
-			found = 1;
-	}
-	if (f)
-		fclose(f);
-	fact("/proc/locks has the lock", found);
+	fact("/proc/locks has the lock", proc_locks_has(fd, "POSIX  ADVISORY  WRITE", "10 19"));
 	close(fd);
 }
 

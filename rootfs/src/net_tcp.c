@@ -26,6 +26,7 @@
  * that differs between runs. Exit status 0 only if all passed.
  */
 #define _GNU_SOURCE
+#include "check.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -47,61 +48,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static int checks, failures;
 static volatile sig_atomic_t sigpipes;
-
-static void check(const char *name, int ok, const char *what)
-{
-	checks++;
-	if (ok) {
-		printf("%s: ok\n", name);
-	} else {
-		failures++;
-		const char *e = errno ? strerrorname_np(errno) : "0";
-		printf("%s: FAIL (%s, errno %s)\n", name, what, e ? e : "?");
-	}
-	fflush(stdout);
-}
-
-#define CHECK(name, cond) check(name, (cond), #cond)
-/* A call that must fail with errno E. */
-#define CHECK_ERR(name, call, E)                                              \
-	do {                                                                  \
-		errno = 0;                                                    \
-		long r_ = (long)(call);                                       \
-		check(name, r_ == -1 && errno == (E), #call " fails with " #E); \
-	} while (0)
 
 static void on_sigpipe(int sig)
 {
 	(void)sig;
 	sigpipes++;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static pid_t xfork(void)
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(2);
-	}
-	return pid;
-}
-
-static int child_status(pid_t pid)
-{
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /* A loopback address of family, with port. */
@@ -660,6 +612,5 @@ int main(void)
 	closing();
 	errors();
 	options();
-	printf("%d checks, %d failed\n", checks, failures);
-	return failures != 0;
+	return summary();
 }

@@ -584,6 +584,30 @@ pub fn check_guest(
     });
 }
 
+/// [`check_guest`] for a guest that reads nothing, must exit 0 and takes one argument: a
+/// fresh, empty work directory, made again before each run. Panics with the failures.
+pub fn check_guest_in_scratch(name: &str) {
+    let scratch = Scratch::new(name);
+    let dir = scratch.join("work");
+    let arg = dir.display().to_string();
+    let mut failures = Failures::new();
+    check_guest(&mut failures, name, &[&arg], b"", 0, &mut || {
+        remove_tree(&dir);
+        std::fs::create_dir(&dir).expect("create work dir");
+    });
+    failures.finish(name);
+}
+
+/// The host's python3, which the tests of Debian programs run (natively and as a guest).
+pub fn python3() -> &'static str {
+    const PYTHON: &str = "/usr/bin/python3";
+    assert!(
+        Path::new(PYTHON).is_file(),
+        "{PYTHON} is missing (the Debian tests need it)"
+    );
+    PYTHON
+}
+
 /// [`check_guest`] for a guest that reads nothing and must exit 0, with `timeout` for
 /// each run (so a guest that hangs under sentry costs seconds, not the default).
 pub fn check_guest_within(failures: &mut Failures, name: &str, args: &[&str], timeout: Duration) {

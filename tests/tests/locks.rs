@@ -12,45 +12,23 @@
 
 use std::time::Duration;
 use tests::{
-    Background, Compare, Failures, Invocation, Scratch, check_guest, check_same, remove_tree,
-    sentry_command,
+    Background, Compare, Failures, Invocation, Scratch, check_guest_in_scratch, check_same,
+    python3, sentry_command,
 };
-
-fn lock_guest(name: &str) {
-    let scratch = Scratch::new(name);
-    let dir = scratch.join("work");
-    let arg = dir.display().to_string();
-    let mut failures = Failures::new();
-    check_guest(&mut failures, name, &[&arg], b"", 0, &mut || {
-        remove_tree(&dir);
-        std::fs::create_dir(&dir).expect("create work dir");
-    });
-    failures.finish(name);
-}
 
 #[test]
 fn posix_record_locks() {
-    lock_guest("lock_posix");
+    check_guest_in_scratch("lock_posix");
 }
 
 #[test]
 fn open_file_description_locks() {
-    lock_guest("lock_ofd");
+    check_guest_in_scratch("lock_ofd");
 }
 
 #[test]
 fn flock_locks() {
-    lock_guest("lock_flock");
-}
-
-const PYTHON: &str = "/usr/bin/python3";
-
-fn python() -> &'static str {
-    assert!(
-        std::path::Path::new(PYTHON).is_file(),
-        "{PYTHON} is missing (the Debian tests need it too)"
-    );
-    PYTHON
+    check_guest_in_scratch("lock_flock");
 }
 
 /// Four processes each insert 250 rows, one transaction per row (`BEGIN IMMEDIATE`, so
@@ -102,7 +80,7 @@ for mode in ("delete", "wal"):
 fn sqlite_concurrent_writers_lose_no_rows() {
     let scratch = Scratch::new("locks-sqlite");
     let dir = scratch.path().display().to_string();
-    let inv = Invocation::new(python()).args(&["-c", SQLITE_WRITERS, &dir]);
+    let inv = Invocation::new(python3()).args(&["-c", SQLITE_WRITERS, &dir]);
     let mut failures = Failures::new();
     failures.check(check_same(
         "sqlite3 writers",
@@ -166,7 +144,7 @@ fn sandbox_locks_never_lock_the_host_file() {
     std::fs::write(&file, b"data").expect("create the file");
     let dir = scratch.path().display().to_string();
     let file_arg = file.display().to_string();
-    let inv = Invocation::new(python());
+    let inv = Invocation::new(python3());
     let bind = format!("{dir}:{dir}:rw");
     let mut guest = Background::spawn(sentry_command(
         &inv,
@@ -174,7 +152,7 @@ fn sandbox_locks_never_lock_the_host_file() {
             "--clear-env",
             "--bind",
             &bind,
-            PYTHON,
+            python3(),
             "-c",
             HOLD_LOCKS,
             &file_arg,

@@ -4,24 +4,11 @@
 //! vmsplice; openat2; pidfds and kcmp. The guests print results and errno names only, so
 //! the host kernel's own answers are the reference.
 
-use tests::{Failures, Scratch, check_guest, remove_tree};
-
-/// Runs guest `name` with a fresh, empty work directory as its argument.
-fn check_in_scratch(name: &str) {
-    let scratch = Scratch::new(name);
-    let dir = scratch.join("work");
-    let arg = dir.display().to_string();
-    let mut failures = Failures::new();
-    check_guest(&mut failures, name, &[&arg], b"", 0, &mut || {
-        remove_tree(&dir);
-        std::fs::create_dir(&dir).expect("create work dir");
-    });
-    failures.finish(name);
-}
+use tests::{Failures, check_guest, check_guest_in_scratch};
 
 #[test]
 fn getdents_and_extended_attributes() {
-    check_in_scratch("sys_dirents_xattr");
+    check_guest_in_scratch("sys_dirents_xattr");
 }
 
 #[test]
@@ -40,10 +27,10 @@ fn sendmmsg_and_recvmmsg() {
 
 #[test]
 fn splice_tee_and_vmsplice() {
-    check_in_scratch("sys_splice");
+    check_guest_in_scratch("sys_splice");
 }
 
 #[test]
 fn openat2_resolve_rules() {
-    check_in_scratch("sys_openat2");
+    check_guest_in_scratch("sys_openat2");
 }

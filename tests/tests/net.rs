@@ -10,17 +10,7 @@
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
-use tests::{Background, Failures, Invocation, check_guest, run_sentry, sentry_command};
-
-const PYTHON: &str = "/usr/bin/python3";
-
-fn python() -> &'static str {
-    assert!(
-        std::path::Path::new(PYTHON).is_file(),
-        "{PYTHON} is missing (the Debian tests need it too)"
-    );
-    PYTHON
-}
+use tests::{Background, Failures, Invocation, check_guest, python3, run_sentry, sentry_command};
 
 #[test]
 fn tcp_over_loopback_matches_linux() {
@@ -41,8 +31,8 @@ fn guest_listener_is_not_reachable_from_the_host() {
                   s.settimeout(2)\n\
                   try:\n    s.accept()\n    print('accepted')\n\
                   except socket.timeout:\n    print('nobody came')\n";
-    let inv = Invocation::new(python());
-    let mut guest = Background::spawn(sentry_command(&inv, &[python(), "-c", script]));
+    let inv = Invocation::new(python3());
+    let mut guest = Background::spawn(sentry_command(&inv, &[python3(), "-c", script]));
     let lines = guest.stdout_lines();
     let port: u16 = lines
         .recv_timeout(Duration::from_secs(20))
@@ -76,7 +66,7 @@ fn host_listener_is_not_reachable_from_the_guest() {
          try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n    print('connected')\n\
          except ConnectionRefusedError:\n    print('refused')\n"
     );
-    let out = run_sentry(&Invocation::new(python()).args(&["-c", &script]));
+    let out = run_sentry(&Invocation::new(python3()).args(&["-c", &script]));
     assert_eq!(
         (out.status, out.stdout_str().as_str()),
         (0, "refused\n"),
@@ -147,5 +137,5 @@ fn python_udp_and_http_over_loopback() {
                   threading.Thread(target=srv.serve_forever, daemon=True).start()\n\
                   r = urllib.request.urlopen('http://127.0.0.1:%d/' % srv.server_port)\n\
                   print(r.status, b'Directory listing' in r.read())\n";
-    same_as_loopback_only_host(&[python(), "-c", script]);
+    same_as_loopback_only_host(&[python3(), "-c", script]);
 }
