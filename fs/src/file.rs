@@ -49,6 +49,11 @@ pub trait FileOps: Send + Sync {
     fn pwrite(&self, _buf: &[u8], _off: u64) -> Result<usize> {
         Err(Errno::ESPIPE)
     }
+    /// Writes back stores of a shared mapping at `off`: a `pwrite` that is not a
+    /// `write(2)`, so that seals against writes (memfds) do not refuse it.
+    fn store(&self, buf: &[u8], off: u64) -> Result<usize> {
+        self.pwrite(buf, off)
+    }
     /// Moves the offset (`lseek`).
     fn seek(&self, _off: i64, _whence: i32) -> Result<u64> {
         Err(Errno::ESPIPE)

@@ -8,6 +8,7 @@
 //! - [`pipe`], [`eventfd`], [`epoll`]: sentry-side files with their own blocking rules.
 //! - [`wait`]: wait queues and the interruptible [`Waiter`] every blocking call takes.
 //! - [`xattr`]: extended attributes of in-memory objects.
+//! - [`memfd`]: memfds and their seals.
 //! - [`lock`]: advisory file locks (POSIX, OFD and `flock`), the sandbox's lock table.
 //! - [`notify`]: inotify watches and the events the VFS operations raise.
 //!
@@ -22,6 +23,7 @@ pub mod file;
 pub mod host;
 pub mod inode;
 pub mod lock;
+pub mod memfd;
 pub mod notify;
 pub mod overlay;
 pub mod pipe;

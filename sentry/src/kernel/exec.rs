@@ -17,11 +17,13 @@ impl mm::FileSource for FileData {
     fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         self.0.ops.read_for_map(buf, off)
     }
+    /// Open for writing, and not a memfd sealed against writes (whose shared mappings
+    /// cannot become writable).
     fn writable(&self) -> bool {
-        self.0.writable()
+        self.0.writable() && !fs::memfd::Memfd::of(&self.0).is_some_and(|m| m.write_sealed())
     }
     fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
-        self.0.ops.pwrite(buf, off)
+        self.0.ops.store(buf, off)
     }
     fn size(&self) -> Result<u64, Errno> {
         Ok(self.0.ops.stat()?.size as u64)

@@ -747,12 +747,21 @@ pub fn chmod(task: &mut Task) -> SysResult {
 
 /// `fchmod(fd, mode)`.
 pub fn fchmod(task: &mut Task) -> SysResult {
-    let d = task
-        .file(task.arg(0) as i32)?
-        .dentry
-        .clone()
-        .ok_or(Errno::EBADF)?;
-    set_attr(&d, SetAttr::Mode(task.arg(1) as u32))
+    fd_set_attr(task, SetAttr::Mode(task.arg(1) as u32))
+}
+
+/// Changes the attributes of the file at fd argument 0: through its dentry, or for a
+/// memfd (which has none) through the memfd, which checks its seals.
+fn fd_set_attr(task: &Task, attr: SetAttr) -> SysResult {
+    let file = task.file(task.arg(0) as i32)?;
+    match (&file.dentry, fs::memfd::Memfd::of(&file)) {
+        (Some(d), _) => set_attr(d, attr),
+        (None, Some(memfd)) => {
+            memfd.setattr(attr)?;
+            Ok(0)
+        }
+        (None, None) => Err(Errno::EBADF.into()),
+    }
 }
 
 /// `fchmodat(dirfd, path, mode)`.
@@ -799,12 +808,7 @@ pub fn lchown(task: &mut Task) -> SysResult {
 
 /// `fchown(fd, uid, gid)`.
 pub fn fchown(task: &mut Task) -> SysResult {
-    let d = task
-        .file(task.arg(0) as i32)?
-        .dentry
-        .clone()
-        .ok_or(Errno::EBADF)?;
-    set_attr(&d, owner(task, 1, 2))
+    fd_set_attr(task, owner(task, 1, 2))
 }
 
 /// `fchownat(dirfd, path, uid, gid, flags)`.

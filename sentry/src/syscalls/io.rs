@@ -7,6 +7,7 @@ use crate::errno::{SysErr, SysResult};
 use crate::kernel::sigframe::SigInfo;
 use crate::kernel::task::Task;
 use fs::OpenFile;
+use fs::memfd::Memfd;
 use nix::errno::Errno;
 use std::sync::Arc;
 
@@ -599,6 +600,14 @@ pub fn fcntl(task: &mut Task) -> SysResult {
             super::lock::fcntl(task, fd, entry.file, cmd, arg)
         }
         libc::F_GETOWN | libc::F_SETOWN | F_GETSIG | F_SETSIG => Ok(0),
+        libc::F_GET_SEALS => Ok(u64::from(
+            Memfd::of(&entry.file).ok_or(Errno::EINVAL)?.seals(),
+        )),
+        libc::F_ADD_SEALS => {
+            let memfd = Memfd::of(&entry.file).ok_or(Errno::EINVAL)?;
+            memfd.add_seals(&entry.file, arg as u32)?;
+            Ok(0)
+        }
         libc::F_GETPIPE_SZ => Ok(entry.file.ops.pipe_end().ok_or(Errno::EBADF)?.capacity() as u64),
         libc::F_SETPIPE_SZ => Ok(entry
             .file
@@ -606,7 +615,6 @@ pub fn fcntl(task: &mut Task) -> SysResult {
             .pipe_end()
             .ok_or(Errno::EBADF)?
             .set_capacity(arg as usize)? as u64),
-        libc::F_GET_SEALS | libc::F_ADD_SEALS => Err(Errno::EINVAL.into()),
         _ => Err(Errno::EINVAL.into()),
     }
 }

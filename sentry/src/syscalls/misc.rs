@@ -209,48 +209,26 @@ pub fn memfd_create(task: &mut Task) -> SysResult {
             mm::MmError::TooLong => SysErr::Errno(Errno::EINVAL),
             e => e.into(),
         })?;
+    if flags & libc::MFD_EXEC != 0 && flags & libc::MFD_NOEXEC_SEAL != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    // MFD_NOEXEC_SEAL: not executable, sealed so, and open to more seals.
+    let (mode, seals) = if flags & libc::MFD_NOEXEC_SEAL != 0 {
+        (0o666, fs::memfd::F_SEAL_EXEC as u32)
+    } else if flags & libc::MFD_ALLOW_SEALING != 0 {
+        (0o777, 0)
+    } else {
+        (0o777, libc::F_SEAL_SEAL as u32)
+    };
     let dir = fs::tmpfs::TmpFs::root(task.kernel.opts.limits.memory, 0o700);
-    let (_, ops) = fs::Inode::create(dir.as_ref(), b"memfd", libc::O_RDWR, 0o777)?;
-    let label = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
-    let file = OpenFile::new(Box::new(Named(ops, label)), libc::O_RDWR, None);
+    let (inode, ops) = fs::Inode::create(dir.as_ref(), b"memfd", libc::O_RDWR, mode)?;
+    let memfd = fs::memfd::Memfd::new(inode, ops, &name, seals);
+    let file = OpenFile::new(Box::new(memfd), libc::O_RDWR, None);
     let limit = task.process.rlimit(libc::RLIMIT_NOFILE as usize);
     Ok(task
         .files
         .lock()
         .insert(file, flags & libc::MFD_CLOEXEC != 0, 0, limit)? as u64)
-}
-
-/// A file reported under a name of its own (memfds).
-struct Named(Box<dyn fs::FileOps>, String);
-
-impl fs::FileOps for Named {
-    fn read(&self, w: &std::sync::Arc<fs::Waiter>, buf: &mut [u8], nb: bool) -> fs::Result<usize> {
-        self.0.read(w, buf, nb)
-    }
-    fn write(&self, w: &std::sync::Arc<fs::Waiter>, buf: &[u8], nb: bool) -> fs::Result<usize> {
-        self.0.write(w, buf, nb)
-    }
-    fn pread(&self, buf: &mut [u8], off: u64) -> fs::Result<usize> {
-        self.0.pread(buf, off)
-    }
-    fn pwrite(&self, buf: &[u8], off: u64) -> fs::Result<usize> {
-        self.0.pwrite(buf, off)
-    }
-    fn seek(&self, off: i64, whence: i32) -> fs::Result<u64> {
-        self.0.seek(off, whence)
-    }
-    fn stat(&self) -> fs::Result<fs::Stat> {
-        self.0.stat()
-    }
-    fn truncate(&self, len: u64) -> fs::Result<()> {
-        self.0.truncate(len)
-    }
-    fn map_kind(&self) -> fs::MapKind {
-        self.0.map_kind()
-    }
-    fn anon_name(&self) -> Option<String> {
-        Some(self.1.clone())
-    }
 }
 
 /// `copy_file_range(fd_in, off_in, fd_out, off_out, len, flags)`.

@@ -55,17 +55,27 @@ pub fn mmap(task: &mut Task) -> SysResult {
                 if !file.readable() || (shared && prot.writable() && !file.writable()) {
                     return Err(Errno::EACCES.into());
                 }
+                let memfd = fs::memfd::Memfd::of(&file);
+                if shared && prot.writable() && memfd.is_some_and(|m| m.write_sealed()) {
+                    return Err(Errno::EPERM.into());
+                }
                 let st = file.ops.stat()?;
                 let path = file.display_path();
-                let mapped = MappedFile {
+                let source = FileData(file.clone());
+                let may_write = shared && mm::FileSource::writable(&source);
+                let mapped = Arc::new(MappedFile {
                     path,
                     dev: st.dev,
                     ino: st.ino,
-                    source: Arc::new(FileData(file)),
+                    source: Arc::new(source),
                     version: Some(crate::kernel::exec::file_version(&st)),
-                };
+                });
+                if let Some(memfd) = memfd.filter(|_| may_write) {
+                    let token: Arc<dyn std::any::Any + Send + Sync> = mapped.clone();
+                    memfd.add_writable_map(Arc::downgrade(&token));
+                }
                 Content::File {
-                    file: Arc::new(mapped),
+                    file: mapped,
                     offset: off,
                 }
             }

@@ -261,7 +261,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_get_robust_list, "get_robust_list", process::get_robust_list, &[Int, Ptr, Ptr]),
     sys(SYS_execve, "execve", process::execve, &[Str, StrArray, Ptr]),
     sys(SYS_execveat, "execveat", process::execveat, &[Fd, Str, StrArray, Ptr, AtFlags]),
-    sys(SYS_wait4, "wait4", process::wait4, &[Int, Ptr, Hex, Ptr]).partial("exits only; stop/continue reports come with job control"),
+    sys(SYS_wait4, "wait4", process::wait4, &[Int, Ptr, Hex, Ptr]),
     sys(SYS_waitid, "waitid", process::waitid, &[Int, Int, Ptr, Hex, Ptr]).partial("exits only"),
     sys(SYS_kill, "kill", signal::kill, &[Int, Signal]),
     sys(SYS_tkill, "tkill", signal::tkill, &[Int, Signal]),
@@ -340,7 +340,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_ioprio_get, "ioprio_get", sched::ioprio_get, &[Int, Int]),
     sys(SYS_personality, "personality", misc::personality, &[Hex]).partial("PER_LINUX only"),
     sys(SYS_membarrier, "membarrier", misc::membarrier, &[Int, Hex, Int]),
-    sys(SYS_memfd_create, "memfd_create", misc::memfd_create, &[Str, Hex]).partial("no seals"),
+    sys(SYS_memfd_create, "memfd_create", misc::memfd_create, &[Str, Hex]),
     sys(SYS_inotify_init, "inotify_init", inotify::inotify_init, &[])
         .partial("events for the guest's own changes only, not the host's changes to bound directories"),
     sys(SYS_inotify_init1, "inotify_init1", inotify::inotify_init1, &[Hex])
