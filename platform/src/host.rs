@@ -199,3 +199,22 @@ pub fn rr_interval() -> Result<std::time::Duration, Errno> {
         ts.tv_nsec as u32,
     ))
 }
+
+/// Size of `struct timex` on x86_64.
+pub const TIMEX_SIZE: usize = 208;
+/// `ADJ_OFFSET_SS_READ`: the read-only form of a single-shot offset adjustment.
+pub const ADJ_OFFSET_SS_READ: u32 = 0xa001;
+
+/// Reads the host clock's adjustment state into `timex` (`adjtimex(2)` with `modes` 0 or
+/// [`ADJ_OFFSET_SS_READ`], which change nothing; any other `modes` is refused with EPERM
+/// here, never passed on). Returns the clock state (`TIME_OK`...).
+pub fn adjtimex_read(timex: &mut [u8; TIMEX_SIZE], modes: u32) -> Result<i32, Errno> {
+    if modes != 0 && modes != ADJ_OFFSET_SS_READ {
+        return Err(Errno::EPERM);
+    }
+    timex[..4].copy_from_slice(&modes.to_ne_bytes());
+    // SAFETY: `timex` is a whole `struct timex` (TIMEX_SIZE bytes) that we own mutably; with
+    // these modes the kernel only reads its first word and writes the structure.
+    let r = unsafe { libc::syscall(libc::SYS_adjtimex, timex.as_mut_ptr()) };
+    Errno::result(r).map(|s| s as i32)
+}

@@ -6,6 +6,7 @@
 use crate::kernel::Kernel;
 use crate::kernel::process::{Process, TaskHandle};
 use crate::kernel::signal::{SIG_DFL, SIG_IGN};
+use crate::kernel::uts::Uts;
 use fs::synth::{DataFile, DynDir, LinkTarget, SynthDir, SynthSymlink};
 use fs::{Errno, Inode};
 use std::fmt::Write;
@@ -36,7 +37,7 @@ fn host_file(path: &'static str) -> Arc<dyn Inode> {
 
 /// Builds `/proc` for `kernel`.
 pub fn procfs(kernel: Weak<Kernel>) -> Arc<dyn Inode> {
-    let sys = sys_dir();
+    let sys = sys_dir(kernel.clone());
     let k = kernel.clone();
     let uptime = file(move || {
         let up = k.upgrade().map_or(0.0, |k| k.boot.elapsed().as_secs_f64());
@@ -93,7 +94,15 @@ pub fn procfs(kernel: Weak<Kernel>) -> Arc<dyn Inode> {
     }))
 }
 
-fn sys_dir() -> Arc<dyn Inode> {
+/// A `/proc/sys/kernel` file showing one of the sandbox's UTS names.
+fn uts_file(kernel: Weak<Kernel>, name: fn(&Uts) -> Vec<u8>) -> Arc<dyn Inode> {
+    file(move || {
+        let v = kernel.upgrade().map(|k| name(&k.uts)).unwrap_or_default();
+        format!("{}\n", String::from_utf8_lossy(&v))
+    })
+}
+
+fn sys_dir(kernel: Weak<Kernel>) -> Arc<dyn Inode> {
     let uts = nix::sys::utsname::uname().ok();
     let field = move |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
         let v = uts
@@ -106,8 +115,8 @@ fn sys_dir() -> Arc<dyn Inode> {
         ("ostype", field(|u| u.sysname())),
         ("osrelease", field(|u| u.release())),
         ("version", field(|u| u.version())),
-        ("hostname", field(|u| u.nodename())),
-        ("domainname", file(|| "(none)\n".into())),
+        ("hostname", uts_file(kernel.clone(), Uts::hostname)),
+        ("domainname", uts_file(kernel, Uts::domainname)),
         ("pid_max", file(|| "4194304\n".into())),
         ("ngroups_max", file(|| "65536\n".into())),
         ("cap_last_cap", file(|| "40\n".into())),

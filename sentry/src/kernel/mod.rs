@@ -9,6 +9,7 @@
 //! - [`tree`]: parents, children, process groups, sessions, zombies.
 //! - [`signal`]: signal sets, default actions, sending.
 //! - [`sched`], [`mempolicy`]: per-thread scheduling attributes and NUMA memory policy.
+//! - [`uts`]: the sandbox's host and domain name.
 //! - [`seccomp`]: the guest's own syscall filters, run on each of its syscalls.
 
 pub mod current;
@@ -29,6 +30,7 @@ pub mod timer;
 pub mod timerfd;
 pub mod trap;
 pub mod tree;
+pub mod uts;
 
 use crate::dump::VmaDump;
 use fs::Vfs;
@@ -116,6 +118,8 @@ pub struct Kernel {
     pub locks: Arc<fs::lock::FileLocks>,
     /// Every timer of the sandbox.
     pub timers: Arc<timer::TimerService>,
+    /// Host and domain name.
+    pub uts: uts::Uts,
     next_pid: AtomicI32,
     unimplemented: Mutex<HashSet<u64>>,
     /// The guest's terminal foreground process group (Ctrl-C goes there).
@@ -138,6 +142,7 @@ impl Kernel {
             futexes: futex::Futexes::default(),
             ipc: ipc::IpcNamespace::default(),
             locks: fs::lock::FileLocks::new(),
+            uts: uts::Uts::default(),
             timers: Arc::new(timer::TimerService::default()),
             next_pid: AtomicI32::new(1),
             fg_pgrp: AtomicI32::new(tree::INIT_PID),

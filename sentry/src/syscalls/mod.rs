@@ -5,6 +5,7 @@
 //! is logged once by name. Handlers take the [`Task`] and read their arguments from its
 //! registers with [`Task::arg`].
 
+pub mod adjtime;
 pub mod fs;
 pub mod futex;
 pub mod inotify;

@@ -9,6 +9,7 @@ use crate::kernel::fork::{self, CloneArgs};
 use crate::kernel::process::RLIM_NLIMITS;
 use crate::kernel::task::{ExitStatus, Task, cpu_times_us};
 use crate::kernel::tree::{Report, WaitFor, WaitOpts};
+use crate::kernel::uts::{self, Uts};
 use nix::errno::Errno;
 
 /// `exit(status)`: the thread ends; with the last thread, so does the process.
@@ -516,26 +517,52 @@ pub fn getgroups(task: &mut Task) -> SysResult {
     Ok(0)
 }
 
-fn uts_field(s: &str) -> [u8; 65] {
+fn uts_field(s: &[u8]) -> [u8; 65] {
     let mut f = [0u8; 65];
-    let n = s.len().min(64);
-    f[..n].copy_from_slice(&s.as_bytes()[..n]);
+    let n = s.len().min(uts::MAX_LEN);
+    f[..n].copy_from_slice(&s[..n]);
     f
 }
 
-/// `uname(buf)`: the host's system and release, the sandbox's host name.
+/// `uname(buf)`: the host's system and release, the sandbox's host and domain name.
 pub fn uname(task: &mut Task) -> SysResult {
     let host = nix::sys::utsname::uname()?;
-    let s = |o: &std::ffi::OsStr| o.to_string_lossy().into_owned();
+    let s = |o: &std::ffi::OsStr| uts_field(o.as_encoded_bytes());
     let uts = Utsname {
-        sysname: uts_field(&s(host.sysname())),
-        nodename: uts_field(&s(host.nodename())),
-        release: uts_field(&s(host.release())),
-        version: uts_field(&s(host.version())),
-        machine: uts_field(&s(host.machine())),
-        domainname: uts_field("(none)"),
+        sysname: s(host.sysname()),
+        nodename: uts_field(&task.kernel.uts.hostname()),
+        release: s(host.release()),
+        version: s(host.version()),
+        machine: s(host.machine()),
+        domainname: uts_field(&task.kernel.uts.domainname()),
     };
     task.write_obj(task.arg(0), &uts)?;
+    Ok(0)
+}
+
+/// `sethostname(name, len)`.
+pub fn sethostname(task: &mut Task) -> SysResult {
+    set_uts_name(task, Uts::set_hostname)
+}
+
+/// `setdomainname(name, len)`.
+pub fn setdomainname(task: &mut Task) -> SysResult {
+    set_uts_name(task, Uts::set_domainname)
+}
+
+/// Sets a UTS name to the `len` (argument 1) bytes at argument 0: `EPERM` without
+/// `CAP_SYS_ADMIN`, then `EINVAL` for a length outside 0..=64, then `EFAULT`.
+fn set_uts_name(task: &Task, set: fn(&Uts, &[u8])) -> SysResult {
+    if !task.process.creds.lock().has_all_caps() {
+        return Err(Errno::EPERM.into());
+    }
+    let len = usize::try_from(task.arg(1) as i32)
+        .ok()
+        .filter(|&l| l <= uts::MAX_LEN)
+        .ok_or(Errno::EINVAL)?;
+    let mut name = vec![0u8; len];
+    task.mm().read(task.arg(0), &mut name)?;
+    set(&task.kernel.uts, &name);
     Ok(0)
 }
 

@@ -3,8 +3,8 @@
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
 use super::{
-    Handler, fs, inotify, io, ipc, lock, misc, mm, net, numa, process, sched, signal, splice, time,
-    xattr,
+    Handler, adjtime, fs, inotify, io, ipc, lock, misc, mm, net, numa, process, sched, signal,
+    splice, time, xattr,
 };
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ipc, Ret};
@@ -188,6 +188,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_pwritev, "pwritev", io::pwritev, &[Fd, Ptr, Uint, Long]),
     sys(SYS_prlimit64, "prlimit64", process::prlimit64, &[Int, Int, Ptr, Ptr]).partial("only for the calling process"),
     sys(SYS_syncfs, "syncfs", io::fsync, &[Fd]),
+    sys(SYS_clock_adjtime, "clock_adjtime", adjtime::clock_adjtime, &[Clock, Ptr]).partial("reads only: changes are EPERM"),
     sys(SYS_getcpu, "getcpu", process::getcpu, &[Ptr, Ptr, Ptr]),
     sys(SYS_renameat2, "renameat2", fs::renameat2, &[Fd, Str, Fd, Str, Hex]),
     sys(SYS_seccomp, "seccomp", super::seccomp::seccomp, &[SeccompOp, SeccompFlags, Ptr])
@@ -386,7 +387,9 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_ioperm, "ioperm", super::eperm, &[Hex, Hex, Int]).partial("always EPERM"),
     sys(SYS_settimeofday, "settimeofday", super::eperm, &[Ptr, Ptr]).partial("always EPERM"),
     sys(SYS_clock_settime, "clock_settime", super::eperm, &[Clock, Ptr]).partial("always EPERM"),
-    sys(SYS_adjtimex, "adjtimex", super::eperm, &[Ptr]).partial("always EPERM"),
+    sys(SYS_sethostname, "sethostname", process::sethostname, &[Str, Int]),
+    sys(SYS_setdomainname, "setdomainname", process::setdomainname, &[Str, Int]),
+    sys(SYS_adjtimex, "adjtimex", adjtime::adjtimex, &[Ptr]).partial("reads only: changes are EPERM"),
     sys(SYS_acct, "acct", super::eperm, &[Str]).partial("always EPERM"),
     sys(SYS_syslog, "syslog", super::eperm, &[Int, Ptr, Int]).partial("always EPERM"),
     sys(SYS_vhangup, "vhangup", super::eperm, &[]).partial("always EPERM"),
