@@ -1,8 +1,9 @@
 //! Less common syscalls through self-describing C guests (`sys_*`), each run natively and
 //! under sentry with the outputs compared: getdents and extended attributes; NUMA memory
 //! policy, scheduling attributes and I/O priorities; sendmmsg/recvmmsg; splice, tee and
-//! vmsplice; openat2; pidfds and kcmp; memfd seals; UTS names and adjtimex. The guests
-//! print results and errno names only, so the host kernel's own answers are the reference.
+//! vmsplice; openat2; pidfds and kcmp; memfd seals; UTS names and adjtimex; POSIX message
+//! queues. The guests print results and errno names only, so the host kernel's own
+//! answers are the reference.
 
 use tests::{Failures, check_guest, check_guest_in_scratch};
 
@@ -47,4 +48,11 @@ fn host_names_and_clock_discipline() {
     let mut failures = Failures::new();
     check_guest(&mut failures, "uts_clock", &[], b"", 0, &mut || {});
     failures.finish("uts_clock");
+}
+
+#[test]
+fn posix_message_queues() {
+    let mut failures = Failures::new();
+    check_guest(&mut failures, "mqueue", &[], b"", 0, &mut || {});
+    failures.finish("mqueue");
 }

@@ -9,7 +9,7 @@
 //! - [`tree`]: parents, children, process groups, sessions, zombies.
 //! - [`signal`]: signal sets, default actions, sending.
 //! - [`sched`], [`mempolicy`]: per-thread scheduling attributes and NUMA memory policy.
-//! - [`uts`]: the sandbox's host and domain name.
+//! - [`uts`]: the sandbox's host and domain name; [`mqueue`]: POSIX message queues.
 //! - [`seccomp`]: the guest's own syscall filters, run on each of its syscalls.
 
 pub mod current;
@@ -18,6 +18,7 @@ pub mod fork;
 pub mod futex;
 pub mod ipc;
 pub mod mempolicy;
+pub mod mqueue;
 pub mod posix_timer;
 pub mod process;
 pub mod sched;
@@ -120,6 +121,8 @@ pub struct Kernel {
     pub timers: Arc<timer::TimerService>,
     /// Host and domain name.
     pub uts: uts::Uts,
+    /// POSIX message queues.
+    pub mqueues: Arc<mqueue::MqNamespace>,
     next_pid: AtomicI32,
     unimplemented: Mutex<HashSet<u64>>,
     /// The guest's terminal foreground process group (Ctrl-C goes there).
@@ -143,6 +146,7 @@ impl Kernel {
             ipc: ipc::IpcNamespace::default(),
             locks: fs::lock::FileLocks::new(),
             uts: uts::Uts::default(),
+            mqueues: Arc::default(),
             timers: Arc::new(timer::TimerService::default()),
             next_pid: AtomicI32::new(1),
             fg_pgrp: AtomicI32::new(tree::INIT_PID),

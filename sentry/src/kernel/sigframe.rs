@@ -72,6 +72,14 @@ impl SigInfo {
         s
     }
 
+    /// A message queue notification (`code` `SI_MESGQ`) for a message that `pid`, running
+    /// as `uid`, sent; `value` is the registration's `sigev_value`.
+    pub fn mesgq(signo: i32, code: i32, pid: i32, uid: u32, value: u64) -> SigInfo {
+        let mut s = SigInfo::user(signo, code, pid, uid);
+        s.put_u64(24, value);
+        s
+    }
+
     /// Raised by the kernel itself (`SI_KERNEL`).
     pub fn kernel(signo: i32) -> SigInfo {
         SigInfo::with(signo, 0x80)

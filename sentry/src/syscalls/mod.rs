@@ -15,6 +15,7 @@ pub mod lock;
 mod mapped_files;
 pub mod misc;
 pub mod mm;
+pub mod mqueue;
 pub mod names;
 pub mod net;
 pub mod numa;

@@ -3,8 +3,8 @@
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
 use super::{
-    Handler, adjtime, fs, inotify, io, ipc, lock, misc, mm, net, numa, process, sched, signal,
-    splice, time, xattr,
+    Handler, adjtime, fs, inotify, io, ipc, lock, misc, mm, mqueue, net, numa, process, sched,
+    signal, splice, time, xattr,
 };
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ipc, Ret};
@@ -332,6 +332,14 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_set_mempolicy, "set_mempolicy", numa::set_mempolicy, &[Hex, Ptr, Uint]).partial("one node"),
     sys(SYS_get_mempolicy, "get_mempolicy", numa::get_mempolicy, &[Ptr, Ptr, Uint, Ptr, Hex])
         .partial("one node; MPOL_F_ADDR reports the default policy (mbind is not recorded)"),
+    sys(SYS_mq_open, "mq_open", mqueue::mq_open, &[Str, OpenFlags, Mode, Ptr])
+        .partial("no mqueue filesystem to mount (/dev/mqueue)"),
+    sys(SYS_mq_unlink, "mq_unlink", mqueue::mq_unlink, &[Str]),
+    sys(SYS_mq_timedsend, "mq_timedsend", mqueue::mq_timedsend, &[Fd, Ptr, Uint, Uint, Ptr]),
+    sys(SYS_mq_timedreceive, "mq_timedreceive", mqueue::mq_timedreceive, &[Fd, Ptr, Uint, Ptr, Ptr]),
+    sys(SYS_mq_notify, "mq_notify", mqueue::mq_notify, &[Fd, Ptr])
+        .partial("SIGEV_THREAD (netlink) is EINVAL; a registration outlives its owner's close of the descriptor"),
+    sys(SYS_mq_getsetattr, "mq_getsetattr", mqueue::mq_getsetattr, &[Fd, Ptr, Ptr]),
     sys(SYS_set_mempolicy_home_node, "set_mempolicy_home_node", numa::set_mempolicy_home_node, &[Ptr, Uint, Uint, Hex])
         .partial("one node; no mapping carries a policy (ENOENT)"),
     sys(SYS_migrate_pages, "migrate_pages", numa::migrate_pages, &[Int, Uint, Ptr, Ptr]).partial("one node"),
