@@ -136,6 +136,7 @@ fn sys_dir(kernel: Weak<Kernel>) -> Arc<dyn Inode> {
         ("file-max", file(|| "9223372036854775807\n".into())),
         ("nr_open", file(|| "1048576\n".into())),
         ("inotify", inotify_dir()),
+        ("mqueue", mqueue_dir()),
     ]);
     SynthDir::new(vec![("kernel", kernel), ("vm", vm), ("fs", fsd)])
 }
@@ -148,6 +149,19 @@ fn inotify_dir() -> Arc<dyn Inode> {
         ("max_queued_events", value(limits.max_queued_events)),
         ("max_user_instances", value(limits.max_user_instances)),
         ("max_user_watches", value(limits.max_user_watches)),
+    ])
+}
+
+/// `/proc/sys/fs/mqueue`: the sandbox's POSIX message queue limits.
+fn mqueue_dir() -> Arc<dyn Inode> {
+    use crate::kernel::mqueue::{MSG_MAX, MSGSIZE_MAX, QUEUES_MAX};
+    let value = |v: i64| file(move || format!("{v}\n"));
+    SynthDir::new(vec![
+        ("msg_default", value(MSG_MAX)),
+        ("msg_max", value(MSG_MAX)),
+        ("msgsize_default", value(MSGSIZE_MAX)),
+        ("msgsize_max", value(MSGSIZE_MAX)),
+        ("queues_max", value(QUEUES_MAX as i64)),
     ])
 }
 
