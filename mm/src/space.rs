@@ -571,6 +571,67 @@ impl AddressSpace {
         res.map(|()| dst)
     }
 
+    /// `mremap` with `MREMAP_DONTUNMAP`: moves the `len` bytes at `old` (inside one
+    /// mapping) to `fixed` or a free range, and leaves `old` mapped with the same
+    /// protection as if its pages had just gone: a shared mapping still shows the same
+    /// pages, a private one reads as freshly mapped (zeros, or the file's bytes), as Linux
+    /// leaves a source whose page tables moved away.
+    pub fn mremap_dontunmap(
+        &self,
+        host: &mut dyn HostMapper,
+        old: u64,
+        len: u64,
+        fixed: Option<u64>,
+    ) -> Result<u64, MmError> {
+        let len = page_up(len).filter(|&l| l > 0).ok_or(MmError::Invalid)?;
+        if !is_aligned(old) {
+            return Err(MmError::Invalid);
+        }
+        let (prot, shared, name, file_offset, dst) = {
+            let st = self.state.read();
+            let end = old.checked_add(len).ok_or(MmError::Fault)?;
+            let v = st
+                .vmas
+                .find(old)
+                .filter(|v| v.end >= end)
+                .ok_or(MmError::Fault)?;
+            let dst = match fixed {
+                Some(d) => d,
+                None => st
+                    .vmas
+                    .find_gap_top_down(len, MIN_ADDR, st.layout.mmap_base)
+                    .or_else(|| st.vmas.find_gap_top_down(len, MIN_ADDR, st.layout.top))
+                    .ok_or(MmError::NoMem)?,
+            };
+            let file_offset = v.file_offset + (old - v.start);
+            (v.prot, v.shared, v.name.clone(), file_offset, dst)
+        };
+        let dst = self.mremap(host, old, len, len, true, Some(dst))?;
+        if shared {
+            self.mremap(host, dst, 0, len, true, Some(old))?;
+        } else {
+            let content = match name {
+                VmaName::File(file) => Content::File {
+                    file,
+                    offset: file_offset,
+                },
+                _ => Content::Zero,
+            };
+            let req = MapRequest {
+                addr: old,
+                len,
+                prot,
+                shared: false,
+                placement: Placement::Fixed,
+                low_2g: false,
+                content,
+                name: None,
+            };
+            self.mmap(host, req)?;
+        }
+        Ok(dst)
+    }
+
     /// `mremap` with an old size of 0: a second mapping of the same shared pages.
     fn duplicate_shared(
         &self,

@@ -1,7 +1,8 @@
 //! `MAP_SHARED` file mappings through a C guest, `mmap_shared_file`, run natively and
 //! under sentry on a host directory (a read-write bind), on the guest's `/dev/shm` tmpfs
 //! and on the default overlay root (where the host file must stay untouched), and the
-//! Python `mmap` case that used to read back the file's old bytes.
+//! Python `mmap` case that used to read back the file's old bytes; `MREMAP_DONTUNMAP` of
+//! each kind of mapping (`mremap_dontunmap`).
 
 use std::ffi::OsStr;
 use tests::{
@@ -109,4 +110,10 @@ fn python_mmap_store_reaches_the_file() {
     let mut failures = Failures::new();
     failures.check(check_same("python mmap", &inv, Compare::default()));
     failures.finish("python mmap");
+}
+
+/// `MREMAP_DONTUNMAP` of private anonymous, shared and private file mappings.
+#[test]
+fn mremap_dontunmap() {
+    tests::check_guest_in_scratch("mremap_dontunmap");
 }

@@ -127,20 +127,45 @@ pub fn pkey_unsupported(_task: &mut Task) -> SysResult {
     Err(Errno::EINVAL.into())
 }
 
-/// `mremap(old, old_size, new_size, flags, new_addr)`.
+/// The top of the x86_64 user address space (`TASK_SIZE`).
+const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+
+/// `mremap(old, old_size, new_size, flags, new_addr)`; `MREMAP_DONTUNMAP` moves without
+/// resizing and needs `MREMAP_MAYMOVE`.
 pub fn mremap(task: &mut Task) -> SysResult {
     let flags = task.arg(3) as i32;
+    let (old, old_len, new_len) = (task.arg(0), task.arg(1), task.arg(2));
+    let may_move = flags & libc::MREMAP_MAYMOVE != 0;
+    let dont_unmap = flags & libc::MREMAP_DONTUNMAP != 0;
     if flags & !(libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | libc::MREMAP_DONTUNMAP) != 0
-        || flags & libc::MREMAP_DONTUNMAP != 0
+        || (flags & libc::MREMAP_FIXED != 0 && !may_move)
+        || (dont_unmap && (!may_move || old_len != new_len))
     {
         return Err(Errno::EINVAL.into());
     }
-    let fixed = (flags & libc::MREMAP_FIXED != 0).then(|| task.arg(4));
-    let (old, old_len, new_len) = (task.arg(0), task.arg(1), task.arg(2));
-    if new_len > old_len && !task.kernel.memory_allows(new_len - old_len) {
+    let new_addr = task.arg(4);
+    // With MREMAP_DONTUNMAP the new address is checked even as a mere hint.
+    if (dont_unmap || flags & libc::MREMAP_FIXED != 0)
+        && (!new_addr.is_multiple_of(mm::PAGE_SIZE)
+            || new_len > TASK_SIZE
+            || new_addr > TASK_SIZE - new_len
+            || (new_addr < old.saturating_add(old_len) && old < new_addr.saturating_add(new_len)))
+    {
+        return Err(Errno::EINVAL.into());
+    }
+    let fixed = (flags & libc::MREMAP_FIXED != 0).then_some(new_addr);
+    // A move that keeps the source mapped holds its length twice.
+    let grows = if dont_unmap {
+        new_len
+    } else {
+        new_len.saturating_sub(old_len)
+    };
+    if grows > 0 && !task.kernel.memory_allows(grows) {
         return Err(Errno::ENOMEM.into());
     }
-    let may_move = flags & libc::MREMAP_MAYMOVE != 0;
+    if dont_unmap {
+        return Ok(task.with_mm(|mm, host| mm.mremap_dontunmap(host, old, old_len, fixed))?);
+    }
     Ok(task.with_mm(|mm, host| mm.mremap(host, old, old_len, new_len, may_move, fixed))?)
 }
 

@@ -94,8 +94,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_select, "select", super::poll::select, &[Int, Ptr, Ptr, Ptr, Ptr]).intr(Restart::NoHand),
     sys(SYS_sched_yield, "sched_yield", process::sched_yield, &[]),
     sys(SYS_mremap, "mremap", mm::mremap, &[Ptr, Uint, Uint, Hex, Ptr])
-        .hex()
-        .partial("no MREMAP_DONTUNMAP"),
+        .hex(),
     sys(SYS_msync, "msync", mm::msync, &[Ptr, Uint, Hex]),
     sys(SYS_mincore, "mincore", mm::mincore, &[Ptr, Uint, Ptr]).partial("every mapped page is reported resident"),
     sys(SYS_madvise, "madvise", mm::madvise, &[Ptr, Uint, Int]),
