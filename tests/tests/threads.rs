@@ -11,7 +11,7 @@
 //! cancellation and a main thread that exits first (`thr_many`), and the
 //! bench's CPU-bound guest on a small input (`thr_bench_spin`), and
 //! `/proc/self/task` and `/proc/thread-self` seen by each thread
-//! (`thr_proc_task`).
+//! (`thr_proc_task`), and `futex_waitv` over several words (`futex_waitv`).
 //!
 //! Guests print deterministic lines only (counts, sums and comparisons;
 //! never pids or times). Every run has a short timeout of its own, so a guest
@@ -129,4 +129,11 @@ fn bench_pingpong_guest_prints_its_metric() {
         sentry.notes,
         sentry.stderr_str()
     );
+}
+
+/// `futex_waitv`: which word woke a thread or another process, EAGAIN, both clocks'
+/// deadlines, EINTR and the argument checks.
+#[test]
+fn futex_waitv_on_several_words() {
+    check("futex_waitv", &[]);
 }

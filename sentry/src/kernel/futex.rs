@@ -14,7 +14,7 @@ use nix::errno::Errno;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// Wakes every waiter whatever its bitset.
@@ -24,7 +24,24 @@ struct Entry {
     id: u64,
     waiter: Arc<Waiter>,
     bitset: u32,
-    woken: Arc<AtomicBool>,
+    /// Shared by the entries of one wait: 0, or 1 + the index of the word woken first.
+    woken: Arc<AtomicUsize>,
+    /// This entry's word among the wait's.
+    index: usize,
+}
+
+/// One word of a wait: sleep on `addr` while it holds `val`, for wakes whose bitset
+/// intersects `bitset`; `private` for `FUTEX_PRIVATE_FLAG`.
+#[derive(Clone, Copy, Debug)]
+pub struct Word {
+    /// Address.
+    pub addr: u64,
+    /// Keyed by address space and address whatever the memory.
+    pub private: bool,
+    /// Expected value.
+    pub val: u32,
+    /// Wake bitset.
+    pub bitset: u32,
 }
 
 /// All futex queues of the sandbox.
@@ -60,39 +77,64 @@ impl Futexes {
         w: &Arc<Waiter>,
         deadline: Option<Instant>,
     ) -> Result<(), WaitError> {
-        let key = mm.futex_key(addr, private).map_err(WaitError::Mm)?;
-        let woken = Arc::new(AtomicBool::new(false));
+        let word = Word {
+            addr,
+            private,
+            val,
+            bitset,
+        };
+        self.wait_any(mm, &[word], w, deadline).map(|_| ())
+    }
+
+    /// Sleeps on every word at once if each holds its value (else `Changed`, nothing
+    /// queued), until one is woken (its index is returned), interrupted, or `deadline`
+    /// (`futex_waitv`, and `FUTEX_WAIT` with one word).
+    pub fn wait_any(
+        &self,
+        mm: &AddressSpace,
+        words: &[Word],
+        w: &Arc<Waiter>,
+        deadline: Option<Instant>,
+    ) -> Result<usize, WaitError> {
+        let keys = words
+            .iter()
+            .map(|word| mm.futex_key(word.addr, word.private))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(WaitError::Mm)?;
+        let woken = Arc::new(AtomicUsize::new(0));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut q = self.queues.lock();
-            let cur = mm
-                .with_futex_word(addr, false, |a| a.load(Ordering::SeqCst))
-                .map_err(WaitError::Mm)?;
-            if cur != val {
-                return Err(WaitError::Changed);
-            }
-            q.entry(key).or_default().push_back(Entry {
-                id,
-                waiter: w.clone(),
-                bitset,
-                woken: woken.clone(),
-            });
-        }
-        loop {
-            if woken.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            match w.wait(deadline) {
-                Ok(()) => {}
-                Err(e) => {
-                    self.forget(id);
-                    // A wake that raced with the timeout or signal still counts.
-                    return if woken.load(Ordering::SeqCst) {
-                        Ok(())
-                    } else {
-                        Err(WaitError::Errno(e))
-                    };
+            for word in words {
+                let cur = mm
+                    .with_futex_word(word.addr, false, |a| a.load(Ordering::SeqCst))
+                    .map_err(WaitError::Mm)?;
+                if cur != word.val {
+                    return Err(WaitError::Changed);
                 }
+            }
+            for (index, (word, key)) in words.iter().zip(keys).enumerate() {
+                q.entry(key).or_default().push_back(Entry {
+                    id,
+                    waiter: w.clone(),
+                    bitset: word.bitset,
+                    woken: woken.clone(),
+                    index,
+                });
+            }
+        }
+        let which = || woken.load(Ordering::SeqCst).checked_sub(1);
+        loop {
+            if let Some(i) = which() {
+                if words.len() > 1 {
+                    self.forget(id);
+                }
+                return Ok(i);
+            }
+            if let Err(e) = w.wait(deadline) {
+                self.forget(id);
+                // A wake that raced with the timeout or signal still counts.
+                return which().ok_or(WaitError::Errno(e));
             }
         }
     }
@@ -119,7 +161,9 @@ impl Futexes {
         while i < queue.len() && woken < n {
             if queue[i].bitset & bitset != 0 {
                 let e = queue.remove(i).expect("index in range");
-                e.woken.store(true, Ordering::SeqCst);
+                let _ =
+                    e.woken
+                        .compare_exchange(0, e.index + 1, Ordering::SeqCst, Ordering::SeqCst);
                 e.waiter.wake();
                 woken += 1;
             } else {

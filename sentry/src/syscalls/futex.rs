@@ -1,8 +1,9 @@
-//! `futex`: the wait/wake primitive under pthread mutexes, condition variables and joins.
+//! `futex`: the wait/wake primitive under pthread mutexes, condition variables and joins;
+//! `futex_waitv`, waiting on several words at once (Wine, Proton, some runtimes).
 
 use crate::abi::Timespec;
 use crate::errno::{SysErr, SysResult};
-use crate::kernel::futex::{BITSET_ALL, WaitError};
+use crate::kernel::futex::{BITSET_ALL, WaitError, Word};
 use crate::kernel::task::Task;
 use nix::errno::Errno;
 use std::time::{Duration, Instant};
@@ -117,4 +118,67 @@ pub fn futex(task: &mut Task) -> SysResult {
         }
         _ => Err(Errno::ENOSYS.into()),
     }
+}
+
+/// Most words one `futex_waitv` waits on (`FUTEX_WAITV_MAX`).
+const FUTEX_WAITV_MAX: u64 = 128;
+/// `FUTEX2_SIZE_U32`: the only word size futexes have here (and in Linux's waitv).
+const FUTEX2_SIZE_U32: u32 = 0x02;
+/// `FUTEX2_SIZE_MASK`.
+const FUTEX2_SIZE_MASK: u32 = 0x03;
+/// `FUTEX2_PRIVATE`.
+const FUTEX2_PRIVATE: u32 = 128;
+
+/// `futex_waitv(waiters, nr, flags, timeout, clockid)`: waits on up to 128 32-bit words at
+/// once (`struct futex_waitv { u64 val; u64 uaddr; u32 flags; u32 reserved; }`) until
+/// one is woken, whose index is the result; the timeout is absolute on `CLOCK_MONOTONIC`
+/// or `CLOCK_REALTIME`.
+pub fn futex_waitv(task: &mut Task) -> SysResult {
+    let (addr, nr, flags, timeout, clock) = (
+        task.arg(0),
+        task.arg(1) as u32 as u64,
+        task.arg(2) as u32,
+        task.arg(3),
+        task.arg(4) as i32,
+    );
+    if flags != 0 || nr == 0 || nr > FUTEX_WAITV_MAX {
+        return Err(Errno::EINVAL.into());
+    }
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        let realtime = match clock {
+            libc::CLOCK_REALTIME => true,
+            libc::CLOCK_MONOTONIC => false,
+            _ => return Err(Errno::EINVAL.into()),
+        };
+        deadline(task, timeout, true, realtime)?
+    };
+    let raw: Vec<[u64; 3]> = (0..nr)
+        .map(|i| task.read_obj(addr + i * 24))
+        .collect::<Result<_, _>>()?;
+    let words = raw
+        .iter()
+        .map(|&[val, uaddr, flags_reserved]| {
+            let (wflags, reserved) = (flags_reserved as u32, (flags_reserved >> 32) as u32);
+            if wflags & !(FUTEX2_SIZE_MASK | FUTEX2_PRIVATE) != 0
+                || wflags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32
+                || reserved != 0
+            {
+                return Err(Errno::EINVAL);
+            }
+            Ok(Word {
+                addr: uaddr,
+                private: wflags & FUTEX2_PRIVATE != 0,
+                val: u32::try_from(val).map_err(|_| Errno::EINVAL)?,
+                bitset: BITSET_ALL,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let i = task
+        .kernel
+        .futexes
+        .wait_any(&task.mm(), &words, task.waiter(), deadline)
+        .map_err(wait_error)?;
+    Ok(i as u64)
 }

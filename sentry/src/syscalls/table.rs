@@ -258,6 +258,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_vfork, "vfork", process::vfork, &[]),
     sys(SYS_clone, "clone", process::clone, &[Hex, Ptr, Ptr, Ptr, Hex]).partial("no namespaces (EPERM)"),
     sys(SYS_futex, "futex", super::futex::futex, &[Ptr, Hex, Uint, Ptr, Ptr, Hex]).partial("no priority-inheritance operations (ENOSYS)"),
+    sys(SYS_futex_waitv, "futex_waitv", super::futex::futex_waitv, &[Ptr, Uint, Hex, Ptr, Clock]),
     sys(SYS_get_robust_list, "get_robust_list", process::get_robust_list, &[Int, Ptr, Ptr]),
     sys(SYS_execve, "execve", process::execve, &[Str, StrArray, Ptr]),
     sys(SYS_execveat, "execveat", process::execveat, &[Fd, Str, StrArray, Ptr, AtFlags]),
