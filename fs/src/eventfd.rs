@@ -57,6 +57,16 @@ impl EventFd {
         Some(value)
     }
 
+    /// Adds `n` without blocking, saturating at [`MAX_COUNT`] (Linux's `eventfd_signal`,
+    /// which the kernel uses to signal completions).
+    pub fn signal(&self, n: u64) {
+        {
+            let mut count = self.count.lock();
+            *count = count.saturating_add(n).min(MAX_COUNT);
+        }
+        self.queue.notify_all();
+    }
+
     /// Adds `value`, if it fits now.
     fn try_add(&self, value: u64) -> bool {
         let mut count = self.count.lock();
@@ -113,6 +123,10 @@ impl FileOps for EventFd {
             }
             w.wait(None)?;
         }
+    }
+
+    fn any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn stat(&self) -> Result<Stat> {

@@ -214,6 +214,11 @@ impl AddressSpace {
         }
     }
 
+    /// This address space's identity, unique in the sandbox's lifetime.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The memory file behind this address space.
     pub fn memory_file(&self) -> &Arc<MemoryFile> {
         &self.mem

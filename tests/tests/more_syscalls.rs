@@ -2,8 +2,8 @@
 //! under sentry with the outputs compared: getdents and extended attributes; NUMA memory
 //! policy, scheduling attributes and I/O priorities; sendmmsg/recvmmsg; splice, tee and
 //! vmsplice; openat2; pidfds and kcmp; memfd seals; UTS names and adjtimex; POSIX message
-//! queues. The guests print results and errno names only, so the host kernel's own
-//! answers are the reference.
+//! queues; Linux native AIO. The guests print results and errno names only, so the host
+//! kernel's own answers are the reference.
 
 use tests::{Failures, check_guest, check_guest_in_scratch};
 
@@ -55,4 +55,9 @@ fn posix_message_queues() {
     let mut failures = Failures::new();
     check_guest(&mut failures, "mqueue", &[], b"", 0, &mut || {});
     failures.finish("mqueue");
+}
+
+#[test]
+fn linux_native_aio() {
+    check_guest_in_scratch("aio");
 }

@@ -9,9 +9,11 @@
 //! - [`tree`]: parents, children, process groups, sessions, zombies.
 //! - [`signal`]: signal sets, default actions, sending.
 //! - [`sched`], [`mempolicy`]: per-thread scheduling attributes and NUMA memory policy.
-//! - [`uts`]: the sandbox's host and domain name; [`mqueue`]: POSIX message queues.
+//! - [`uts`]: the sandbox's host and domain name; [`mqueue`]: POSIX message queues;
+//!   [`aio`]: Linux native AIO contexts.
 //! - [`seccomp`]: the guest's own syscall filters, run on each of its syscalls.
 
+pub mod aio;
 pub mod current;
 pub mod exec;
 pub mod fork;
@@ -123,6 +125,8 @@ pub struct Kernel {
     pub uts: uts::Uts,
     /// POSIX message queues.
     pub mqueues: Arc<mqueue::MqNamespace>,
+    /// Linux AIO contexts.
+    pub aio: aio::AioContexts,
     next_pid: AtomicI32,
     unimplemented: Mutex<HashSet<u64>>,
     /// The guest's terminal foreground process group (Ctrl-C goes there).
@@ -147,6 +151,7 @@ impl Kernel {
             locks: fs::lock::FileLocks::new(),
             uts: uts::Uts::default(),
             mqueues: Arc::default(),
+            aio: aio::AioContexts::default(),
             timers: Arc::new(timer::TimerService::default()),
             next_pid: AtomicI32::new(1),
             fg_pgrp: AtomicI32::new(tree::INIT_PID),

@@ -23,7 +23,7 @@ const IOV_MAX: u64 = 1024;
 
 /// Where a transfer happens in the file.
 #[derive(Clone, Copy)]
-enum Pos {
+pub(super) enum Pos {
     /// At the file's offset.
     Current,
     /// At this offset, without moving the file's offset.
@@ -41,7 +41,7 @@ impl Pos {
 }
 
 /// Reads up to `count` bytes from `file` into guest memory at `addr`.
-fn read_into(
+pub(super) fn read_into(
     task: &mut Task,
     file: &Arc<OpenFile>,
     addr: u64,
@@ -95,7 +95,7 @@ fn read_into(
 }
 
 /// Writes `count` bytes from guest memory at `addr` to `file`.
-fn write_from(
+pub(super) fn write_from(
     task: &mut Task,
     file: &Arc<OpenFile>,
     addr: u64,
@@ -225,13 +225,23 @@ pub(super) fn iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, S
 fn readv_at(task: &mut Task, pos: Pos) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
     let vecs = iovecs(task, task.arg(1), task.arg(2))?;
+    read_vectors(task, &file, &vecs, pos)
+}
+
+/// Reads from `file` into the guest buffers `vecs`, one after the other.
+pub(super) fn read_vectors(
+    task: &mut Task,
+    file: &Arc<OpenFile>,
+    vecs: &[Iovec],
+    pos: Pos,
+) -> SysResult {
     let mut total = 0u64;
     for v in vecs.iter().filter(|v| v.len > 0) {
         let at = match pos {
             Pos::Current => Pos::Current,
             Pos::At(off) => Pos::At(off + total),
         };
-        let n = match read_into(task, &file, v.base, v.len as usize, at) {
+        let n = match read_into(task, file, v.base, v.len as usize, at) {
             Ok(n) => n,
             Err(e) if total == 0 => return Err(e),
             Err(_) => break,
@@ -241,19 +251,29 @@ fn readv_at(task: &mut Task, pos: Pos) -> SysResult {
             break;
         }
     }
-    notify_moved(Ok(total), &file, libc::IN_ACCESS)
+    notify_moved(Ok(total), file, libc::IN_ACCESS)
 }
 
 fn writev_at(task: &mut Task, pos: Pos) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
     let vecs = iovecs(task, task.arg(1), task.arg(2))?;
+    write_vectors(task, &file, &vecs, pos)
+}
+
+/// Writes the guest buffers `vecs` to `file`.
+pub(super) fn write_vectors(
+    task: &mut Task,
+    file: &Arc<OpenFile>,
+    vecs: &[Iovec],
+    pos: Pos,
+) -> SysResult {
     // Gather into one buffer so a pipe or terminal sees one write, as with Linux.
     let total_len: u64 = vecs.iter().map(|v| v.len).sum();
     if total_len <= CHUNK as u64 {
         let mm = task.mm();
         let mut data = vec![0u8; total_len as usize];
         let mut at = 0usize;
-        for v in &vecs {
+        for v in vecs {
             mm.read(v.base, &mut data[at..at + v.len as usize])?;
             at += v.len as usize;
         }
@@ -267,8 +287,8 @@ fn writev_at(task: &mut Task, pos: Pos) -> SysResult {
         if !file.writable() || file.is_path_only() {
             return Err(Errno::EBADF.into());
         }
-        let n = mapped_files::write(&task.kernel, &file, task.waiter(), &data, pos.offset())?;
-        return notify_moved(Ok(n as u64), &file, libc::IN_MODIFY);
+        let n = mapped_files::write(&task.kernel, file, task.waiter(), &data, pos.offset())?;
+        return notify_moved(Ok(n as u64), file, libc::IN_MODIFY);
     }
     let mut total = 0u64;
     for v in vecs.iter().filter(|v| v.len > 0) {
@@ -276,7 +296,7 @@ fn writev_at(task: &mut Task, pos: Pos) -> SysResult {
             Pos::Current => Pos::Current,
             Pos::At(off) => Pos::At(off + total),
         };
-        let n = match write_from(task, &file, v.base, v.len as usize, at) {
+        let n = match write_from(task, file, v.base, v.len as usize, at) {
             Ok(n) => n,
             Err(e) if total == 0 => return Err(e),
             Err(_) => break,
@@ -286,7 +306,7 @@ fn writev_at(task: &mut Task, pos: Pos) -> SysResult {
             break;
         }
     }
-    notify_moved(Ok(total), &file, libc::IN_MODIFY)
+    notify_moved(Ok(total), file, libc::IN_MODIFY)
 }
 
 /// `readv(fd, iov, iovcnt)`.

@@ -6,6 +6,7 @@
 //! registers with [`Task::arg`].
 
 pub mod adjtime;
+pub mod aio;
 pub mod fs;
 pub mod futex;
 pub mod inotify;

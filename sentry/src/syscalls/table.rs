@@ -3,7 +3,7 @@
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
 use super::{
-    Handler, adjtime, fs, inotify, io, ipc, lock, misc, mm, mqueue, net, numa, process, sched,
+    Handler, adjtime, aio, fs, inotify, io, ipc, lock, misc, mm, mqueue, net, numa, process, sched,
     signal, splice, time, xattr,
 };
 use crate::kernel::task::Restart;
@@ -292,6 +292,12 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_timerfd_gettime, "timerfd_gettime", time::timerfd_gettime, &[Fd, Ptr]),
     sys(SYS_eventfd, "eventfd", super::poll::eventfd, &[Uint]),
     sys(SYS_eventfd2, "eventfd2", super::poll::eventfd2, &[Uint, Hex]),
+    sys(SYS_io_setup, "io_setup", aio::io_setup, &[Uint, Ptr]),
+    sys(SYS_io_destroy, "io_destroy", aio::io_destroy, &[Hex]),
+    sys(SYS_io_getevents, "io_getevents", aio::io_getevents, &[Hex, Long, Long, Ptr, Ptr]).intr(Restart::NoHand),
+    sys(SYS_io_submit, "io_submit", aio::io_submit, &[Hex, Long, Ptr])
+        .partial("reads, writes and syncs run at submission; no IOCB_CMD_POLL (EINVAL) or RWF_* flags"),
+    sys(SYS_io_cancel, "io_cancel", aio::io_cancel, &[Hex, Ptr, Ptr]),
     sys(SYS_epoll_create, "epoll_create", super::poll::epoll_create, &[Int]),
     sys(SYS_epoll_create1, "epoll_create1", super::poll::epoll_create1, &[Hex]),
     sys(SYS_epoll_ctl, "epoll_ctl", super::poll::epoll_ctl, &[Fd, Int, Fd, Ptr]),
