@@ -118,6 +118,10 @@ pub trait FileOps: Send + Sync {
     fn anon_name(&self) -> Option<String> {
         None
     }
+    /// The lines `/proc/pid/fdinfo` shows after the common ones (a pidfd's `Pid:`).
+    fn fdinfo(&self) -> String {
+        String::new()
+    }
 }
 
 /// One open file description.

@@ -226,36 +226,25 @@ fn thread_entries(
             }),
         )
     };
-    let fd_dir = {
-        let w = weak.clone();
-        let k = kern.clone();
-        DynDir::new(Box::new(move || {
-            let Some(p) = w.upgrade() else {
-                return Vec::new();
+    let shown_by = kern.clone();
+    let fd_dir = fd_entries(&weak, move |e| {
+        let (f, k) = (e.file.clone(), shown_by.clone());
+        SynthSymlink::dynamic(Box::new(move || {
+            let name = match (&f.dentry, f.ops.anon_name(), k.upgrade()) {
+                (Some(d), None, Some(kernel)) => kernel.vfs.shown_path(d),
+                _ => f.display_path().into_bytes(),
             };
-            let files = p.files.lock().clone();
-            let table = files.lock();
-            table
-                .iter()
-                .map(|(fd, e)| {
-                    let f = e.file.clone();
-                    let k = k.clone();
-                    let inode: Arc<dyn Inode> = SynthSymlink::dynamic(Box::new(move || {
-                        let name = match (&f.dentry, f.ops.anon_name(), k.upgrade()) {
-                            (Some(d), None, Some(kernel)) => kernel.vfs.shown_path(d),
-                            _ => f.display_path().into_bytes(),
-                        };
-                        Ok(LinkTarget::Magic {
-                            name,
-                            dentry: f.dentry.clone(),
-                            file: Some(f.clone()),
-                        })
-                    }));
-                    (fd.to_string().into_bytes(), inode)
-                })
-                .collect()
+            Ok(LinkTarget::Magic {
+                name,
+                dentry: f.dentry.clone(),
+                file: Some(f.clone()),
+            })
         }))
-    };
+    });
+    let fdinfo_dir = fd_entries(&weak, |e| {
+        let (f, cloexec) = (e.file.clone(), e.cloexec);
+        DataFile::new(0o400, text(move || fdinfo(&f, cloexec)))
+    });
     vec![
         (
             b"exe".to_vec(),
@@ -270,6 +259,7 @@ fn thread_entries(
             link(|p| Some(p.fs.lock().lock().root.clone()), weak.clone()),
         ),
         (b"fd".to_vec(), fd_dir),
+        (b"fdinfo".to_vec(), fdinfo_dir),
         (
             b"cmdline".to_vec(),
             generated(|p, _, _| String::from_utf8_lossy(&p.cmdline.lock()).into_owned()),
@@ -287,6 +277,40 @@ fn thread_entries(
         (b"mounts".to_vec(), generated(|_, _, _| mounts())),
     ]
 }
+
+/// A directory with an entry per open fd of the process `p` names, made by `entry`.
+fn fd_entries(
+    p: &Weak<Process>,
+    entry: impl Fn(&fs::FdEntry) -> Arc<dyn Inode> + Send + Sync + 'static,
+) -> Arc<dyn Inode> {
+    let w = p.clone();
+    DynDir::new(Box::new(move || {
+        let Some(p) = w.upgrade() else {
+            return Vec::new();
+        };
+        let files = p.files.lock().clone();
+        let table = files.lock();
+        table
+            .iter()
+            .map(|(fd, e)| (fd.to_string().into_bytes(), entry(e)))
+            .collect()
+    }))
+}
+
+/// `/proc/[pid]/fdinfo/[fd]`: offset, flags (with `O_CLOEXEC` for a close-on-exec fd),
+/// mount id and inode, then the file type's own lines. There is one mount id for all.
+fn fdinfo(f: &fs::OpenFile, cloexec: bool) -> String {
+    let pos = f.ops.seek(0, libc::SEEK_CUR).unwrap_or(0);
+    let flags = f.flags() | if cloexec { libc::O_CLOEXEC } else { 0 };
+    let ino = f.ops.stat().map_or(0, |st| st.ino);
+    format!(
+        "pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t{MNT_ID}\nino:\t{ino}\n{}",
+        f.ops.fdinfo()
+    )
+}
+
+/// The mount id `/proc/[pid]/fdinfo` gives every file.
+const MNT_ID: u32 = 1;
 
 fn mounts() -> String {
     "/ / rootfs rw 0 0\nproc /proc proc rw,nosuid,nodev,noexec 0 0\ndev /dev tmpfs rw,nosuid 0 0\n"
