@@ -278,6 +278,15 @@ impl Epoll {
         epoll_of(file).map(|inner| Epoll { inner })
     }
 
+    /// The file of the `nth` item watching fd `fd` (items of one fd number ordered by
+    /// file, as `kcmp(KCMP_EPOLL_TFD)` counts them), if it is still open.
+    pub fn target(&self, fd: i32, nth: usize) -> Option<Arc<OpenFile>> {
+        let st = self.inner.state.lock();
+        let mut matching: Vec<&Item> = st.items.iter().filter(|i| i.fd == fd).collect();
+        matching.sort_by_key(|i| i.file_id);
+        matching.get(nth)?.file.upgrade()
+    }
+
     /// `epoll_ctl(op, fd, {events, data})`, where `file` is what the caller's `fd` names.
     ///
     /// `EPERM` for files that cannot be polled (regular files, directories), `EINVAL` for

@@ -1062,8 +1062,8 @@ fn perl_one_liners() {
     );
 }
 
-/// python3: the standard library's text, hashing, process, thread, signal
-/// and file modules.
+/// python3: the standard library's text, hashing, process (pidfds among them), thread,
+/// signal and file modules.
 #[test]
 fn python_programs() {
     run_group(
@@ -1142,6 +1142,46 @@ r, w = os.pipe()
 if os.fork() == 0:
     os.close(r); os.write(w, b"child says hi"); os._exit(0)
 os.close(w); print(os.read(r, 100)); print(os.wait()[1])"#,
+            ),
+            python(
+                "os.pidfd_open with select.poll and select.epoll",
+                r#"import os, select, signal
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(w); os.read(r, 1); os._exit(5)
+os.close(r)
+fd = os.pidfd_open(pid)
+p = select.poll(); p.register(fd, select.POLLIN)
+print("running:", p.poll(0), os.get_inheritable(fd))
+os.close(w)
+print("exited:", p.poll(5000) == [(fd, select.POLLIN)])
+info = os.waitid(os.P_PIDFD, fd, os.WEXITED)
+print("waitid:", info.si_pid == pid, info.si_code == os.CLD_EXITED, info.si_status)
+print("reaped:", p.poll(0) == [(fd, select.POLLIN | select.POLLHUP)])
+os.close(fd)
+pid = os.fork()
+if pid == 0:
+    signal.pause(); os._exit(0)
+fd = os.pidfd_open(pid, os.O_NONBLOCK)
+ep = select.epoll(); ep.register(fd, select.EPOLLIN)
+print("epoll running:", ep.poll(0))
+try:
+    os.waitid(os.P_PIDFD, fd, os.WEXITED)
+except BlockingIOError as e:
+    print("nonblocking waitid:", e.errno == 11)
+signal.pidfd_send_signal(fd, signal.SIGTERM)
+print("epoll exited:", ep.poll(5) == [(fd, select.EPOLLIN)])
+info = os.waitid(os.P_PIDFD, fd, os.WEXITED)
+print("killed:", info.si_code == os.CLD_KILLED, info.si_status == signal.SIGTERM)
+try:
+    signal.pidfd_send_signal(fd, signal.SIGTERM)
+except ProcessLookupError:
+    print("after the reap: ESRCH")
+try:
+    os.pidfd_open(pid)
+except ProcessLookupError:
+    print("pidfd_open after the reap: ESRCH")"#,
             ),
             python(
                 "tempfile",

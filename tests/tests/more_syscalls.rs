@@ -61,3 +61,10 @@ fn posix_message_queues() {
 fn linux_native_aio() {
     check_guest_in_scratch("aio");
 }
+
+#[test]
+fn pidfds_and_kcmp() {
+    let mut failures = Failures::new();
+    check_guest(&mut failures, "sys_pidfd", &[], b"", 0, &mut || {});
+    failures.finish("sys_pidfd");
+}

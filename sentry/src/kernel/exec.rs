@@ -202,6 +202,10 @@ pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadErr
     if let Err(e) = task.stub.set_fpregs(platform::initial_fpstate()) {
         log::warn!("resetting FPU state: {e}");
     }
+    // A new image is dumpable unless its effective and real ids differ (Linux's
+    // begin_new_exec, with the host's suid_dumpable of 0).
+    task.process
+        .set_dumpable(creds.uid == creds.euid && creds.gid == creds.egid);
     task.files.lock().close_on_exec();
     super::posix_timer::delete_all(&task.kernel, &task.process);
     for act in task.process.sigactions.lock().iter_mut() {

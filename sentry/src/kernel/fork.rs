@@ -209,6 +209,8 @@ pub struct CloneArgs {
     pub child_tid: u64,
     /// `CLONE_SETTLS` value.
     pub tls: u64,
+    /// `CLONE_PIDFD` address: where the parent's pidfd for the child goes.
+    pub pidfd: u64,
 }
 
 /// Creates a new process as a copy of `parent`'s (`clone` without `CLONE_THREAD`).
@@ -217,10 +219,16 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     if flags & NAMESPACES != 0 {
         return Err(Errno::EPERM.into());
     }
+    let pidfd = flags & libc::CLONE_PIDFD as u64 != 0;
+    // No thread pidfds: CLONE_PIDFD with CLONE_THREAD is refused as before Linux 6.9.
+    let bad_pidfd = pidfd
+        && (flags & (libc::CLONE_DETACHED | libc::CLONE_THREAD) as u64 != 0
+            || (flags & libc::CLONE_PARENT_SETTID as u64 != 0 && args.pidfd == args.parent_tid));
     if flags & !SUPPORTED != 0
         || (flags & libc::CLONE_SIGHAND as u64 != 0 && flags & libc::CLONE_VM as u64 == 0)
         || (flags & libc::CLONE_THREAD as u64 != 0 && flags & libc::CLONE_SIGHAND as u64 == 0)
         || !(0..=64).contains(&args.exit_signal)
+        || bad_pidfd
     {
         return Err(Errno::EINVAL.into());
     }
@@ -259,6 +267,10 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     *child.exe.lock() = src.exe.lock().clone();
     *child.cmdline.lock() = src.cmdline.lock().clone();
     *child.comm.lock() = src.comm.lock().clone();
+    child.set_dumpable(src.dumpable());
+    if flags & libc::CLONE_SYSVSEM as u64 != 0 {
+        child.share_sem_undo_list(src.make_sem_undo_list());
+    }
     let handle = TaskHandle::child_of(pid, &parent.handle);
     child.tasks.lock().push(handle.clone());
     {
@@ -282,6 +294,10 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     }
     if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
         parent.write_obj(args.parent_tid, &pid)?;
+    }
+    if pidfd && let Err(e) = give_pidfd(parent, &child, args.pidfd) {
+        kernel.tree.lock().remove(pid);
+        return Err(e);
     }
     let new = NewTask {
         kernel: kernel.clone(),
@@ -311,6 +327,19 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     Ok(pid as u64)
 }
 
+/// Installs a close-on-exec pidfd for `child` in `parent`'s fd table (after the child's
+/// copy of it was made) and stores its number at `addr` (`CLONE_PIDFD`).
+fn give_pidfd(parent: &Task, child: &Arc<Process>, addr: u64) -> Result<(), SysErr> {
+    let limit = parent.process.rlimit(libc::RLIMIT_NOFILE as usize);
+    let file = super::pidfd::PidFd::open(child.clone(), false);
+    let fd = parent.files.lock().insert(file, true, 0, limit)?;
+    if let Err(e) = parent.write_obj(addr, &fd) {
+        drop(parent.files.lock().remove(fd));
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// Creates a new thread of `parent`'s process (`clone` with `CLONE_THREAD`).
 fn clone_thread(parent: &mut Task, args: CloneArgs) -> SysResult {
     let flags = args.flags;
@@ -320,6 +349,9 @@ fn clone_thread(parent: &mut Task, args: CloneArgs) -> SysResult {
     let process = parent.process.clone();
     if process.group_exit_status().is_some() {
         return Err(Errno::EAGAIN.into());
+    }
+    if flags & libc::CLONE_SYSVSEM as u64 != 0 {
+        process.make_sem_undo_list();
     }
     let kernel = parent.kernel.clone();
     let slot = kernel.reserve_task()?;

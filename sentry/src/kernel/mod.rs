@@ -7,7 +7,7 @@
 //! - [`task`]: one guest thread, run by its own sentry thread that traces its stub thread.
 //! - [`exec`]: replacing a process image; [`fork`]: creating processes.
 //! - [`tree`]: parents, children, process groups, sessions, zombies.
-//! - [`signal`]: signal sets, default actions, sending.
+//! - [`signal`]: signal sets, default actions, sending; [`pidfd`]: files naming processes.
 //! - [`sched`], [`mempolicy`]: per-thread scheduling attributes and NUMA memory policy.
 //! - [`uts`]: the sandbox's host and domain name; [`mqueue`]: POSIX message queues;
 //!   [`aio`]: Linux native AIO contexts.
@@ -21,6 +21,7 @@ pub mod futex;
 pub mod ipc;
 pub mod mempolicy;
 pub mod mqueue;
+pub mod pidfd;
 pub mod posix_timer;
 pub mod process;
 pub mod sched;

@@ -11,7 +11,7 @@ use mm::AddressSpace;
 use parking_lot::Mutex;
 use platform::Kicker;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering};
 
 /// Number of resource limits (`RLIM_NLIMITS`).
 pub const RLIM_NLIMITS: usize = 16;
@@ -260,6 +260,31 @@ pub struct Process {
     pub job_queue: WaitQueue,
     /// When the process was created (`/proc/[pid]/stat` start time).
     pub started: std::time::Instant,
+    /// Whether it is running, a zombie or reaped ([`ExitState`]).
+    exit_state: AtomicU8,
+    /// Woken when the exit state changes (pidfds poll on it).
+    pub exit_events: WaitQueue,
+    /// Identity of its System V semaphore undo list, 0 until it has one (a `SEM_UNDO`
+    /// operation or a `CLONE_SYSVSEM` clone makes it); `CLONE_SYSVSEM` children share it.
+    sem_undo_list: AtomicU64,
+    /// `PR_SET_DUMPABLE`: cleared when the effective ids change (the host's
+    /// `suid_dumpable` of 0), set again by `execve`; copied by `fork`. Only root may
+    /// ptrace-access a process that is not dumpable.
+    dumpable: AtomicBool,
+}
+
+/// The last semaphore undo list identity handed out.
+static SEM_UNDO_LISTS: AtomicU64 = AtomicU64::new(0);
+
+/// How far a process is through its exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitState {
+    /// It runs.
+    Running,
+    /// It has exited and not been waited for.
+    Zombie,
+    /// It has exited and been waited for (or reaped at once).
+    Reaped,
 }
 
 /// Job-control state: whether the process is stopped, and what its parent has not yet
@@ -321,7 +346,70 @@ impl Process {
             job: Mutex::new(JobControl::default()),
             job_queue: WaitQueue::new(),
             started: std::time::Instant::now(),
+            exit_state: AtomicU8::new(ExitState::Running as u8),
+            exit_events: WaitQueue::new(),
+            sem_undo_list: AtomicU64::new(0),
+            dumpable: AtomicBool::new(true),
         })
+    }
+
+    /// Whether the process is dumpable (`PR_GET_DUMPABLE`).
+    pub fn dumpable(&self) -> bool {
+        self.dumpable.load(Ordering::SeqCst)
+    }
+
+    /// Sets whether the process is dumpable.
+    pub fn set_dumpable(&self, dumpable: bool) {
+        self.dumpable.store(dumpable, Ordering::SeqCst);
+    }
+
+    /// Whether `caller` may inspect or take from this process, as Linux's
+    /// `ptrace_may_access` decides: its own threads always; otherwise credentials that
+    /// [`Creds::may_access`] it, and root's only if it is not dumpable.
+    pub fn accessible_by(&self, caller: &Process) -> bool {
+        if std::ptr::eq(self, caller) {
+            return true;
+        }
+        let by = *caller.creds.lock();
+        by.may_access(&self.creds.lock()) && (self.dumpable() || by.has_all_caps())
+    }
+
+    /// Identity of the process's semaphore undo list (0: none), which `kcmp` compares.
+    pub fn sem_undo_list(&self) -> u64 {
+        self.sem_undo_list.load(Ordering::SeqCst)
+    }
+
+    /// The process's semaphore undo list, made now if it has none (Linux's
+    /// `get_undo_list`).
+    pub fn make_sem_undo_list(&self) -> u64 {
+        let new = SEM_UNDO_LISTS.fetch_add(1, Ordering::SeqCst) + 1;
+        match self
+            .sem_undo_list
+            .compare_exchange(0, new, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => new,
+            Err(existing) => existing,
+        }
+    }
+
+    /// Shares `list` as this new process's undo list (`CLONE_SYSVSEM`).
+    pub fn share_sem_undo_list(&self, list: u64) {
+        self.sem_undo_list.store(list, Ordering::SeqCst);
+    }
+
+    /// How far the process is through its exit.
+    pub fn exit_state(&self) -> ExitState {
+        match self.exit_state.load(Ordering::SeqCst) {
+            0 => ExitState::Running,
+            1 => ExitState::Zombie,
+            _ => ExitState::Reaped,
+        }
+    }
+
+    /// Records that the process became a zombie or was reaped, and wakes its watchers.
+    pub fn set_exit_state(&self, state: ExitState) {
+        self.exit_state.store(state as u8, Ordering::SeqCst);
+        self.exit_events.notify_all();
     }
 
     /// Starts the exit of the whole process with `status` (the first one set wins) and

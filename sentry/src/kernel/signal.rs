@@ -270,6 +270,29 @@ pub fn discard_everywhere(process: &Process, mask: SigSet) {
     }
 }
 
+/// Whether `sender` may signal `target` (Linux's `check_kill_permission`): a process may
+/// signal itself, root any process, others those whose real or saved user id is their
+/// real or effective one; `SIGCONT` also reaches any process of the sender's session.
+pub fn may_signal(kernel: &super::Kernel, sender: &Process, target: &Process, sig: i32) -> bool {
+    if std::ptr::eq(sender, target) {
+        return true;
+    }
+    let by = *sender.creds.lock();
+    let to = *target.creds.lock();
+    if by.has_all_caps()
+        || [by.uid, by.euid]
+            .iter()
+            .any(|&id| id == to.uid || id == to.suid)
+    {
+        return true;
+    }
+    sig == libc::SIGCONT && {
+        let tree = kernel.tree.lock();
+        let sid = |p: &Process| tree.get(p.pid).map(|e| e.sid);
+        sid(sender).is_some() && sid(sender) == sid(target)
+    }
+}
+
 /// Makes a signal pending on `process`, or on its thread `thread`, and interrupts the
 /// tasks that can take it. A stop signal cancels a pending SIGCONT (a SIGCONT resumes
 /// the process first: see [`continue_process`]). EAGAIN if the signal cannot be queued

@@ -3,7 +3,7 @@
 //! One lock guards the whole tree (as Linux's `tasklist_lock` does), so a child's exit,
 //! its reparenting and its parent's wait see one consistent picture.
 
-use super::process::{Process, TaskHandle};
+use super::process::{ExitState, Process, TaskHandle};
 use super::task::ExitStatus;
 use nix::errno::Errno;
 use std::collections::BTreeMap;
@@ -207,6 +207,7 @@ impl ProcTree {
             };
         };
         entry.zombie = Some(zombie);
+        entry.process.set_exit_state(ExitState::Zombie);
         let (ppid, sig) = (entry.ppid, entry.exit_signal);
         let parent = self.live(ppid);
         let autoreap = match &parent {
@@ -217,7 +218,7 @@ impl ProcTree {
             }
         };
         if autoreap {
-            self.entries.remove(&pid);
+            self.reap(pid);
         }
         ExitEffects {
             parent: parent.map(|p| (p, sig)),
@@ -278,13 +279,20 @@ impl ProcTree {
         if let Some((pid, Report::Exited(_))) = found
             && !opts.keep
         {
-            self.entries.remove(&pid);
+            self.reap(pid);
         }
         Ok(found)
     }
 
     /// Forgets `pid` (a process that never started running).
     pub fn remove(&mut self, pid: i32) {
-        self.entries.remove(&pid);
+        self.reap(pid);
+    }
+
+    /// Removes `pid`'s entry: the process is gone for good.
+    fn reap(&mut self, pid: i32) {
+        if let Some(e) = self.entries.remove(&pid) {
+            e.process.set_exit_state(ExitState::Reaped);
+        }
     }
 }

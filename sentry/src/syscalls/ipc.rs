@@ -9,8 +9,8 @@ use crate::kernel::ipc::msg::{
     MSG_COPY, MSG_EXCEPT, MSG_INFO, MSG_STAT, MSG_STAT_ANY, MSGMAX, Message, Select,
 };
 use crate::kernel::ipc::sem::{
-    GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SEMOPM, SETALL,
-    SETVAL, SemQuery,
+    GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SEM_UNDO, SEMOPM,
+    SETALL, SETVAL, SemQuery,
 };
 use crate::kernel::ipc::shm::{SHM_INFO, SHM_LOCK, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK};
 use crate::kernel::ipc::{
@@ -238,6 +238,9 @@ fn do_semop(task: &mut Task, timeout: Option<Timespec>) -> SysResult {
         None => None,
         Some(ts) => Some(Instant::now() + ts.to_duration().ok_or(Errno::EINVAL)?),
     };
+    if ops.iter().any(|o| o.sem_flg & SEM_UNDO != 0) {
+        task.process.make_sem_undo_list();
+    }
     let who = caller(task);
     task.kernel
         .ipc

@@ -9,11 +9,16 @@ use fs::OpenFile;
 use nix::errno::Errno;
 
 /// Changes credentials with `f` if the caller may: root may set anything; others may only
-/// move between their real, effective and saved ids (`allowed`).
+/// move between their real, effective and saved ids (`allowed`). A change of effective
+/// id makes the process not dumpable, as Linux's `commit_creds` does with the host's
+/// `suid_dumpable` of 0.
 fn change_creds(task: &Task, f: impl FnOnce(&mut Creds) -> Result<(), Errno>) -> SysResult {
     let mut c = task.process.creds.lock();
     let mut next = *c;
     f(&mut next)?;
+    if (next.euid, next.egid) != (c.euid, c.egid) {
+        task.process.set_dumpable(false);
+    }
     *c = next;
     Ok(0)
 }

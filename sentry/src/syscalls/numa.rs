@@ -215,8 +215,7 @@ fn address_space_of(task: &Task, pid: i32) -> Result<Arc<AddressSpace>, SysErr> 
         return Ok(task.mm());
     }
     let (process, _) = task.kernel.tree.lock().thread(pid).ok_or(Errno::ESRCH)?;
-    let caller = *task.process.creds.lock();
-    if !Arc::ptr_eq(&process, &task.process) && !caller.may_access(&process.creds.lock()) {
+    if !process.accessible_by(&task.process) {
         return Err(Errno::EPERM.into());
     }
     Ok(process.mm())

@@ -28,6 +28,7 @@ pub fn fork(task: &mut Task) -> SysResult {
         parent_tid: 0,
         child_tid: 0,
         tls: 0,
+        pidfd: 0,
     };
     fork::clone_process(task, args)
 }
@@ -42,6 +43,7 @@ pub fn vfork(task: &mut Task) -> SysResult {
         parent_tid: 0,
         child_tid: 0,
         tls: 0,
+        pidfd: 0,
     };
     fork::clone_process(task, args)
 }
@@ -56,6 +58,8 @@ pub fn clone(task: &mut Task) -> SysResult {
         parent_tid: task.arg(2),
         child_tid: task.arg(3),
         tls: task.arg(4),
+        // With CLONE_PIDFD, clone's parent_tid argument receives the pidfd.
+        pidfd: task.arg(2),
     };
     fork::clone_process(task, args)
 }
@@ -77,8 +81,8 @@ pub fn clone3(task: &mut Task) -> SysResult {
     if raw.len() > 88 && raw[88..].iter().any(|&b| b != 0) {
         return Err(Errno::E2BIG.into());
     }
-    if word(8) != 0 || word(9) != 0 || word(10) != 0 || word(0) & libc::CLONE_PIDFD as u64 != 0 {
-        // set_tid, cgroups and pidfds are not offered.
+    if word(8) != 0 || word(9) != 0 || word(10) != 0 {
+        // set_tid and cgroups are not offered.
         return Err(Errno::EINVAL.into());
     }
     let (stack, stack_size) = (word(5), word(6));
@@ -92,6 +96,7 @@ pub fn clone3(task: &mut Task) -> SysResult {
         parent_tid: word(3),
         child_tid: word(2),
         tls: word(7),
+        pidfd: word(1),
     };
     fork::clone_process(task, args)
 }
@@ -300,11 +305,18 @@ pub fn waitid(task: &mut Task) -> SysResult {
     if options & !known != 0 || options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
         return Err(Errno::EINVAL.into());
     }
+    // A nonblocking pidfd makes the wait WNOHANG, and finding nothing then EAGAIN.
+    let mut pidfd_nonblock = false;
     let which = match idtype {
         libc::P_ALL => WaitFor::Any,
         libc::P_PID if id > 0 => WaitFor::Pid(id),
         libc::P_PGID if id > 0 => WaitFor::Group(id),
         libc::P_PGID => wait_selector(task, 0)?,
+        libc::P_PIDFD if id >= 0 => {
+            let (pid, nonblock) = super::pidfd::waited_pid(task, id)?;
+            pidfd_nonblock = nonblock;
+            WaitFor::Pid(pid)
+        }
         _ => return Err(Errno::EINVAL.into()),
     };
     let opts = WaitOpts {
@@ -313,7 +325,11 @@ pub fn waitid(task: &mut Task) -> SysResult {
         continued: options & libc::WCONTINUED != 0,
         keep: options & libc::WNOWAIT != 0,
     };
-    let found = wait_child(task, which, opts, options & libc::WNOHANG != 0)?;
+    let nohang = options & libc::WNOHANG != 0;
+    let found = wait_child(task, which, opts, nohang || pidfd_nonblock)?;
+    if found.is_none() && pidfd_nonblock && !nohang {
+        return Err(Errno::EAGAIN.into());
+    }
     let mut info = [0i32; 32];
     if let Some((child, report)) = found {
         let (code, status) = match report {
@@ -750,8 +766,15 @@ pub fn prctl(task: &mut Task) -> SysResult {
             task.write_obj(arg2, &0i32)?;
             Ok(0)
         }
-        libc::PR_GET_DUMPABLE => Ok(1),
-        libc::PR_SET_DUMPABLE | libc::PR_SET_KEEPCAPS | libc::PR_SET_CHILD_SUBREAPER => Ok(0),
+        libc::PR_GET_DUMPABLE => Ok(task.process.dumpable() as u64),
+        libc::PR_SET_DUMPABLE => match arg2 {
+            0 | 1 => {
+                task.process.set_dumpable(arg2 == 1);
+                Ok(0)
+            }
+            _ => Err(Errno::EINVAL.into()),
+        },
+        libc::PR_SET_KEEPCAPS | libc::PR_SET_CHILD_SUBREAPER => Ok(0),
         libc::PR_GET_KEEPCAPS => Ok(0),
         libc::PR_GET_CHILD_SUBREAPER => {
             task.write_obj(arg2, &0i32)?;

@@ -120,9 +120,10 @@ pub fn rt_sigpending(task: &mut Task) -> SysResult {
 }
 
 /// `si_code` of a signal sent with `tkill`/`tgkill`.
-const SI_TKILL: i32 = -6;
+pub(super) const SI_TKILL: i32 = -6;
 
-fn check_sig(sig: i32) -> Result<(), Errno> {
+/// Signal numbers a caller may send (0 only checks the target).
+pub(super) fn check_sig(sig: i32) -> Result<(), Errno> {
     if (0..=64).contains(&sig) {
         Ok(())
     } else {
@@ -354,7 +355,12 @@ pub fn signalfd4(task: &mut Task) -> SysResult {
 
 /// Reads the siginfo a caller queues; like Linux, a caller may not pose as the kernel or
 /// as `kill` unless it signals itself.
-fn queued_info(task: &Task, sig: i32, addr: u64, to_self: bool) -> Result<SigInfo, SysErr> {
+pub(super) fn queued_info(
+    task: &Task,
+    sig: i32,
+    addr: u64,
+    to_self: bool,
+) -> Result<SigInfo, SysErr> {
     let bytes: [u8; SIGINFO_SIZE] = task.read_obj(addr)?;
     let code = i32::from_ne_bytes(bytes[8..12].try_into().expect("4 bytes"));
     if (code >= 0 || code == SI_TKILL) && !to_self {

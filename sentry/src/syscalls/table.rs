@@ -3,8 +3,8 @@
 //! `sentry syscalls` prints this table; it doubles as the compatibility report.
 
 use super::{
-    Handler, adjtime, aio, fs, inotify, io, ipc, lock, misc, mm, mqueue, net, numa, process, sched,
-    signal, splice, time, xattr,
+    Handler, adjtime, aio, fs, inotify, io, ipc, kcmp, lock, misc, mm, mqueue, net, numa, pidfd,
+    process, sched, signal, splice, time, xattr,
 };
 use crate::kernel::task::Restart;
 use crate::strace::{Arg, Arg::*, Ipc, Ret};
@@ -256,7 +256,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_pipe2, "pipe2", io::pipe2, &[Ptr, OpenFlags]),
     sys(SYS_fork, "fork", process::fork, &[]),
     sys(SYS_vfork, "vfork", process::vfork, &[]),
-    sys(SYS_clone, "clone", process::clone, &[Hex, Ptr, Ptr, Ptr, Hex]).partial("no namespaces (EPERM)"),
+    sys(SYS_clone, "clone", process::clone, &[Hex, Ptr, Ptr, Ptr, Hex]).partial("no namespaces (EPERM); no thread pidfds (CLONE_PIDFD with CLONE_THREAD is EINVAL, as before Linux 6.9)"),
     sys(SYS_futex, "futex", super::futex::futex, &[Ptr, Hex, Uint, Ptr, Ptr, Hex]).partial("no priority-inheritance operations (ENOSYS)"),
     sys(SYS_futex_waitv, "futex_waitv", super::futex::futex_waitv, &[Ptr, Uint, Hex, Ptr, Clock]),
     sys(SYS_get_robust_list, "get_robust_list", process::get_robust_list, &[Int, Ptr, Ptr]),
@@ -278,7 +278,11 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_getpgrp, "getpgrp", process::getpgrp, &[]),
     sys(SYS_getsid, "getsid", process::getsid, &[Int]),
     sys(SYS_setsid, "setsid", process::setsid, &[]),
-    sys(SYS_clone3, "clone3", process::clone3, &[Ptr, Uint]).partial("no set_tid, cgroup or pidfd"),
+    sys(SYS_clone3, "clone3", process::clone3, &[Ptr, Uint]).partial("no set_tid or cgroup; no thread pidfds (CLONE_PIDFD with CLONE_THREAD is EINVAL, as before Linux 6.9)"),
+    sys(SYS_pidfd_open, "pidfd_open", pidfd::pidfd_open, &[Int, Hex]).partial("no PIDFD_THREAD (EINVAL, as before Linux 6.9)"),
+    sys(SYS_pidfd_send_signal, "pidfd_send_signal", pidfd::pidfd_send_signal, &[Fd, Signal, Ptr, Hex]),
+    sys(SYS_pidfd_getfd, "pidfd_getfd", pidfd::pidfd_getfd, &[Fd, Int, Hex]),
+    sys(SYS_kcmp, "kcmp", kcmp::kcmp, &[Int, Int, Int, Hex, Hex]).partial("KCMP_IO always compares equal (no I/O contexts); a thread's fd table and fs context are its process's"),
     sys(SYS_alarm, "alarm", time::alarm, &[Uint]),
     sys(SYS_getitimer, "getitimer", time::getitimer, &[Int, Ptr]).partial("ITIMER_VIRTUAL and ITIMER_PROF never fire"),
     sys(SYS_setitimer, "setitimer", time::setitimer, &[Int, Ptr, Ptr]).partial("ITIMER_VIRTUAL and ITIMER_PROF never fire"),
