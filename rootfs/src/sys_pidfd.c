@@ -229,6 +229,13 @@ static void test_getfd_permissions(void)
 		fact("as nobody: a pidfd of root's process", ppfd >= 0);
 		R("  pidfd_getfd from it", getfd(ppfd, 1, 0));
 		R("  pidfd_send_signal 0 to it", send_sig(ppfd, 0, NULL, 0));
+		R("  kill 0 to it", kill(parent, 0));
+		R("  tgkill 0 to it", syscall(SYS_tgkill, parent, parent, 0));
+		R("  kill SIGCONT to it, in its session", kill(parent, SIGCONT));
+		siginfo_t qi;
+		memset(&qi, 0, sizeof qi);
+		qi.si_code = SI_QUEUE;
+		R("  sigqueueinfo 0 to it", syscall(SYS_rt_sigqueueinfo, parent, 0, &qi));
 		R("  kcmp KCMP_VM with it", kcmp(getpid(), parent, 1, 0, 0));
 		R("  kcmp KCMP_FILE with it", kcmp(parent, getpid(), 0, 1, 1));
 		pid_t g = signal_child(0);

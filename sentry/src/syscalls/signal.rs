@@ -4,6 +4,7 @@
 use crate::abi::Timespec;
 use crate::abi::{KSigaction, StackT};
 use crate::errno::{SysErr, SysResult};
+use crate::kernel::process::Process;
 use crate::kernel::sigframe::{self, SIGINFO_SIZE, SigInfo};
 use crate::kernel::signal::{self as ksig, SI_USER, UNBLOCKABLE};
 use crate::kernel::signalfd::SignalFd;
@@ -159,6 +160,13 @@ pub fn kill(task: &mut Task) -> SysResult {
     if targets.is_empty() {
         return Err(Errno::ESRCH.into());
     }
+    let targets: Vec<_> = targets
+        .into_iter()
+        .filter(|p| ksig::may_signal(&task.kernel, &task.process, p, sig))
+        .collect();
+    if targets.is_empty() {
+        return Err(Errno::EPERM.into());
+    }
     let uid = task.process.creds.lock().uid;
     for p in &targets {
         if sig == libc::SIGCONT {
@@ -195,6 +203,7 @@ fn thread_kill(task: &mut Task, tgid: Option<i32>, tid: i32, sig: i32) -> SysRes
         .find(|t| t.tid == tid)
         .cloned()
         .ok_or(Errno::ESRCH)?;
+    permitted(task, &process, sig)?;
     if sig == 0 {
         return Ok(0);
     }
@@ -369,12 +378,22 @@ pub(super) fn queued_info(
     Ok(SigInfo::raw(sig, bytes))
 }
 
+/// `EPERM` unless the caller may signal `target` ([`ksig::may_signal`]).
+fn permitted(task: &Task, target: &Process, sig: i32) -> Result<(), Errno> {
+    if ksig::may_signal(&task.kernel, &task.process, target, sig) {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
 /// `rt_sigqueueinfo(tgid, sig, info)`.
 pub fn rt_sigqueueinfo(task: &mut Task) -> SysResult {
     let (pid, sig) = (task.arg(0) as i32, task.arg(1) as i32);
     check_sig(sig)?;
     let info = queued_info(task, sig, task.arg(2), pid == task.process.pid)?;
     let target = task.kernel.tree.lock().live(pid).ok_or(Errno::ESRCH)?;
+    permitted(task, &target, sig)?;
     if sig == libc::SIGCONT {
         ksig::continue_process(&task.kernel, &target);
     }
@@ -398,6 +417,7 @@ pub fn rt_tgsigqueueinfo(task: &mut Task) -> SysResult {
         .find(|t| t.tid == tid)
         .cloned()
         .ok_or(Errno::ESRCH)?;
+    permitted(task, &process, sig)?;
     if sig != 0 {
         ksig::try_send(&process, Some(&handle), info)?;
     }
