@@ -1,9 +1,10 @@
 /*
  * sys_pidfd: pidfds (pidfd_open, CLONE_PIDFD from clone and clone3, polling
- * and epoll for exit, pidfd_send_signal with and without siginfo and with its
- * scope flags, pidfd_getfd, waitid(P_PIDFD)) and kcmp of files, address
- * spaces, fd tables, file-system contexts, signal handlers and epoll
- * targets.  Prints results, relations and errno names only.
+ * and epoll for exit, /proc/self/fdinfo, pidfd_send_signal with and without
+ * siginfo and with its scope flags, pidfd_getfd, waitid(P_PIDFD)) and kcmp of
+ * files, address spaces, fd tables, file-system contexts, signal handlers,
+ * semaphore undo lists and epoll targets; what an unprivileged process may
+ * take, compare and signal.  Prints results, relations and errno names only.
  */
 #include "sys_report.h"
 
@@ -110,6 +111,45 @@ static void show_report(const char *label)
 	printf("%s: sig %d code %d value %d\n", label, msg[0], msg[1], msg[2]);
 }
 
+static int leader_gate[2];
+
+static void *wait_gate(void *arg)
+{
+	char c;
+	read(leader_gate[0], &c, 1);
+	return arg;
+}
+
+/* A process whose leader exits before its other thread: its pidfd is not readable and
+ * waitid finds nothing until the thread ends too. */
+static void test_leader_exits_first(void)
+{
+	pipe(leader_gate);
+	int ready[2];
+	pipe(ready);
+	pid_t c = fork();
+	if (c == 0) {
+		pthread_t t;
+		pthread_create(&t, NULL, wait_gate, NULL);
+		write(ready[1], "", 1);
+		syscall(SYS_exit, 0);
+	}
+	int pfd = pidfd_open(c, 0);
+	char x;
+	read(ready[0], &x, 1);
+	usleep(100000);
+	printf("leader gone, thread running: poll %#x\n", poll_fd(pfd, 0));
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	R("  waitid WNOHANG", waitid(P_PIDFD, pfd, &si, WEXITED | WNOHANG));
+	printf("  found %d\n", si.si_pid != 0);
+	write(leader_gate[1], "", 1);
+	printf("  after the thread ends: poll %#x\n", poll_fd(pfd, 5000));
+	R("  waitid", waitid(P_PIDFD, pfd, &si, WEXITED));
+	printf("  code %d status %d\n", si.si_code, si.si_status);
+	close(pfd);
+}
+
 static void test_pidfd(void)
 {
 	printf("-- pidfd_open and exit\n");
@@ -178,6 +218,8 @@ static void test_pidfd(void)
 	R("waitid P_PIDFD", waitid(P_PIDFD, pfd, &si, WEXITED));
 	printf("  code %d status %d\n", si.si_code, si.si_status);
 	close(pfd);
+
+	test_leader_exits_first();
 
 	R("pidfd_open pid 0", pidfd_open(0, 0));
 	R("pidfd_open pid -1", pidfd_open(-1, 0));
