@@ -144,9 +144,19 @@ impl OpenFile {
     pub fn new(ops: Box<dyn FileOps>, flags: i32, dentry: Option<Arc<Dentry>>) -> Arc<OpenFile> {
         let keep =
             !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC | libc::O_CLOEXEC);
+        Self::new_exact(ops, flags & keep, dentry)
+    }
+
+    /// A description whose `flags` are kept as given (a pidfd's `PIDFD_THREAD`, which
+    /// is `O_EXCL`, shows in `F_GETFL`).
+    pub fn new_exact(
+        ops: Box<dyn FileOps>,
+        flags: i32,
+        dentry: Option<Arc<Dentry>>,
+    ) -> Arc<OpenFile> {
         Arc::new(OpenFile {
             ops,
-            flags: AtomicI32::new(flags & keep),
+            flags: AtomicI32::new(flags),
             dentry,
             locks: DescriptionLocks::default(),
         })

@@ -1,7 +1,8 @@
 /*
- * sys_pidfd: pidfds (pidfd_open, CLONE_PIDFD from clone and clone3, polling
- * and epoll for exit, /proc/self/fdinfo, pidfd_send_signal with and without
- * siginfo and with its scope flags, pidfd_getfd, waitid(P_PIDFD)) and kcmp of
+ * sys_pidfd: process and thread pidfds (pidfd_open, CLONE_PIDFD from clone and
+ * clone3, polling and epoll for exit, /proc/self/fdinfo, pidfd_send_signal
+ * with and without siginfo and with its scope flags, pidfd_getfd,
+ * waitid(P_PIDFD)) and kcmp of
  * files, address spaces, fd tables, file-system contexts, signal handlers,
  * semaphore undo lists and epoll targets; what an unprivileged process may
  * take, compare and signal.  Prints results, relations and errno names only.
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #define PIDFD_NONBLOCK O_NONBLOCK
+#define PIDFD_THREAD O_EXCL
 #define PIDFD_SIGNAL_THREAD 1
 #define PIDFD_SIGNAL_THREAD_GROUP 2
 #define PIDFD_SIGNAL_PROCESS_GROUP 4
@@ -72,7 +74,7 @@ static void show_fdinfo(const char *label, int fd, pid_t pid)
 		else if (!strcmp(key, "mnt_id") || !strcmp(key, "ino"))
 			printf("  %s present\n", key);
 		else if (!strcmp(key, "Pid") || !strcmp(key, "NSpid"))
-			printf("  %s %s\n", key, v == pid ? "the child's" : v == -1 ? "-1" : "other");
+			printf("  %s %s\n", key, v == pid ? "as named" : v == -1 ? "-1" : "other");
 		else
 			printf("  %s", line);
 	}
@@ -532,12 +534,125 @@ static void test_kcmp(void)
 	waitpid(c2, NULL, 0);
 }
 
+/* Waits (up to 5 s) for a pidfd to hang up, and gives its final poll events. */
+static int poll_until_hangup(int fd)
+{
+	int ev = 0;
+	for (int i = 0; i < 500 && !(ev & POLLHUP); i++) {
+		ev = poll_fd(fd, 0);
+		if (!(ev & POLLHUP))
+			usleep(10000);
+	}
+	return ev;
+}
+
+static pid_t signalled_tid;
+
+/* Reports a signal's code and whether the parked thread took it. */
+static void on_usr2(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	int msg[3] = { sig, si->si_code, gettid() == signalled_tid };
+	write(report_pipe[1], msg, sizeof msg);
+}
+
+/* clone3 of a thread that exits at once, touching no memory (its stack is ours). */
+static long clone3_exiting_thread(struct clone_args *args)
+{
+	long ret;
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "mov $60, %%eax\n\t"
+			 "xor %%edi, %%edi\n\t"
+			 "syscall\n\t"
+			 "1:"
+			 : "=a"(ret)
+			 : "a"((long)SYS_clone3), "D"(args), "S"(sizeof *args)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static void test_thread_pidfd(void)
+{
+	printf("-- PIDFD_THREAD\n");
+	int release[2], back[2];
+	pipe(release);
+	pipe(back);
+	struct parked parked = { release[0], back[1], 0 };
+	pthread_t t;
+	pthread_create(&t, NULL, thread_park, &parked);
+	char x;
+	read(back[0], &x, 1);
+	pid_t tid = parked.tid;
+	R("pidfd_open of a running thread", pidfd_open(tid, 0));
+	int a = pidfd_open(tid, PIDFD_THREAD);
+	fact("pidfd_open of it with PIDFD_THREAD", a >= 0);
+	printf("  F_GETFL %#x, FD_CLOEXEC %d\n", fcntl(a, F_GETFL), fcntl(a, F_GETFD) & FD_CLOEXEC);
+	int n = pidfd_open(tid, PIDFD_THREAD | PIDFD_NONBLOCK);
+	printf("  nonblocking: F_GETFL %#x\n", fcntl(n, F_GETFL));
+	int lead = pidfd_open(getpid(), PIDFD_THREAD);
+	printf("  of the leader: F_GETFL %#x\n", fcntl(lead, F_GETFL));
+	show_fdinfo("  fdinfo", a, tid);
+	printf("poll while it runs: %#x\n", poll_fd(a, 0));
+	struct sigaction sa = { .sa_sigaction = on_usr2, .sa_flags = SA_SIGINFO | SA_RESTART };
+	sigaction(SIGUSR2, &sa, NULL);
+	signalled_tid = tid;
+	R("pidfd_send_signal", send_sig(a, SIGUSR2, NULL, 0));
+	show_report("  got (sig, code, in the thread)");
+	R("pidfd_send_signal PIDFD_SIGNAL_THREAD_GROUP, signal 0", send_sig(a, 0, NULL, PIDFD_SIGNAL_THREAD_GROUP));
+	R("pidfd_send_signal PIDFD_SIGNAL_PROCESS_GROUP", send_sig(a, 0, NULL, PIDFD_SIGNAL_PROCESS_GROUP));
+	errno = 0;
+	long got = getfd(a, 1, 0);
+	printf("pidfd_getfd through it: %s\n", got >= 0 ? "an fd" : errname(errno));
+	if (got >= 0)
+		close(got);
+	siginfo_t si;
+	R("waitid P_PIDFD on it", waitid(P_PIDFD, a, &si, WEXITED | WNOHANG));
+	R("waitid P_PIDFD on the leader's", waitid(P_PIDFD, lead, &si, WEXITED | WNOHANG));
+	write(release[1], "", 1);
+	pthread_join(t, NULL);
+	printf("poll after its exit: %#x\n", poll_until_hangup(a));
+	show_fdinfo("  fdinfo", a, tid);
+	R("pidfd_send_signal after its exit", send_sig(a, 0, NULL, 0));
+	R("pidfd_getfd after its exit", getfd(a, 1, 0));
+	R("pidfd_open after its exit", pidfd_open(tid, PIDFD_THREAD));
+	printf("poll of the leader's: %#x\n", poll_fd(lead, 0));
+	close(a);
+	close(n);
+	close(lead);
+
+	pid_t c = signal_child(0);
+	int pfd = pidfd_open(c, PIDFD_THREAD);
+	R("waitid P_PIDFD on a child's leader thread, WNOHANG", waitid(P_PIDFD, pfd, &si, WEXITED | WNOHANG));
+	kill(c, SIGKILL);
+	printf("  poll after it is killed: %#x\n", poll_fd(pfd, 5000));
+	memset(&si, 0, sizeof si);
+	R("  waitid", waitid(P_PIDFD, pfd, &si, WEXITED));
+	printf("  pid matches %d, code %d, status %d\n", si.si_pid == c, si.si_code, si.si_status);
+	printf("  poll after the reap: %#x\n", poll_fd(pfd, 0));
+	close(pfd);
+
+	int tfd = -1;
+	struct clone_args args;
+	memset(&args, 0, sizeof args);
+	args.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+		     CLONE_SYSVSEM | CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)&tfd;
+	long r = clone3_exiting_thread(&args);
+	fact("clone3 CLONE_THREAD|CLONE_PIDFD", r > 0 && tfd >= 0);
+	printf("  F_GETFL %#x, FD_CLOEXEC %d\n", fcntl(tfd, F_GETFL), fcntl(tfd, F_GETFD) & FD_CLOEXEC);
+	printf("  poll after the thread's exit: %#x\n", poll_until_hangup(tfd));
+	close(tfd);
+}
+
 int main(void)
 {
 	report_start();
 	test_pidfd();
 	test_send_and_getfd();
 	test_clone_pidfd();
+	test_thread_pidfd();
 	test_kcmp();
 	return 0;
 }

@@ -219,10 +219,8 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     if flags & NAMESPACES != 0 {
         return Err(Errno::EPERM.into());
     }
-    let pidfd = flags & libc::CLONE_PIDFD as u64 != 0;
-    // No thread pidfds: CLONE_PIDFD with CLONE_THREAD is refused as before Linux 6.9.
-    let bad_pidfd = pidfd
-        && (flags & (libc::CLONE_DETACHED | libc::CLONE_THREAD) as u64 != 0
+    let bad_pidfd = flags & libc::CLONE_PIDFD as u64 != 0
+        && (flags & libc::CLONE_DETACHED as u64 != 0
             || (flags & libc::CLONE_PARENT_SETTID as u64 != 0 && args.pidfd == args.parent_tid));
     if flags & !SUPPORTED != 0
         || (flags & libc::CLONE_SIGHAND as u64 != 0 && flags & libc::CLONE_VM as u64 == 0)
@@ -295,10 +293,13 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
         parent.write_obj(args.parent_tid, &pid)?;
     }
-    if pidfd && let Err(e) = give_pidfd(parent, &child, args.pidfd) {
-        kernel.tree.lock().remove(pid);
-        return Err(e);
-    }
+    let pidfd = match give_pidfd(parent, &args, &child, None) {
+        Ok(fd) => fd,
+        Err(e) => {
+            kernel.tree.lock().remove(pid);
+            return Err(e);
+        }
+    };
     let new = NewTask {
         kernel: kernel.clone(),
         process: child.clone(),
@@ -318,6 +319,7 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     if let Err(e) = start(new) {
         log::warn!("cannot start a thread for pid {pid}: {e}");
         kernel.tree.lock().remove(pid);
+        take_back_pidfd(parent, pidfd);
         return Err(Errno::EAGAIN.into());
     }
     slot.commit();
@@ -327,17 +329,33 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     Ok(pid as u64)
 }
 
-/// Installs a close-on-exec pidfd for `child` in `parent`'s fd table (after the child's
-/// copy of it was made) and stores its number at `addr` (`CLONE_PIDFD`).
-fn give_pidfd(parent: &Task, child: &Arc<Process>, addr: u64) -> Result<(), SysErr> {
+/// With `CLONE_PIDFD`, installs a close-on-exec pidfd for `process` (or its new thread
+/// `thread`) in `parent`'s fd table, after the child's copy of the table was made, and
+/// stores its number where `args` say; the fd, or `None` without `CLONE_PIDFD`.
+fn give_pidfd(
+    parent: &Task,
+    args: &CloneArgs,
+    process: &Arc<Process>,
+    thread: Option<i32>,
+) -> Result<Option<i32>, SysErr> {
+    if args.flags & libc::CLONE_PIDFD as u64 == 0 {
+        return Ok(None);
+    }
     let limit = parent.process.rlimit(libc::RLIMIT_NOFILE as usize);
-    let file = super::pidfd::PidFd::open(child.clone(), false);
+    let file = super::pidfd::PidFd::open(process.clone(), thread, false);
     let fd = parent.files.lock().insert(file, true, 0, limit)?;
-    if let Err(e) = parent.write_obj(addr, &fd) {
-        drop(parent.files.lock().remove(fd));
+    if let Err(e) = parent.write_obj(args.pidfd, &fd) {
+        take_back_pidfd(parent, Some(fd));
         return Err(e);
     }
-    Ok(())
+    Ok(Some(fd))
+}
+
+/// Closes the pidfd [`give_pidfd`] installed for a child that could not start.
+fn take_back_pidfd(parent: &Task, fd: Option<i32>) {
+    if let Some(fd) = fd {
+        drop(parent.files.lock().remove(fd));
+    }
 }
 
 /// Creates a new thread of `parent`'s process (`clone` with `CLONE_THREAD`).
@@ -355,11 +373,13 @@ fn clone_thread(parent: &mut Task, args: CloneArgs) -> SysResult {
     }
     let kernel = parent.kernel.clone();
     let slot = kernel.reserve_task()?;
+    let tid = kernel.alloc_pid();
+    let pidfd = give_pidfd(parent, &args, &process, Some(tid))?;
     let host_tid = parent.stub.spawn_thread().map_err(|e| {
         log::warn!("cannot create a stub thread: {e}");
+        take_back_pidfd(parent, pidfd);
         Errno::EAGAIN
     })?;
-    let tid = kernel.alloc_pid();
     let handle = {
         // Inherited under the thread list's lock, so that a TSYNC filter reaches the new
         // thread either through its creator or directly.
@@ -411,6 +431,7 @@ fn clone_thread(parent: &mut Task, args: CloneArgs) -> SysResult {
     if let Err(e) = start(new) {
         log::warn!("cannot start a thread for tid {tid}: {e}");
         process.tasks.lock().retain(|t| t.tid != tid);
+        take_back_pidfd(parent, pidfd);
         return Err(Errno::EAGAIN.into());
     }
     slot.commit();

@@ -262,7 +262,7 @@ pub struct Process {
     pub started: std::time::Instant,
     /// Whether it is running, a zombie or reaped ([`ExitState`]).
     exit_state: AtomicU8,
-    /// Woken when the exit state changes (pidfds poll on it).
+    /// Woken when the exit state changes or a thread exits (pidfds poll on it).
     pub exit_events: WaitQueue,
     /// Identity of its System V semaphore undo list, 0 until it has one (a `SEM_UNDO`
     /// operation or a `CLONE_SYSVSEM` clone makes it); `CLONE_SYSVSEM` children share it.

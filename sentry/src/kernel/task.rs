@@ -527,6 +527,8 @@ impl Task {
         // Let go of the image now: nothing may keep its System V shm attaches past the exit.
         drop(mm);
         if !last {
+            // Its thread pidfds are ready now.
+            self.process.exit_events.notify_all();
             if group.is_some() {
                 self.stub.kill();
             } else {

@@ -1,14 +1,15 @@
 //! pidfd syscalls: `pidfd_open`, `pidfd_send_signal` and `pidfd_getfd`, and the pidfd
-//! that `waitid(P_PIDFD)` takes ([`waited_pid`]). The files are [`PidFd`]s; only
-//! process pidfds exist (no `PIDFD_THREAD`).
+//! that `waitid(P_PIDFD)` takes ([`waited_pid`]). The files are [`PidFd`]s, naming a
+//! process or (`PIDFD_THREAD`) one thread.
 
 use super::signal::{SI_TKILL, check_sig, queued_info};
 use crate::errno::{SysErr, SysResult};
-use crate::kernel::pidfd::PidFd;
+use crate::kernel::pidfd::{PIDFD_THREAD, PidFd};
 use crate::kernel::process::{ExitState, Process};
 use crate::kernel::sigframe::SigInfo;
 use crate::kernel::signal::{self as ksig, SI_USER};
 use crate::kernel::task::Task;
+use fs::OpenFile;
 use nix::errno::Errno;
 use std::sync::Arc;
 
@@ -21,38 +22,46 @@ const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 4;
 const PIDFD_SELF_THREAD: i32 = -10000;
 const PIDFD_SELF_THREAD_GROUP: i32 = -10001;
 
-/// The process pidfd `fd` names (`EBADF` if `fd` is not open or not a pidfd), and
-/// whether the pidfd is nonblocking.
-fn process_of(task: &Task, fd: i32) -> Result<(Arc<Process>, bool), SysErr> {
+/// The pidfd open at `fd` (`EBADF` if `fd` is not open or not a pidfd); see [`PidFd::of`].
+fn pidfd_file(task: &Task, fd: i32) -> Result<Arc<OpenFile>, SysErr> {
     let file = task.file(fd)?;
-    let process = PidFd::process_of(&file).ok_or(Errno::EBADF)?.clone();
-    Ok((process, file.nonblocking()))
+    PidFd::of(&file).ok_or(Errno::EBADF)?;
+    Ok(file)
 }
 
-/// The pid a `waitid(P_PIDFD, fd)` waits for, and whether the pidfd is nonblocking (the
-/// wait then does not block, and finds nothing with `EAGAIN`).
+/// The pid a `waitid(P_PIDFD, fd)` waits for (a thread pidfd's tid, which only a
+/// leader's matches a child), and whether the pidfd is nonblocking (the wait then does
+/// not block, and finds nothing with `EAGAIN`).
 pub(super) fn waited_pid(task: &Task, fd: i32) -> Result<(i32, bool), SysErr> {
-    let (process, nonblock) = process_of(task, fd)?;
-    Ok((process.pid, nonblock))
+    let file = pidfd_file(task, fd)?;
+    let id = PidFd::of(&file).expect("a pidfd").id();
+    Ok((id, file.nonblocking()))
 }
 
 /// `pidfd_open(pid, flags)`: a close-on-exec pidfd for process `pid` (a zombie
-/// included); `EINVAL` for a thread that does not lead its process, `ESRCH` for no such
-/// process.
+/// included), or with `PIDFD_THREAD` for thread `pid`; `ENOENT` for a thread that does
+/// not lead its process without `PIDFD_THREAD` (`EINVAL` before Linux 6.9), `ESRCH` for
+/// no such process or thread.
 pub fn pidfd_open(task: &mut Task) -> SysResult {
-    let (pid, flags) = (task.arg(0) as i32, task.arg(1) as u32);
-    if flags & !(libc::O_NONBLOCK as u32) != 0 || pid <= 0 {
+    let (pid, flags) = (task.arg(0) as i32, task.arg(1) as i32);
+    if flags & !(libc::O_NONBLOCK | PIDFD_THREAD) != 0 || pid <= 0 {
         return Err(Errno::EINVAL.into());
     }
+    let thread = flags & PIDFD_THREAD != 0;
     let process = {
         let tree = task.kernel.tree.lock();
-        match tree.get(pid) {
-            Some(e) => e.process.clone(),
-            None if tree.thread(pid).is_some() => return Err(Errno::EINVAL.into()),
-            None => return Err(Errno::ESRCH.into()),
+        match (tree.get(pid), tree.thread(pid)) {
+            (Some(e), _) => e.process.clone(),
+            (None, Some((process, _))) if thread => process,
+            (None, Some(_)) => return Err(Errno::ENOENT.into()),
+            (None, None) => return Err(Errno::ESRCH.into()),
         }
     };
-    let file = PidFd::open(process, flags != 0);
+    let file = PidFd::open(
+        process,
+        thread.then_some(pid),
+        flags & libc::O_NONBLOCK != 0,
+    );
     let limit = task.process.rlimit(libc::RLIMIT_NOFILE as usize);
     Ok(task.files.lock().insert(file, true, 0, limit)? as u64)
 }
@@ -64,14 +73,14 @@ enum Scope {
     Thread,
     /// The whole process.
     Process,
-    /// The process group the process leads.
+    /// The process group whose id the pidfd names.
     Group,
 }
 
 /// `pidfd_send_signal(pidfd, sig, info, flags)`: sends like `kill` (or, to a thread,
-/// `tgkill`), with the caller's siginfo if it gives one, to processes the caller may
-/// signal (`EPERM` if none); a zombie takes the signal with no effect, a reaped process
-/// is `ESRCH`.
+/// `tgkill`, the default for a thread pidfd), with the caller's siginfo if it gives one,
+/// to processes the caller may signal (`EPERM` if none); a zombie takes the signal with
+/// no effect, a reaped process or an exited thread is `ESRCH`.
 pub fn pidfd_send_signal(task: &mut Task) -> SysResult {
     let (fd, sig, info_addr, flags) = (
         task.arg(0) as i32,
@@ -83,10 +92,26 @@ pub fn pidfd_send_signal(task: &mut Task) -> SysResult {
     if flags & !all != 0 || flags.count_ones() > 1 {
         return Err(Errno::EINVAL.into());
     }
-    let (process, default) = match fd {
-        PIDFD_SELF_THREAD => (task.process.clone(), Scope::Thread),
-        PIDFD_SELF_THREAD_GROUP => (task.process.clone(), Scope::Process),
-        fd => (process_of(task, fd)?.0, Scope::Process),
+    // The process; the id named (a thread-scoped signal goes to that thread, the leader
+    // for a process pidfd; a group-scoped one to the group of that id); the default
+    // scope; and whether the id names nothing any more.
+    let (process, id, default, gone) = match fd {
+        PIDFD_SELF_THREAD => (task.process.clone(), task.tid, Scope::Thread, false),
+        PIDFD_SELF_THREAD_GROUP => (
+            task.process.clone(),
+            task.process.pid,
+            Scope::Process,
+            false,
+        ),
+        fd => {
+            let file = pidfd_file(task, fd)?;
+            let pidfd = PidFd::of(&file).expect("a pidfd");
+            let default = match pidfd.thread() {
+                Some(_) => Scope::Thread,
+                None => Scope::Process,
+            };
+            (pidfd.process().clone(), pidfd.id(), default, pidfd.gone())
+        }
     };
     let scope = match flags {
         PIDFD_SIGNAL_THREAD => Scope::Thread,
@@ -94,18 +119,12 @@ pub fn pidfd_send_signal(task: &mut Task) -> SysResult {
         PIDFD_SIGNAL_PROCESS_GROUP => Scope::Group,
         _ => default,
     };
-    // The thread the pidfd names: the calling one for PIDFD_SELF_THREAD, else the leader.
-    let tid = if fd == PIDFD_SELF_THREAD {
-        task.tid
-    } else {
-        process.pid
-    };
     let info = if info_addr != 0 {
         if task.read_obj::<i32>(info_addr)? != sig {
             return Err(Errno::EINVAL.into());
         }
         // Only the calling thread itself may be sent a siginfo posing as the kernel's.
-        let to_self = Arc::ptr_eq(&process, &task.process) && tid == task.tid;
+        let to_self = Arc::ptr_eq(&process, &task.process) && id == task.tid;
         queued_info(task, sig, info_addr, to_self && scope != Scope::Group)?
     } else {
         let code = if scope == Scope::Thread {
@@ -118,8 +137,8 @@ pub fn pidfd_send_signal(task: &mut Task) -> SysResult {
     };
     check_sig(sig)?;
     let targets = match scope {
-        Scope::Group => task.kernel.tree.lock().group(process.pid),
-        _ if process.exit_state() == ExitState::Reaped => Vec::new(),
+        Scope::Group => task.kernel.tree.lock().group(id),
+        _ if gone => Vec::new(),
         _ => vec![process.clone()],
     };
     if targets.is_empty() {
@@ -141,7 +160,7 @@ pub fn pidfd_send_signal(task: &mut Task) -> SysResult {
             ksig::continue_process(&task.kernel, target);
         }
         let thread = if scope == Scope::Thread {
-            let handle = target.tasks.lock().iter().find(|t| t.tid == tid).cloned();
+            let handle = target.tasks.lock().iter().find(|t| t.tid == id).cloned();
             Some(handle.ok_or(Errno::ESRCH)?)
         } else {
             None
@@ -155,17 +174,19 @@ pub fn pidfd_send_signal(task: &mut Task) -> SysResult {
 }
 
 /// `pidfd_getfd(pidfd, targetfd, flags)`: a close-on-exec duplicate of the file the
-/// process has open at `targetfd`. The caller must be allowed to ptrace-access the
-/// process (`EPERM`); an exited process is `ESRCH`.
+/// process (or thread) has open at `targetfd`. The caller must be allowed to
+/// ptrace-access the process (`EPERM`); an exited process or thread is `ESRCH`.
 pub fn pidfd_getfd(task: &mut Task) -> SysResult {
     let (fd, target_fd, flags) = (task.arg(0) as i32, task.arg(1) as i32, task.arg(2));
     if flags != 0 {
         return Err(Errno::EINVAL.into());
     }
-    let (process, _) = process_of(task, fd)?;
-    if process.exit_state() != ExitState::Running {
+    let file = pidfd_file(task, fd)?;
+    let pidfd = PidFd::of(&file).expect("a pidfd");
+    if pidfd.exited() {
         return Err(Errno::ESRCH.into());
     }
+    let process = pidfd.process();
     if !process.accessible_by(&task.process) {
         return Err(Errno::EPERM.into());
     }
