@@ -281,7 +281,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_clone3, "clone3", process::clone3, &[Ptr, Uint]).partial("no set_tid or cgroup"),
     sys(SYS_pidfd_open, "pidfd_open", pidfd::pidfd_open, &[Int, Hex]),
     sys(SYS_pidfd_send_signal, "pidfd_send_signal", pidfd::pidfd_send_signal, &[Fd, Signal, Ptr, Hex]),
-    sys(SYS_pidfd_getfd, "pidfd_getfd", pidfd::pidfd_getfd, &[Fd, Int, Hex]),
+    sys(SYS_pidfd_getfd, "pidfd_getfd", pidfd::pidfd_getfd, &[Fd, Int, Hex]).partial("through a thread pidfd, the process's fd table even for a thread cloned without CLONE_FILES"),
     sys(SYS_kcmp, "kcmp", kcmp::kcmp, &[Int, Int, Int, Hex, Hex]).partial("KCMP_IO always compares equal (no I/O contexts); a thread's fd table and fs context are its process's"),
     sys(SYS_alarm, "alarm", time::alarm, &[Uint]),
     sys(SYS_getitimer, "getitimer", time::getitimer, &[Int, Ptr]).partial("ITIMER_VIRTUAL and ITIMER_PROF never fire"),
