@@ -13,6 +13,7 @@
 mod cpu;
 mod error;
 pub mod host;
+pub mod hostsock;
 mod regs;
 mod seccomp;
 mod spawn;

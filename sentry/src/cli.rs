@@ -1,5 +1,6 @@
 //! The command line: `sentry run ...` and `sentry syscalls`.
 
+use crate::kernel::Network;
 use crate::sandbox::{self, RunConfig};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -66,6 +67,12 @@ struct RunArgs {
     /// Start the guest with an empty environment (before --env).
     #[arg(long)]
     clear_env: bool,
+    /// Where the guest's TCP and UDP sockets live. `sandbox`: in the sentry, on the
+    /// sandbox's own loopback interface, unreachable from the host and reaching nothing
+    /// outside. `host`: host sockets the sentry makes for the guest, sharing the host's
+    /// interfaces, addresses and ports (netlink and interface ioctls show the host's).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = Network::Sandbox)]
+    network: Network,
     /// Print every guest syscall to stderr, like strace.
     #[arg(long)]
     strace: bool,
@@ -102,6 +109,7 @@ pub fn main() -> i32 {
                 env: a.env,
                 clear_env: a.clear_env,
                 strace: a.strace,
+                network: a.network,
                 dump_vmas: a
                     .dump_vmas
                     .map(|p| if p.as_os_str() == "-" { None } else { Some(p) }),

@@ -7,7 +7,7 @@
 use crate::dump::VmaDump;
 use crate::kernel::process::{Creds, FsContext};
 use crate::kernel::sigframe::SigInfo;
-use crate::kernel::{Kernel, Limits, Options, exec, fork, signal};
+use crate::kernel::{Kernel, Limits, Network, Options, exec, fork, signal};
 use fs::host::{HostFile, HostInode};
 use fs::{FdTable, FileType, OpenFile, Vfs, WalkCtx};
 use loader::LoadError;
@@ -56,6 +56,8 @@ pub struct RunConfig {
     pub clear_env: bool,
     /// Print syscalls.
     pub strace: bool,
+    /// Where inet sockets live.
+    pub network: Network,
     /// VMA dump target: `Some(None)` for stderr.
     pub dump_vmas: Option<Option<PathBuf>>,
     /// Program name or guest path.
@@ -106,6 +108,7 @@ pub fn run(config: RunConfig) -> i32 {
                 tasks: config.max_procs,
                 fds: config.max_fds,
             },
+            network: config.network,
         },
     ) {
         Ok(k) => k,

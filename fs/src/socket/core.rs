@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 /// Largest piece of a stream write queued as one message.
 const STREAM_CHUNK: usize = 65536;
 /// Device number of sockets (sockfs).
-const SOCKFS_DEV: u64 = 0x08;
+pub(super) const SOCKFS_DEV: u64 = 0x08;
 /// What a queued datagram costs its receiver's `SO_RCVBUF` besides its bytes (about an
 /// `sk_buff`'s truesize overhead).
 const DGRAM_OVERHEAD: usize = 768;

@@ -1,5 +1,5 @@
-//! Sockets as sentry objects: one shared core and the address families built on it.
-//! Nothing here ever reaches a host socket.
+//! Sockets as sentry objects: one shared core and the address families built on it;
+//! and, only for a sandbox run with `--network=host`, guest sockets that are host sockets.
 //!
 //! - [`core`]: one endpoint ([`Socket`]) and its open file ([`SocketFile`]): receive
 //!   queues, send-buffer backpressure, connections and listen backlogs, shutdown,
@@ -15,6 +15,9 @@
 //! - [`netlink`]: `AF_NETLINK` sockets of protocol `NETLINK_ROUTE` answering link and
 //!   address dumps (what `getifaddrs` and `if_nameindex` ask).
 //! - [`loopback`]: the one interface, `lo`, as interface ioctls and netlink describe it.
+//! - [`host`]: under `--network=host`, `AF_INET`/`AF_INET6` and `NETLINK_ROUTE` sockets
+//!   are host sockets the sentry operates for the guest (none of the above is used for
+//!   them).
 //!
 //! A sandbox's bound names live in one [`Namespace`] (Linux keeps them per network
 //! namespace), which also tells who the caller is (pid and ids for credentials, port
@@ -26,6 +29,7 @@
 //! sockets), so messages are dropped only with no socket lock held.
 
 pub mod core;
+pub mod host;
 pub mod inet;
 pub mod loopback;
 pub mod netlink;

@@ -59,6 +59,21 @@ pub struct Options {
     pub dump: Option<VmaDump>,
     /// Resource limits.
     pub limits: Limits,
+    /// Where the guest's inet sockets live.
+    pub network: Network,
+}
+
+/// Where the guest's `AF_INET`/`AF_INET6` sockets live (`sentry run --network`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Network {
+    /// In the sentry, on the sandbox's own loopback interface; host and guest cannot
+    /// reach each other (gVisor's `--network=none`).
+    #[default]
+    Sandbox,
+    /// Host sockets the sentry operates for the guest, on the host's interfaces
+    /// (gVisor's `--network=host`); netlink route dumps and interface ioctls describe
+    /// the host's interfaces.
+    Host,
 }
 
 /// Room for one task under the task limit.

@@ -640,7 +640,7 @@ pub fn fcntl(task: &mut Task) -> SysResult {
 }
 
 /// `ioctl(fd, request, arg)`: terminal requests are forwarded to a host terminal, socket
-/// requests go to the socket layer; FIONREAD, FIONBIO, FIOCLEX and FIONCLEX are answered
+/// requests go to the socket layer (sentry or host sockets); FIONREAD, FIONBIO, FIOCLEX and FIONCLEX are answered
 /// here; anything else is ENOTTY.
 pub fn ioctl(task: &mut Task) -> SysResult {
     let (fd, req, arg) = (task.arg(0) as i32, task.arg(1), task.arg(2));
@@ -669,6 +669,9 @@ pub fn ioctl(task: &mut Task) -> SysResult {
     }
     if let Some(sock) = fs::socket::Socket::of(&file) {
         return super::net::ioctl::ioctl(task, sock, req, arg);
+    }
+    if let Some(sock) = fs::socket::host::HostSocket::of(&file) {
+        return super::net::host::ioctl(task, sock, req, arg);
     }
     let size = platform::host::tty_ioctl_size(req).ok_or(Errno::ENOTTY)?;
     let host = file.ops.host_fd().ok_or(Errno::ENOTTY)?;

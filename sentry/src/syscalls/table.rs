@@ -205,7 +205,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_faccessat2, "faccessat2", fs::faccessat2, &[Fd, Str, Int, AtFlags]),
     sys(452, "fchmodat2", fs::fchmodat2, &[Fd, Str, Mode, AtFlags]),
     sys(SYS_socket, "socket", net::socket, &[Int, Hex, Int])
-        .partial("AF_UNIX, AF_INET/AF_INET6 on loopback only, AF_NETLINK route only; other families are EAFNOSUPPORT"),
+        .partial("AF_UNIX; AF_INET/AF_INET6 TCP and UDP on the sandbox's loopback, or host sockets with --network=host; AF_NETLINK route only; other families are EAFNOSUPPORT"),
     sys(SYS_socketpair, "socketpair", net::socketpair, &[Int, Hex, Int, Ptr]),
     sys(SYS_bind, "bind", net::bind, &[Fd, Ptr, Uint]),
     sys(SYS_listen, "listen", net::listen, &[Fd, Int]),

@@ -7,12 +7,15 @@
 //! control messages), fds (ENOTSOCK, installing passed files), the guest's VFS (the socket
 //! inode of a unix filesystem name), credentials, and SIGPIPE. The families are `AF_UNIX`,
 //! `AF_INET` and `AF_INET6` on the loopback interface, and `AF_NETLINK` (`NETLINK_ROUTE`);
-//! every other family is `EAFNOSUPPORT`. No guest socket ever reaches a host socket.
+//! every other family is `EAFNOSUPPORT`. By default no guest socket ever reaches a host
+//! socket; under `--network=host` the inet and netlink ones are host sockets, answered
+//! by [`host`].
 //!
 //! Raw sockets are refused as gVisor refuses them without `--net-raw` and an unprivileged
 //! Linux does: `SOCK_RAW` is `EPERM` (with protocol 0, `EPROTONOSUPPORT`, as on Linux).
 
 pub mod addr;
+pub mod host;
 pub mod ioctl;
 pub mod msg;
 pub mod opts;
@@ -21,9 +24,11 @@ pub use msg::{recvfrom, recvmmsg, recvmsg, sendmmsg, sendmsg, sendto};
 pub use opts::{getsockopt, setsockopt};
 
 use crate::errno::{SysErr, SysResult};
+use crate::kernel::Network;
 use crate::kernel::task::Task;
-use fs::OpenFile;
+use fs::socket::host::HostSocket;
 use fs::socket::{Caller, Family, Namespace, SockType, Socket, SocketFile};
+use fs::{FileOps, OpenFile};
 use nix::errno::Errno;
 use std::sync::{Arc, LazyLock};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -64,10 +69,27 @@ fn caller() -> Caller {
 /// The sandbox's socket names (one sandbox per sentry process).
 static NAMESPACE: LazyLock<Arc<Namespace>> = LazyLock::new(|| Namespace::new(caller));
 
-/// The socket behind `fd` (`ENOTSOCK` if it is another file).
+/// The sentry socket behind `fd` (`ENOTSOCK` if it is another file).
 fn socket_of(task: &Task, fd: i32) -> Result<(Arc<OpenFile>, Arc<Socket>), SysErr> {
     let file = task.file(fd)?;
     let sock = Socket::of(&file).ok_or(Errno::ENOTSOCK)?.clone();
+    Ok((file, sock))
+}
+
+/// A guest socket: the sentry's own, or a host socket (`--network=host`).
+enum AnySocket {
+    Sentry(Arc<Socket>),
+    Host(Arc<HostSocket>),
+}
+
+/// The socket behind `fd`, of either kind (`ENOTSOCK` if it is another file).
+fn any_socket_of(task: &Task, fd: i32) -> Result<(Arc<OpenFile>, AnySocket), SysErr> {
+    let file = task.file(fd)?;
+    let sock = match (Socket::of(&file), HostSocket::of(&file)) {
+        (Some(s), _) => AnySocket::Sentry(s.clone()),
+        (None, Some(h)) => AnySocket::Host(h.clone()),
+        (None, None) => return Err(Errno::ENOTSOCK.into()),
+    };
     Ok((file, sock))
 }
 
@@ -130,12 +152,8 @@ fn socket_type(domain: i32, ty: i32, protocol: i32) -> Result<(Family, SockType,
 }
 
 /// An open file for a socket: read-write, nonblocking with `SOCK_NONBLOCK`.
-fn socket_open_file(sock: SocketFile, flags: i32) -> Arc<OpenFile> {
-    OpenFile::new(
-        Box::new(sock),
-        libc::O_RDWR | (flags & libc::SOCK_NONBLOCK),
-        None,
-    )
+fn socket_open_file(sock: Box<dyn FileOps>, flags: i32) -> Arc<OpenFile> {
+    OpenFile::new(sock, libc::O_RDWR | (flags & libc::SOCK_NONBLOCK), None)
 }
 
 fn nofile(task: &Task) -> u64 {
@@ -144,9 +162,15 @@ fn nofile(task: &Task) -> u64 {
 
 /// `socket(domain, type, protocol)`.
 pub fn socket(task: &mut Task) -> SysResult {
-    let (family, kind, flags) =
-        socket_type(task.arg(0) as i32, task.arg(1) as i32, task.arg(2) as i32)?;
-    let file = socket_open_file(SocketFile::new(&NAMESPACE, family, kind), flags);
+    let (ty, protocol) = (task.arg(1) as i32, task.arg(2) as i32);
+    let (family, kind, flags) = socket_type(task.arg(0) as i32, ty, protocol)?;
+    let ops: Box<dyn FileOps> =
+        if task.kernel.opts.network == Network::Host && family != Family::Unix {
+            HostSocket::open(family, kind, ty & SOCK_TYPE_MASK, protocol)?.file()
+        } else {
+            Box::new(SocketFile::new(&NAMESPACE, family, kind))
+        };
+    let file = socket_open_file(ops, flags);
     let limit = nofile(task);
     let fd = task
         .files
@@ -164,7 +188,10 @@ pub fn socketpair(task: &mut Task) -> SysResult {
         return Err(Errno::EOPNOTSUPP.into());
     }
     let (a, b) = SocketFile::pair(&NAMESPACE, kind);
-    let (a, b) = (socket_open_file(a, flags), socket_open_file(b, flags));
+    let (a, b) = (
+        socket_open_file(Box::new(a), flags),
+        socket_open_file(Box::new(b), flags),
+    );
     let cloexec = flags & libc::SOCK_CLOEXEC != 0;
     let limit = nofile(task);
     let fds = {
@@ -189,16 +216,21 @@ pub fn socketpair(task: &mut Task) -> SysResult {
 
 /// `bind(fd, addr, addrlen)`.
 pub fn bind(task: &mut Task) -> SysResult {
-    let (_, sock) = socket_of(task, task.arg(0) as i32)?;
+    let (_, sock) = any_socket_of(task, task.arg(0) as i32)?;
     let raw = addr::read_sockaddr(task, task.arg(1), task.arg(2) as i32)?;
-    addr::bind(task, &sock, raw)?;
+    match sock {
+        AnySocket::Sentry(s) => addr::bind(task, &s, raw)?,
+        AnySocket::Host(h) => platform::hostsock::bind(h.fd(), &raw)?,
+    }
     Ok(0)
 }
 
 /// `listen(fd, backlog)`.
 pub fn listen(task: &mut Task) -> SysResult {
-    let (_, sock) = socket_of(task, task.arg(0) as i32)?;
-    sock.listen(task.arg(1) as i32)?;
+    match any_socket_of(task, task.arg(0) as i32)?.1 {
+        AnySocket::Sentry(s) => s.listen(task.arg(1) as i32)?,
+        AnySocket::Host(h) => platform::hostsock::listen(h.fd(), task.arg(1) as i32)?,
+    }
     Ok(0)
 }
 
@@ -207,10 +239,13 @@ fn do_accept(task: &mut Task, flags: i32) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     let (addr, len_ptr) = (task.arg(1), task.arg(2));
-    let (file, sock) = socket_of(task, task.arg(0) as i32)?;
+    let (file, sock) = match any_socket_of(task, task.arg(0) as i32)? {
+        (file, AnySocket::Sentry(s)) => (file, s),
+        (file, AnySocket::Host(h)) => return host::accept(task, &file, &h, flags),
+    };
     let conn = sock.accept(task.waiter(), file.nonblocking())?;
     let peer = conn.socket().peer_name().unwrap_or(None);
-    let new = socket_open_file(conn, flags);
+    let new = socket_open_file(Box::new(conn), flags);
     if addr != 0 {
         // A fault here loses the connection, as on Linux.
         let name = addr::sockaddr_of(&sock, peer);
@@ -236,8 +271,15 @@ pub fn accept4(task: &mut Task) -> SysResult {
 
 /// `connect(fd, addr, addrlen)`.
 pub fn connect(task: &mut Task) -> SysResult {
-    let (file, sock) = socket_of(task, task.arg(0) as i32)?;
+    let (file, sock) = any_socket_of(task, task.arg(0) as i32)?;
     let raw = addr::read_sockaddr(task, task.arg(1), task.arg(2) as i32)?;
+    let sock = match sock {
+        AnySocket::Sentry(s) => s,
+        AnySocket::Host(h) => {
+            h.connect(task.waiter(), &raw, file.nonblocking())?;
+            return Ok(0);
+        }
+    };
     let target = addr::connect_target(task, &sock, &raw)?;
     sock.connect(task.waiter(), target, file.nonblocking())?;
     Ok(0)
@@ -245,14 +287,19 @@ pub fn connect(task: &mut Task) -> SysResult {
 
 /// `shutdown(fd, how)`.
 pub fn shutdown(task: &mut Task) -> SysResult {
-    let (_, sock) = socket_of(task, task.arg(0) as i32)?;
-    sock.shutdown(task.arg(1) as i32)?;
+    match any_socket_of(task, task.arg(0) as i32)?.1 {
+        AnySocket::Sentry(s) => s.shutdown(task.arg(1) as i32)?,
+        AnySocket::Host(h) => platform::hostsock::shutdown(h.fd(), task.arg(1) as i32)?,
+    }
     Ok(0)
 }
 
 /// `getsockname(fd, addr, addrlen)`.
 pub fn getsockname(task: &mut Task) -> SysResult {
-    let (_, sock) = socket_of(task, task.arg(0) as i32)?;
+    let sock = match any_socket_of(task, task.arg(0) as i32)?.1 {
+        AnySocket::Sentry(s) => s,
+        AnySocket::Host(h) => return host::name(task, &h, false),
+    };
     let name = addr::sockaddr_of(&sock, sock.name());
     addr::write_sockaddr(task, task.arg(1), task.arg(2), &name)?;
     Ok(0)
@@ -260,7 +307,10 @@ pub fn getsockname(task: &mut Task) -> SysResult {
 
 /// `getpeername(fd, addr, addrlen)`.
 pub fn getpeername(task: &mut Task) -> SysResult {
-    let (_, sock) = socket_of(task, task.arg(0) as i32)?;
+    let sock = match any_socket_of(task, task.arg(0) as i32)?.1 {
+        AnySocket::Sentry(s) => s,
+        AnySocket::Host(h) => return host::name(task, &h, true),
+    };
     let peer = sock.peer_name()?;
     let name = addr::sockaddr_of(&sock, peer);
     addr::write_sockaddr(task, task.arg(1), task.arg(2), &name)?;

@@ -2,7 +2,7 @@
 //! recvmmsg; iovecs in guest memory, control messages (`SCM_RIGHTS`, `SCM_CREDENTIALS`),
 //! SIGPIPE for streams.
 
-use super::{Ucred, addr, nofile, socket_of};
+use super::{AnySocket, Ucred, addr, any_socket_of, host, nofile, socket_of};
 use crate::abi::{Iovec, Timespec};
 use crate::errno::{SysErr, SysResult, mm_errno};
 use crate::kernel::sigframe::SigInfo;
@@ -51,7 +51,7 @@ const IOV_MAX: u64 = 1024;
 /// Largest transfer of one call (`MAX_RW_COUNT`).
 const MAX_RW: u64 = 0x7fff_f000;
 /// Bytes of a stream send copied in from the guest at a time.
-const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
 /// Largest control buffer `sendmsg` copies in (`optmem_max`).
 const OPTMEM_MAX: u64 = 131_072;
 
@@ -76,7 +76,7 @@ fn read_iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, SysErr>
 }
 
 /// Received bytes going into guest iovecs.
-struct IovSink {
+pub(super) struct IovSink {
     mm: Arc<AddressSpace>,
     iovs: Vec<Iovec>,
     /// The iovec being filled and how far.
@@ -86,7 +86,7 @@ struct IovSink {
 }
 
 impl IovSink {
-    fn new(mm: Arc<AddressSpace>, iovs: Vec<Iovec>) -> IovSink {
+    pub(super) fn new(mm: Arc<AddressSpace>, iovs: Vec<Iovec>) -> IovSink {
         let room = iovs.iter().map(|v| v.len as usize).sum();
         IovSink {
             mm,
@@ -123,7 +123,12 @@ impl Sink for IovSink {
 }
 
 /// Gathers `len` bytes from iovecs, starting `skip` bytes in.
-fn gather(mm: &AddressSpace, iovs: &[Iovec], mut skip: u64, len: usize) -> Result<Vec<u8>, SysErr> {
+pub(super) fn gather(
+    mm: &AddressSpace,
+    iovs: &[Iovec],
+    mut skip: u64,
+    len: usize,
+) -> Result<Vec<u8>, SysErr> {
     let mut out = Vec::with_capacity(len);
     for v in iovs {
         if out.len() == len {
@@ -151,7 +156,7 @@ struct Outgoing {
 
 /// Raises SIGPIPE for a stream send that failed because the peer is gone, as Linux's
 /// `unix_stream_sendmsg` and TCP do (datagram sockets never raise it).
-fn sigpipe(task: &mut Task) {
+pub(super) fn sigpipe(task: &mut Task) {
     let uid = task.process.creds.lock().uid;
     task.raise(SigInfo::user(libc::SIGPIPE, 0, task.process.pid, uid));
 }
@@ -231,6 +236,17 @@ pub fn sendto(task: &mut Task) -> SysResult {
         None
     };
     let iov = [Iovec { base: buf, len }];
+    if let (file, AnySocket::Host(h)) = any_socket_of(task, fd)? {
+        return host::send(
+            task,
+            &h,
+            file.nonblocking(),
+            &iov,
+            name.as_deref(),
+            &[],
+            flags,
+        );
+    }
     let out = Outgoing {
         name,
         fds: Vec::new(),
@@ -328,17 +344,20 @@ fn send_msghdr(task: &mut Task, fd: i32, msg_ptr: u64, flags: i32) -> Result<Sen
         None
     };
     let iovs = read_iovecs(task, hdr.iov, hdr.iovlen)?;
-    let (fds, creds) = if hdr.controllen > 0 {
-        if hdr.controllen > OPTMEM_MAX {
-            return Err(Errno::ENOBUFS.into());
-        }
-        let mut ctl = vec![0u8; hdr.controllen as usize];
+    if hdr.controllen > OPTMEM_MAX {
+        return Err(Errno::ENOBUFS.into());
+    }
+    let mut ctl = vec![0u8; hdr.controllen as usize];
+    if !ctl.is_empty() {
         task.mm().read(hdr.control, &mut ctl)?;
-        parse_control(task, &ctl)?
-    } else {
-        (Vec::new(), None)
-    };
+    }
     let total = iovs.iter().map(|v| v.len).sum();
+    if let (file, AnySocket::Host(h)) = any_socket_of(task, fd)? {
+        let nonblock = file.nonblocking();
+        let done = host::send(task, &h, nonblock, &iovs, name.as_deref(), &ctl, flags)?;
+        return Ok(Sent { done, total });
+    }
+    let (fds, creds) = parse_control(task, &ctl)?;
     let done = do_send(task, fd, &iovs, Outgoing { name, fds, creds }, flags)?;
     Ok(Sent { done, total })
 }
@@ -351,10 +370,35 @@ struct Incoming {
     from: Option<Vec<u8>>,
     fds: Vec<Arc<OpenFile>>,
     creds: Option<Cred>,
+    /// Control messages a host socket received, as the host laid them out.
+    control: Vec<u8>,
+    /// `msg_flags` a host socket reported.
+    flags: i32,
 }
 
-fn do_recv(task: &mut Task, fd: i32, iovs: Vec<Iovec>, flags: i32) -> Result<Incoming, SysErr> {
-    let (file, sock) = socket_of(task, fd)?;
+/// Receives into `iovs`, with room for `control_cap` bytes of control messages.
+fn do_recv(
+    task: &mut Task,
+    fd: i32,
+    iovs: Vec<Iovec>,
+    control_cap: usize,
+    flags: i32,
+) -> Result<Incoming, SysErr> {
+    let (file, sock) = match any_socket_of(task, fd)? {
+        (file, AnySocket::Sentry(s)) => (file, s),
+        (file, AnySocket::Host(h)) => {
+            let got = host::recv(task, &h, file.nonblocking(), iovs, control_cap, flags)?;
+            return Ok(Incoming {
+                ret: got.ret,
+                truncated: got.flags & libc::MSG_TRUNC != 0,
+                from: Some(got.from).filter(|f| !f.is_empty()),
+                fds: Vec::new(),
+                creds: None,
+                control: got.control,
+                flags: got.flags,
+            });
+        }
+    };
     if flags & libc::MSG_ERRQUEUE != 0 && sock.family().is_inet() {
         // No ICMP errors are ever queued.
         return Err(Errno::EAGAIN.into());
@@ -381,6 +425,8 @@ fn do_recv(task: &mut Task, fd: i32, iovs: Vec<Iovec>, flags: i32) -> Result<Inc
         from: got.from.map(|a| a.sockaddr(sock.family())),
         fds: got.fds,
         creds: got.creds,
+        control: Vec::new(),
+        flags: 0,
     })
 }
 
@@ -393,7 +439,7 @@ pub fn recvfrom(task: &mut Task) -> SysResult {
         task.arg(3) as i32,
     );
     let (name_ptr, len_ptr) = (task.arg(4), task.arg(5));
-    let got = do_recv(task, fd, vec![Iovec { base: buf, len }], flags)?;
+    let got = do_recv(task, fd, vec![Iovec { base: buf, len }], 0, flags)?;
     if name_ptr != 0 {
         let name = got.from.unwrap_or_default();
         addr::write_sockaddr(task, name_ptr, len_ptr, &name)?;
@@ -494,7 +540,8 @@ fn recv_msghdr(task: &mut Task, fd: i32, msg_ptr: u64, flags: i32) -> SysResult 
         return Err(Errno::EINVAL.into());
     }
     let iovs = read_iovecs(task, hdr.iov, hdr.iovlen)?;
-    let got = do_recv(task, fd, iovs, flags)?;
+    let cap = if hdr.control == 0 { 0 } else { hdr.controllen };
+    let got = do_recv(task, fd, iovs, cap.min(i32::MAX as u64) as usize, flags)?;
     if hdr.name != 0 {
         let name = got.from.unwrap_or_default();
         let n = (hdr.namelen as usize).min(name.len());
@@ -509,6 +556,10 @@ fn recv_msghdr(task: &mut Task, fd: i32, msg_ptr: u64, flags: i32) -> SysResult 
         used: 0,
         truncated: false,
     };
+    if !got.control.is_empty() {
+        task.mm().write(hdr.control, &got.control)?;
+        out.used = got.control.len();
+    }
     if hdr.control == 0 {
         out.truncated = got.creds.is_some() || !got.fds.is_empty();
     } else {
@@ -529,7 +580,7 @@ fn recv_msghdr(task: &mut Task, fd: i32, msg_ptr: u64, flags: i32) -> SysResult 
             put_rights(task, &mut out, got.fds, flags & libc::MSG_CMSG_CLOEXEC != 0);
         }
     }
-    let mut msg_flags = flags & libc::MSG_CMSG_CLOEXEC;
+    let mut msg_flags = (flags & libc::MSG_CMSG_CLOEXEC) | got.flags;
     if got.truncated {
         msg_flags |= libc::MSG_TRUNC;
     }
@@ -552,7 +603,7 @@ const MMSGHDR_LEN: u64 = std::mem::size_of::<MsgHdr>() as u64;
 pub fn sendmmsg(task: &mut Task) -> SysResult {
     let (fd, vec, flags) = (task.arg(0) as i32, task.arg(1), task.arg(3) as i32);
     let vlen = (task.arg(2) as u32).min(IOV_MAX as u32) as u64;
-    socket_of(task, fd)?;
+    any_socket_of(task, fd)?;
     let mut sent = 0;
     while sent < vlen {
         let entry = vec + sent * MMSGHDR_SIZE;
@@ -593,11 +644,17 @@ pub fn recvmmsg(task: &mut Task) -> SysResult {
         let ts: Timespec = task.read_obj(timeout_ptr)?;
         Some(Instant::now() + ts.to_duration().ok_or(Errno::EINVAL)?)
     };
-    let (_, sock) = socket_of(task, fd)?;
-    if flags & libc::MSG_ERRQUEUE == 0
-        && let Some(e) = sock.take_error()
-    {
-        return Err(e.into());
+    let (_, sock) = any_socket_of(task, fd)?;
+    if flags & libc::MSG_ERRQUEUE == 0 {
+        let pending = match &sock {
+            AnySocket::Sentry(s) => s.take_error(),
+            AnySocket::Host(h) => Some(h.take_error()?)
+                .filter(|&e| e != 0)
+                .map(Errno::from_raw),
+        };
+        if let Some(e) = pending {
+            return Err(e.into());
+        }
     }
     let mut got = 0;
     let mut left = None;
@@ -611,8 +668,11 @@ pub fn recvmmsg(task: &mut Task) -> SysResult {
             if got == 0 {
                 return Err(e);
             }
-            if e.errno() != Errno::EAGAIN {
-                sock.set_error(e.errno());
+            // A host socket's error cannot be put back: it is dropped.
+            if let AnySocket::Sentry(s) = &sock
+                && e.errno() != Errno::EAGAIN
+            {
+                s.set_error(e.errno());
             }
             break;
         }

@@ -9,7 +9,7 @@
 //! Multicast membership fails as on a host whose only interface, `lo`, has no multicast
 //! (`ENODEV`); privileged options are `EPERM`.
 
-use super::{Ucred, socket_of};
+use super::{AnySocket, Ucred, any_socket_of, host};
 use crate::abi::Timeval;
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::task::Task;
@@ -274,7 +274,10 @@ fn tcp_info(sock: &Socket) -> Vec<u8> {
 pub fn getsockopt(task: &mut Task) -> SysResult {
     let (fd, level, name) = (task.arg(0) as i32, task.arg(1) as i32, task.arg(2) as i32);
     let (val, len_ptr) = (task.arg(3), task.arg(4));
-    let (_, sock) = socket_of(task, fd)?;
+    let sock = match any_socket_of(task, fd)?.1 {
+        AnySocket::Sentry(s) => s,
+        AnySocket::Host(h) => return host::getsockopt(task, &h, level, name),
+    };
     let len: i32 = task.read_obj(len_ptr)?;
     if len < 0 {
         return Err(Errno::EINVAL.into());
@@ -358,7 +361,7 @@ pub fn getsockopt(task: &mut Task) -> SysResult {
 
 /// A `SO_RCVTIMEO`/`SO_SNDTIMEO` value: zero is "forever", a negative time "do not
 /// wait"; microseconds out of range are `EDOM`.
-fn timeout_of(tv: &Timeval) -> Result<Option<Duration>, SysErr> {
+pub(super) fn timeout_of(tv: &Timeval) -> Result<Option<Duration>, SysErr> {
     if !(0..1_000_000).contains(&tv.tv_usec) {
         return Err(Errno::EDOM.into());
     }
@@ -385,7 +388,10 @@ fn int_value(task: &Task, level: i32, val: u64, len: i32) -> Result<i32, SysErr>
 pub fn setsockopt(task: &mut Task) -> SysResult {
     let (fd, level, name) = (task.arg(0) as i32, task.arg(1) as i32, task.arg(2) as i32);
     let (val, len) = (task.arg(3), task.arg(4) as i32);
-    let (_, sock) = socket_of(task, fd)?;
+    let sock = match any_socket_of(task, fd)?.1 {
+        AnySocket::Sentry(s) => s,
+        AnySocket::Host(h) => return host::setsockopt(task, &h, level, name),
+    };
     if len < 0 {
         return Err(Errno::EINVAL.into());
     }
