@@ -577,10 +577,18 @@ pub fn check_guest(
     native_status: i32,
     prepare: &mut dyn FnMut(),
 ) {
-    check_variants(failures, name, native_status, prepare, &|variant| {
+    check_variants(failures, name, native_status, &[], prepare, &|variant| {
         Invocation::new(guest_program(variant))
             .args(args)
             .stdin(stdin)
+    });
+}
+
+/// [`check_guest`] for a guest that takes no arguments, reads nothing and must exit 0,
+/// run under sentry with `options` (e.g. `--network=host`).
+pub fn check_guest_with_options(failures: &mut Failures, name: &str, options: &[&str]) {
+    check_variants(failures, name, 0, options, &mut || {}, &|variant| {
+        Invocation::new(guest_program(variant))
     });
 }
 
@@ -611,18 +619,20 @@ pub fn python3() -> &'static str {
 /// [`check_guest`] for a guest that reads nothing and must exit 0, with `timeout` for
 /// each run (so a guest that hangs under sentry costs seconds, not the default).
 pub fn check_guest_within(failures: &mut Failures, name: &str, args: &[&str], timeout: Duration) {
-    check_variants(failures, name, 0, &mut || {}, &|variant| {
+    check_variants(failures, name, 0, &[], &mut || {}, &|variant| {
         let mut inv = Invocation::new(guest_program(variant)).args(args);
         inv.timeout = timeout;
         inv
     });
 }
 
-/// Runs `NAME` and `NAME-pie` as `invocation` makes them, natively and under sentry.
+/// Runs `NAME` and `NAME-pie` as `invocation` makes them, natively and under sentry
+/// (with sentry `options`).
 fn check_variants(
     failures: &mut Failures,
     name: &str,
     native_status: i32,
+    options: &[&str],
     prepare: &mut dyn FnMut(),
     invocation: &dyn Fn(&str) -> Invocation,
 ) {
@@ -642,7 +652,7 @@ fn check_variants(
             continue;
         }
         prepare();
-        let sentry = run_sentry(&inv);
+        let sentry = run_sentry_with(&inv, options);
         failures.check(compare(
             &inv.describe(),
             &native,
