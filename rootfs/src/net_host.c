@@ -9,7 +9,7 @@
  *   poll and SO_ERROR, EAGAIN, SO_RCVTIMEO, ECONNREFUSED, EPIPE with SIGPIPE.
  * - Signals: a blocking accept and a blocking recv interrupted by SIGALRM
  *   fail with EINTR without SA_RESTART; with SA_RESTART the accept goes on and
- *   takes a later connection.
+ *   takes a later connection, unless SO_RCVTIMEO bounds the wait (EINTR).
  * - epoll readiness (EPOLLIN on a listener, EPOLLOUT, EPOLLRDHUP), passing a
  *   connected socket over SCM_RIGHTS, /proc/self/fd naming it socket:[N].
  * - UDP: sendto/recvfrom with the sender's address, MSG_TRUNC, IP_PKTINFO,
@@ -315,6 +315,19 @@ static void interrupted(void)
 	CHECK("accept restarted under SA_RESTART", r >= 0 && alarms == 3);
 	CHECK("connecting child", child_status(pid) == 0);
 	close(r);
+
+	/* With a socket timeout, an interrupted wait is never restarted. */
+	struct timeval tv = {5, 0};
+	setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	set_alarm(100, 1);
+	CHECK_ERR("accept with SO_RCVTIMEO under SA_RESTART", accept(l, NULL, NULL), EINTR);
+	pair(l, &a, &c, &s);
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	set_alarm(100, 1);
+	CHECK_ERR("recv with SO_RCVTIMEO under SA_RESTART", recv(s, buf, sizeof buf, 0), EINTR);
+	CHECK("five alarms", alarms == 5);
+	close(c);
+	close(s);
 	close(l);
 }
 

@@ -11,6 +11,9 @@ use platform::PlatformError;
 pub enum SysErr {
     /// Fail with this errno.
     Errno(Errno),
+    /// Fail with `EINTR`, never restarted whatever the handler's `SA_RESTART`: a wait
+    /// bounded by a socket timeout that a signal ended (Linux's `sock_intr_errno`).
+    Interrupted,
 }
 
 /// What a syscall handler returns: the value for `rax`, or why not.
@@ -21,6 +24,7 @@ impl SysErr {
     pub fn errno(self) -> Errno {
         match self {
             SysErr::Errno(e) => e,
+            SysErr::Interrupted => Errno::EINTR,
         }
     }
 }

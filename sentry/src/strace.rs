@@ -4,7 +4,7 @@
 //! output buffers, which are rendered after it from what the call wrote. Lines go to the
 //! sentry's stderr as `[pid N] name(args) = result`.
 
-use crate::errno::{SysErr, SysResult, errno_name};
+use crate::errno::{SysResult, errno_name};
 use crate::kernel::task::Task;
 use crate::syscalls::names;
 use crate::syscalls::table::Syscall;
@@ -243,7 +243,7 @@ impl Call {
         let mut result = match ret {
             Ok(v) if self.entry.is_some_and(|e| e.ret == Ret::Hex) => format!("{v:#x}"),
             Ok(v) => (*v as i64).to_string(),
-            Err(SysErr::Errno(e)) => errno_result(*e),
+            Err(e) => errno_result(e.errno()),
         };
         if self.entry.is_none() {
             let _ = write!(result, " (syscall {} not implemented)", self.nr);

@@ -90,6 +90,12 @@ impl HostSocket {
         self.kind
     }
 
+    /// `SO_RCVTIMEO` (`receive`) or `SO_SNDTIMEO`: `None` if waits are unbounded.
+    pub fn timeout(&self, receive: bool) -> Option<Duration> {
+        let ts = self.timeouts.lock();
+        if receive { ts.0 } else { ts.1 }
+    }
+
     /// Records `SO_RCVTIMEO` (`receive`) or `SO_SNDTIMEO`, which the host accepted.
     pub fn set_timeout(&self, receive: bool, t: Option<Duration>) {
         let mut ts = self.timeouts.lock();

@@ -289,11 +289,11 @@ impl Task {
         }
         self.regs.rax = match ret {
             Ok(v) => v,
-            Err(SysErr::Errno(e)) => {
-                if e == Errno::EINTR {
+            Err(e) => {
+                if e == SysErr::Errno(Errno::EINTR) {
                     self.restart = on_intr;
                 }
-                (-(e as i64)) as u64
+                (-(e.errno() as i64)) as u64
             }
         };
     }
@@ -306,7 +306,7 @@ impl Task {
             let (ret, _) = syscalls::dispatch(self, self.regs.orig_rax);
             self.regs.rax = match ret {
                 Ok(v) => v,
-                Err(SysErr::Errno(e)) => (-(e as i64)) as u64,
+                Err(e) => (-(e.errno() as i64)) as u64,
             };
         }
         if self.exit.is_some() {

@@ -36,10 +36,30 @@ const NLMSG_MIN_TYPE: u16 = 16;
 /// `SIOCATMARK`.
 const SIOCATMARK: u64 = 0x8905;
 
+/// The error of a wait on `sock` bounded by its receive (`receive`) or send timeout: a
+/// signal ends it with an `EINTR` that is never restarted when that timeout is set, as
+/// Linux's `sock_intr_errno` decides.
+fn wait_error(sock: &HostSocket, receive: bool, e: Errno) -> SysErr {
+    if e == Errno::EINTR && sock.timeout(receive).is_some() {
+        SysErr::Interrupted
+    } else {
+        e.into()
+    }
+}
+
+/// `connect` of a host socket to the guest's `sockaddr` `raw`.
+pub fn connect(task: &Task, file: &OpenFile, sock: &HostSocket, raw: &[u8]) -> SysResult {
+    sock.connect(task.waiter(), raw, file.nonblocking())
+        .map_err(|e| wait_error(sock, false, e))?;
+    Ok(0)
+}
+
 /// `accept4` on a host listener: installs the connection and writes its peer's address.
 pub fn accept(task: &mut Task, file: &OpenFile, sock: &HostSocket, flags: i32) -> SysResult {
     let (addr, len_ptr) = (task.arg(1), task.arg(2));
-    let (conn, peer) = sock.accept(task.waiter(), file.nonblocking())?;
+    let (conn, peer) = sock
+        .accept(task.waiter(), file.nonblocking())
+        .map_err(|e| wait_error(sock, true, e))?;
     let new = super::socket_open_file(conn.file(), flags);
     if addr != 0 {
         addr::write_sockaddr(task, addr, len_ptr, &peer)?;
@@ -127,7 +147,10 @@ pub fn send(
         if sock.family() == Family::Netlink {
             check_netlink(&data)?;
         }
-        return Ok(sock.send(task.waiter(), &data, name, &ctl, flags, nonblock)? as u64);
+        return sock
+            .send(task.waiter(), &data, name, &ctl, flags, nonblock)
+            .map(|n| n as u64)
+            .map_err(|e| wait_error(sock, false, e));
     }
     let mut sent = 0usize;
     let r = loop {
@@ -152,7 +175,7 @@ pub fn send(
     if r == Err(Errno::EPIPE) && flags & libc::MSG_NOSIGNAL == 0 {
         sigpipe(task);
     }
-    Ok(r? as u64)
+    r.map(|n| n as u64).map_err(|e| wait_error(sock, false, e))
 }
 
 /// What a receive from a host socket got.
@@ -182,7 +205,9 @@ pub fn recv(
     let total = iovs.iter().map(|v| v.len as usize).sum::<usize>();
     let mut buf = vec![0u8; total.min(CHUNK)];
     let mut control = vec![0u8; control_cap.min(CONTROL_MAX)];
-    let first = sock.recv(task.waiter(), &mut buf, &mut control, flags, nonblock)?;
+    let first = sock
+        .recv(task.waiter(), &mut buf, &mut control, flags, nonblock)
+        .map_err(|e| wait_error(sock, true, e))?;
     let stream = sock.kind() == SockType::Stream;
     let mut len = first.got.len;
     let waitall = stream && flags & libc::MSG_WAITALL != 0 && flags & libc::MSG_PEEK == 0;

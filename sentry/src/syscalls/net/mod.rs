@@ -275,10 +275,7 @@ pub fn connect(task: &mut Task) -> SysResult {
     let raw = addr::read_sockaddr(task, task.arg(1), task.arg(2) as i32)?;
     let sock = match sock {
         AnySocket::Sentry(s) => s,
-        AnySocket::Host(h) => {
-            h.connect(task.waiter(), &raw, file.nonblocking())?;
-            return Ok(0);
-        }
+        AnySocket::Host(h) => return host::connect(task, &file, &h, &raw),
     };
     let target = addr::connect_target(task, &sock, &raw)?;
     sock.connect(task.waiter(), target, file.nonblocking())?;
