@@ -414,6 +414,17 @@ static void interfaces(void)
 	CHECK("SIOCGIFINDEX lo", ioctl(s, SIOCGIFINDEX, &r) == 0 &&
 					 r.ifr_ifindex == (int)if_nametoindex("lo"));
 	close(s);
+	/* The same queries on a unix socket, which only some of them accept. */
+	s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	conf.ifc_len = sizeof reqs;
+	CHECK("SIOCGIFCONF on AF_UNIX", ioctl(s, SIOCGIFCONF, &conf) == 0 &&
+						conf.ifc_len == v4 * (int)sizeof(struct ifreq));
+	CHECK("SIOCGIFINDEX lo on AF_UNIX", ioctl(s, SIOCGIFINDEX, &r) == 0 &&
+						    r.ifr_ifindex == (int)if_nametoindex("lo"));
+	errno = 0;
+	int addr = ioctl(s, SIOCGIFADDR, &r);
+	printf("SIOCGIFADDR on AF_UNIX: %d %s\n", addr, errname(errno));
+	close(s);
 }
 
 int main(void)

@@ -18,7 +18,7 @@ use crate::errno::{SysErr, SysResult};
 use crate::kernel::task::Task;
 use fs::OpenFile;
 use fs::socket::host::HostSocket;
-use fs::socket::{Family, Sink, SockType};
+use fs::socket::{Family, Sink, SockType, loopback};
 use nix::errno::Errno;
 use platform::hostsock::{self, IFREQ_SIZE};
 
@@ -266,7 +266,8 @@ pub fn setsockopt(task: &Task, sock: &HostSocket, level: i32, name: i32) -> SysR
 }
 
 /// Socket ioctls on a host socket: the host's interface list and queries, and its
-/// queue sizes; `ENOTTY` for the rest (no interface is changed).
+/// queue sizes; interface changes are `EPERM` (the guest configures no host
+/// interface), anything else `ENOTTY`.
 pub fn ioctl(task: &Task, sock: &HostSocket, req: u64, arg: u64) -> SysResult {
     match req {
         libc::SIOCGIFCONF => {
@@ -294,6 +295,7 @@ pub fn ioctl(task: &Task, sock: &HostSocket, req: u64, arg: u64) -> SysResult {
             hostsock::ifreq(sock.fd(), req, &mut ifr)?;
             task.mm().write(arg, &ifr)?;
         }
+        _ if loopback::is_ifreq(req) => return Err(Errno::EPERM.into()),
         _ => return Err(Errno::ENOTTY.into()),
     }
     Ok(0)

@@ -4,7 +4,9 @@
 //! close-on-exec requests are answered for every file by the generic ioctl.
 
 use crate::errno::SysResult;
+use crate::kernel::Network;
 use crate::kernel::task::Task;
+use fs::socket::host::HostSocket;
 use fs::socket::loopback::{self, IFREQ_SIZE};
 use fs::socket::{Family, SockType, Socket};
 use nix::errno::Errno;
@@ -37,7 +39,15 @@ fn ifconf(task: &Task, arg: u64) -> SysResult {
 }
 
 /// Answers `ioctl(fd, req, arg)` for socket `sock`: `ENOTTY` for what is no socket ioctl.
+/// Under `--network=host` the interfaces are the host's: their queries go to a host
+/// socket of `sock`'s family, made for the call.
 pub fn ioctl(task: &mut Task, sock: &Socket, req: u64, arg: u64) -> SysResult {
+    if task.kernel.opts.network == Network::Host
+        && (req == libc::SIOCGIFCONF || loopback::is_ifreq(req))
+    {
+        let probe = HostSocket::open(sock.family(), SockType::Dgram, libc::SOCK_DGRAM, 0)?;
+        return super::host::ioctl(task, &probe, req, arg);
+    }
     let tcp = sock.family().is_inet() && sock.kind() == SockType::Stream;
     let queued = match req {
         libc::SIOCGIFCONF => return ifconf(task, arg),
