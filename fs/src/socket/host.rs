@@ -266,3 +266,63 @@ impl FileOps for HostSocketFile {
         Some(format!("socket:[{}]", self.0.ino))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TCP listener on 127.0.0.1 and its `sockaddr_in`.
+    fn listener() -> (Arc<HostSocket>, Vec<u8>) {
+        let l = HostSocket::open(Family::Inet, SockType::Stream, libc::SOCK_STREAM, 0).unwrap();
+        let mut any = vec![0u8; 16];
+        any[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        any[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        hostsock::bind(l.fd(), &any).unwrap();
+        hostsock::listen(l.fd(), 4).unwrap();
+        let mut name = [0u8; SOCKADDR_MAX];
+        let len = hostsock::name(l.fd(), &mut name, false).unwrap();
+        (l, name[..len].to_vec())
+    }
+
+    #[test]
+    fn blocking_accept_ends_on_interrupt_and_timeout() {
+        let (l, _) = listener();
+        let w = Waiter::new();
+        assert_eq!(l.accept(&w, true).err(), Some(Errno::EAGAIN));
+        let w2 = w.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            w2.interrupt();
+        });
+        assert_eq!(l.accept(&w, false).err(), Some(Errno::EINTR));
+        t.join().unwrap();
+        w.clear_interrupt();
+        l.set_timeout(true, Some(Duration::from_millis(50)));
+        assert_eq!(l.accept(&w, false).err(), Some(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn connect_send_and_receive() {
+        let (l, addr) = listener();
+        let w = Waiter::new();
+        let c = HostSocket::open(Family::Inet, SockType::Stream, libc::SOCK_STREAM, 0).unwrap();
+        c.connect(&w, &addr, false).unwrap();
+        let (s, peer) = l.accept(&w, false).unwrap();
+        assert_eq!(&peer[4..8], &[127, 0, 0, 1]);
+        let big = vec![7u8; 4 << 20];
+        let reader = std::thread::spawn(move || {
+            let mut got = 0;
+            let mut buf = vec![0u8; 1 << 16];
+            let w = Waiter::new();
+            loop {
+                match s.recv(&w, &mut buf, &mut [], 0, false).unwrap().got.len {
+                    0 => return got,
+                    n => got += n,
+                }
+            }
+        });
+        assert_eq!(c.send(&w, &big, None, &[], 0, false), Ok(big.len()));
+        hostsock::shutdown(c.fd(), libc::SHUT_WR).unwrap();
+        assert_eq!(reader.join().unwrap(), big.len());
+    }
+}
