@@ -204,7 +204,7 @@ fn rw(task: &mut Task, file: &Arc<OpenFile>, cb: &Iocb) -> Result<i64, SysErr> {
     };
     Ok(match r {
         Ok(n) => n as i64,
-        Err(SysErr::Errno(e)) => -(e as i64),
+        Err(e) => -(e.errno() as i64),
     })
 }
 
