@@ -110,11 +110,13 @@ fn shell_kills_a_background_sleep_promptly() {
     let sentry = run_sentry(&inv);
     let wall = start.elapsed();
     let mut failures = Failures::new();
+    // stdout and status only: whether ash reports the job as "Terminated" on stderr
+    // before `wait` returns is a race in the shell itself, natively too.
     failures.check(compare(
         &inv.describe(),
         &native,
         &sentry,
-        Compare::default().with_stderr(),
+        Compare::default(),
     ));
     failures.check(if wall < Duration::from_secs(1) {
         Ok(())
