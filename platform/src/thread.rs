@@ -72,6 +72,11 @@ impl Kicker {
     pub fn kick(&self) {
         let _ = crate::host::tgkill(self.tgid, self.tid, libc::SIGCHLD);
     }
+
+    /// The host (pid, tid) of the stub thread it kicks, whose CPU time is its task's.
+    pub fn host_thread(&self) -> (i32, i32) {
+        (self.tgid, self.tid)
+    }
 }
 
 /// A stub thread traced by the current sentry thread.

@@ -110,6 +110,10 @@ fn run_new(new: NewTask) -> ExitStatus {
         .stub_pid
         .store(stub.tgid(), std::sync::atomic::Ordering::Relaxed);
     *new.handle.kicker.lock() = Some(stub.kicker());
+    if !matches!(new.image, Image::Thread { .. }) {
+        // A new process inherits its creator's RLIMIT_CPU, on a CPU clock starting now.
+        super::itimer::check_rlimit_cpu(&new.kernel, &new.process);
+    }
     let mut task = Task {
         kernel: new.kernel,
         process: new.process,

@@ -12,13 +12,18 @@
 //! - [`uts`]: the sandbox's host and domain name; [`mqueue`]: POSIX message queues;
 //!   [`aio`]: Linux native AIO contexts.
 //! - [`seccomp`]: the guest's own syscall filters, run on each of its syscalls.
+//! - [`timer`]: wall-clock timers; [`cpuclock`], [`cputimer`], [`itimer`]: CPU-time clocks,
+//!   the timers on them, a process's CPU-time interval timers and `RLIMIT_CPU`.
 
 pub mod aio;
+pub mod cpuclock;
+pub mod cputimer;
 pub mod current;
 pub mod exec;
 pub mod fork;
 pub mod futex;
 pub mod ipc;
+pub mod itimer;
 pub mod mempolicy;
 pub mod mqueue;
 pub mod pidfd;
@@ -143,6 +148,8 @@ pub struct Kernel {
     pub mqueues: Arc<mqueue::MqNamespace>,
     /// Linux AIO contexts.
     pub aio: aio::AioContexts,
+    /// Every timer on a CPU-time clock, sampled on `timers`.
+    pub cpu_timers: Arc<cputimer::CpuTimers>,
     next_pid: AtomicI32,
     unimplemented: Mutex<HashSet<u64>>,
     /// The guest's terminal foreground process group (Ctrl-C goes there).
@@ -156,6 +163,7 @@ pub struct Kernel {
 impl Kernel {
     /// A kernel over `vfs` with a fresh memory file.
     pub fn new(vfs: Vfs, opts: Options) -> Result<Arc<Kernel>, mm::MmError> {
+        let timers = Arc::new(timer::TimerService::default());
         Ok(Arc::new(Kernel {
             vfs,
             mem: MemoryFile::new(MEMORY_FILE_SIZE)?,
@@ -168,7 +176,8 @@ impl Kernel {
             uts: uts::Uts::default(),
             mqueues: Arc::default(),
             aio: aio::AioContexts::default(),
-            timers: Arc::new(timer::TimerService::default()),
+            cpu_timers: cputimer::CpuTimers::new(timers.clone()),
+            timers,
             next_pid: AtomicI32::new(1),
             fg_pgrp: AtomicI32::new(tree::INIT_PID),
             live_tasks: std::sync::atomic::AtomicUsize::new(0),

@@ -1,5 +1,6 @@
-//! How a POSIX timer (`timer_create`) notifies: a signal to the process or to one thread,
-//! at most one pending per timer.
+//! How a POSIX timer (`timer_create`) runs — on a wall-clock [`Timer`] or, for a CPU-time
+//! clock, a [`CpuTimer`] — and notifies: a signal to the process or to one thread, at
+//! most one pending per timer.
 //!
 //! While a timer's signal is pending, further expirations queue nothing: they are counted
 //! in the pending siginfo's `si_overrun`. When the signal is taken off the queue (for a
@@ -12,12 +13,16 @@
 //! `si_sys_private` slot: a new tag at each (re-)arming tells a live signal from a retired
 //! one. The tag is cleared before the guest sees the siginfo.
 
+use super::Kernel;
+use super::cputimer::CpuTimer;
 use super::process::{Process, TaskHandle};
 use super::sigframe::SigInfo;
 use super::signal;
+use super::timer::Timer;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 /// Where a timer's signal goes (`sigev_notify`).
 pub enum Target {
@@ -141,10 +146,40 @@ pub fn deliver(process: &Process, mut info: SigInfo) -> Option<SigInfo> {
     Some(info)
 }
 
+/// What runs a POSIX timer: a wall-clock timer, or a timer on a CPU-time clock.
+#[derive(Clone)]
+pub enum Clocked {
+    /// On a wall or monotonic clock.
+    Wall(Arc<Timer>),
+    /// On a CPU-time clock.
+    Cpu(Arc<CpuTimer>),
+}
+
+impl Clocked {
+    /// Time left until the next expiry (1 ns when due but not fired yet; zero when
+    /// disarmed) and the interval.
+    pub fn get(&self) -> (Duration, Duration) {
+        match self {
+            Clocked::Wall(t) => t.get(),
+            Clocked::Cpu(t) => t.get(Duration::from_nanos(1)),
+        }
+    }
+
+    /// Disarms the timer.
+    pub fn disarm(&self, kernel: &Kernel) {
+        match self {
+            Clocked::Wall(t) => {
+                kernel.timers.arm(t, None, Duration::ZERO);
+            }
+            Clocked::Cpu(t) => kernel.cpu_timers.arm(t, None, Duration::ZERO),
+        }
+    }
+}
+
 /// Deletes every POSIX timer of `process` (at `execve`, as on Linux).
-pub fn delete_all(kernel: &super::Kernel, process: &Process) {
+pub fn delete_all(kernel: &Kernel, process: &Process) {
     let timers = std::mem::take(&mut *process.posix_timers.lock());
     for t in timers.values() {
-        kernel.timers.arm(&t.timer, None, std::time::Duration::ZERO);
+        t.timer.disarm(kernel);
     }
 }

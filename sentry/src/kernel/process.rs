@@ -252,6 +252,8 @@ pub struct Process {
     pub signal_events: Arc<WaitQueue>,
     /// `ITIMER_REAL` (also `alarm`).
     pub itimer_real: Mutex<Option<Arc<super::timer::Timer>>>,
+    /// `ITIMER_VIRTUAL`, `ITIMER_PROF` and the `RLIMIT_CPU` watch.
+    pub cpu_itimers: super::itimer::CpuItimers,
     /// POSIX timers by id.
     pub posix_timers: Mutex<std::collections::BTreeMap<i32, PosixTimer>>,
     /// Stopped or not.
@@ -300,7 +302,7 @@ pub struct JobControl {
 /// A `timer_create` timer.
 pub struct PosixTimer {
     /// The timer.
-    pub timer: Arc<super::timer::Timer>,
+    pub timer: super::posix_timer::Clocked,
     /// Its clock.
     pub clock: i32,
     /// Its signal and overrun count.
@@ -342,6 +344,7 @@ impl Process {
             dethread: AtomicI32::new(0),
             signal_events: Arc::new(WaitQueue::new()),
             itimer_real: Mutex::new(None),
+            cpu_itimers: super::itimer::CpuItimers::default(),
             posix_timers: Mutex::new(std::collections::BTreeMap::new()),
             job: Mutex::new(JobControl::default()),
             job_queue: WaitQueue::new(),

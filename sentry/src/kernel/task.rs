@@ -89,7 +89,7 @@ pub struct Task {
     /// The mask `sigsuspend` replaced, to restore once a handler has run.
     pub saved_sigmask: Option<SigSet>,
     /// Where an interrupted `nanosleep` would have woken, for `restart_syscall`.
-    pub restart_deadline: Option<std::time::Instant>,
+    pub restart_deadline: Option<SleepEnd>,
     /// The task is ending alone (`exit`), not with its whole process.
     pub thread_exit: bool,
     /// `set_robust_list` head.
@@ -118,6 +118,15 @@ pub enum Restart {
     NoHand,
     /// Like `NoHand`, but restarted through `restart_syscall` (nanosleep).
     Block,
+}
+
+/// Where a sleep ends: at a wall-clock instant, or when a CPU-time clock reaches a value.
+#[derive(Clone)]
+pub enum SleepEnd {
+    /// At this instant.
+    Wall(std::time::Instant),
+    /// When this clock reads this much.
+    Cpu(super::cpuclock::CpuClock, std::time::Duration),
 }
 
 impl Task {

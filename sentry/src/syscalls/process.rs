@@ -601,6 +601,10 @@ fn set_rlimit(task: &Task, which: usize, new: Rlimit) -> Result<(), Errno> {
         return Err(Errno::EPERM);
     }
     limits[which] = new;
+    drop(limits);
+    if which == libc::RLIMIT_CPU as usize {
+        crate::kernel::itimer::check_rlimit_cpu(&task.kernel, &task.process);
+    }
     Ok(())
 }
 

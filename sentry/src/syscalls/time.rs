@@ -1,25 +1,37 @@
-//! Clocks and sleeping: clock_gettime, clock_getres, gettimeofday, time, nanosleep,
-//! clock_nanosleep.
+//! Clocks, sleeping and timers: clock_gettime, clock_getres, gettimeofday, time,
+//! nanosleep, clock_nanosleep, alarm, getitimer/setitimer, the POSIX timers and timerfd,
+//! on wall clocks and (but timerfd) on CPU-time clocks.
 
 use crate::abi::{Timespec, Timeval, Timezone};
 use crate::errno::{SysErr, SysResult};
-use crate::kernel::posix_timer::{Notify, Target};
+use crate::kernel::cpuclock::{self, CpuClock};
+use crate::kernel::itimer::{self, Itimer};
+use crate::kernel::posix_timer::{Clocked, Notify, Target};
 use crate::kernel::process::PosixTimer;
 use crate::kernel::sigframe::SigInfo;
 use crate::kernel::signal;
-use crate::kernel::task::Task;
+use crate::kernel::task::{SleepEnd, Task};
 use crate::kernel::timer::{self, Timer};
 use crate::kernel::timerfd::{Ticks, TimerFd};
 use fs::OpenFile;
 use nix::errno::Errno;
 use nix::time::ClockId;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// The host clock behind guest clock `id`. CPU-time clocks measure the stub process, the
-/// host process that runs the guest's code.
-fn host_clock(task: &Task, id: i32) -> Result<ClockId, Errno> {
-    Ok(match id {
+/// What a guest clock id names: a host clock, or a guest CPU-time clock.
+enum Clock {
+    Host(ClockId),
+    Cpu(CpuClock),
+}
+
+/// The clock behind guest clock `id`.
+fn clock_of(task: &Task, id: i32) -> Result<Clock, Errno> {
+    if cpuclock::is_cpu_clock(id) {
+        return CpuClock::from_id(&task.kernel, &task.process, &task.handle, id).map(Clock::Cpu);
+    }
+    Ok(Clock::Host(match id {
         libc::CLOCK_REALTIME
         | libc::CLOCK_MONOTONIC
         | libc::CLOCK_MONOTONIC_RAW
@@ -29,39 +41,39 @@ fn host_clock(task: &Task, id: i32) -> Result<ClockId, Errno> {
         | libc::CLOCK_TAI
         | libc::CLOCK_REALTIME_ALARM
         | libc::CLOCK_BOOTTIME_ALARM => ClockId::from_raw(id),
-        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => {
-            ClockId::pid_cpu_clock_id(nix::unistd::Pid::from_raw(task.stub.tid()))?
-        }
         _ => return Err(Errno::EINVAL),
-    })
+    }))
+}
+
+/// The time on `clock` now (EINVAL once a CPU clock's process or thread is gone).
+fn clock_now(clock: &Clock) -> Result<Duration, Errno> {
+    match clock {
+        Clock::Host(id) => {
+            let t = nix::time::clock_gettime(*id)?;
+            Ok(Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
+        }
+        Clock::Cpu(c) => c.now().ok_or(Errno::EINVAL),
+    }
 }
 
 /// `clock_gettime(clock, tp)`.
 pub fn clock_gettime(task: &mut Task) -> SysResult {
-    let clock = host_clock(task, task.arg(0) as i32)?;
-    let t = nix::time::clock_gettime(clock)?;
-    task.write_obj(
-        task.arg(1),
-        &Timespec {
-            tv_sec: t.tv_sec(),
-            tv_nsec: t.tv_nsec(),
-        },
-    )?;
+    let now = clock_now(&clock_of(task, task.arg(0) as i32)?)?;
+    task.write_obj(task.arg(1), &Timespec::from_duration(now))?;
     Ok(0)
 }
 
 /// `clock_getres(clock, res)`.
 pub fn clock_getres(task: &mut Task) -> SysResult {
-    let clock = host_clock(task, task.arg(0) as i32)?;
-    let r = nix::time::clock_getres(clock)?;
+    let res = match clock_of(task, task.arg(0) as i32)? {
+        Clock::Host(id) => {
+            let r = nix::time::clock_getres(id)?;
+            Duration::new(r.tv_sec() as u64, r.tv_nsec() as u32)
+        }
+        Clock::Cpu(c) => c.resolution(),
+    };
     if task.arg(1) != 0 {
-        task.write_obj(
-            task.arg(1),
-            &Timespec {
-                tv_sec: r.tv_sec(),
-                tv_nsec: r.tv_nsec(),
-            },
-        )?;
+        task.write_obj(task.arg(1), &Timespec::from_duration(res))?;
     }
     Ok(0)
 }
@@ -93,23 +105,64 @@ pub fn time(task: &mut Task) -> SysResult {
     Ok(t.tv_sec() as u64)
 }
 
-/// Sleeps until `deadline` unless interrupted; on interruption writes the time left to
-/// `rem` (if non-zero) and fails with EINTR.
-fn sleep_until(task: &mut Task, deadline: Instant, rem: u64) -> SysResult {
-    match task.waiter().wait(Some(deadline)) {
-        Err(Errno::ETIMEDOUT) => Ok(0),
+/// Sleeps until `end` unless interrupted; on interruption writes the time left to `rem`
+/// (if non-zero) and fails with EINTR, to be restarted by `restart_syscall`.
+fn sleep_until(task: &mut Task, end: SleepEnd, rem: u64) -> SysResult {
+    let woken = match &end {
+        SleepEnd::Wall(deadline) => wait_until(task, *deadline),
+        SleepEnd::Cpu(clock, at) => wait_cpu_time(task, clock, *at)?,
+    };
+    match woken {
         Err(Errno::EINTR) => {
-            task.restart_deadline = Some(deadline);
+            let left = match &end {
+                SleepEnd::Wall(deadline) => deadline.saturating_duration_since(Instant::now()),
+                SleepEnd::Cpu(clock, at) => at.saturating_sub(clock.now().unwrap_or(*at)),
+            };
+            task.restart_deadline = Some(end);
             if rem != 0 {
-                let left = deadline.saturating_duration_since(Instant::now());
                 task.write_obj(rem, &Timespec::from_duration(left))?;
             }
             Err(SysErr::Errno(Errno::EINTR))
         }
         Err(e) => Err(e.into()),
-        // Woken for another reason: keep sleeping.
-        Ok(()) => sleep_until(task, deadline, rem),
+        Ok(()) => Ok(0),
     }
+}
+
+/// Waits until `deadline`: `Ok` then, `EINTR` if interrupted.
+fn wait_until(task: &Task, deadline: Instant) -> Result<(), Errno> {
+    loop {
+        match task.waiter().wait(Some(deadline)) {
+            Err(Errno::ETIMEDOUT) => return Ok(()),
+            // Woken for another reason: keep sleeping.
+            Ok(()) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Waits until `clock` reads `at`: `Ok(Ok)` then, `Ok(EINTR)` if interrupted; EINVAL if
+/// the clock's process or thread is gone.
+fn wait_cpu_time(task: &Task, clock: &CpuClock, at: Duration) -> Result<Result<(), Errno>, Errno> {
+    let reached = Arc::new(AtomicBool::new(false));
+    let (flag, waiter) = (reached.clone(), task.waiter().clone());
+    let timer = task.kernel.cpu_timers.create(
+        clock.clone(),
+        Box::new(move |_| {
+            flag.store(true, Ordering::SeqCst);
+            waiter.wake();
+        }),
+    );
+    if clock.now().ok_or(Errno::EINVAL)? >= at {
+        return Ok(Ok(()));
+    }
+    task.kernel.cpu_timers.arm(&timer, Some(at), Duration::ZERO);
+    while !reached.load(Ordering::SeqCst) {
+        if let Err(e) = task.waiter().wait(None) {
+            return Ok(Err(e));
+        }
+    }
+    Ok(Ok(()))
 }
 
 fn read_timespec(task: &Task, addr: u64) -> Result<Duration, SysErr> {
@@ -121,29 +174,41 @@ fn read_timespec(task: &Task, addr: u64) -> Result<Duration, SysErr> {
 /// `nanosleep(req, rem)`.
 pub fn nanosleep(task: &mut Task) -> SysResult {
     let d = read_timespec(task, task.arg(0))?;
-    sleep_until(task, Instant::now() + d, task.arg(1))
+    sleep_until(task, SleepEnd::Wall(Instant::now() + d), task.arg(1))
 }
 
-/// `clock_nanosleep(clock, flags, req, rem)`.
+/// `clock_nanosleep(clock, flags, req, rem)`: on a wall clock, or on a process's or
+/// another thread's CPU-time clock (never the caller's own thread's: EINVAL, and
+/// `CLOCK_THREAD_CPUTIME_ID` has no sleep at all: EOPNOTSUPP, as on Linux).
 pub fn clock_nanosleep(task: &mut Task) -> SysResult {
     let (id, flags) = (task.arg(0) as i32, task.arg(1) as i32);
-    let clock = host_clock(task, id)?;
-    if matches!(id, libc::CLOCK_THREAD_CPUTIME_ID) {
-        return Err(Errno::EINVAL.into());
+    if id == libc::CLOCK_THREAD_CPUTIME_ID || cpuclock::is_fd_clock(id) {
+        return Err(Errno::EOPNOTSUPP.into());
     }
+    let clock = clock_of(task, id)?;
     let d = read_timespec(task, task.arg(2))?;
-    if flags & libc::TIMER_ABSTIME != 0 {
-        let now = nix::time::clock_gettime(clock)?;
-        let now = Duration::new(now.tv_sec().max(0) as u64, now.tv_nsec() as u32);
-        return sleep_until(task, Instant::now() + d.saturating_sub(now), 0);
-    }
-    sleep_until(task, Instant::now() + d, task.arg(3))
+    let absolute = flags & libc::TIMER_ABSTIME != 0;
+    let rem = if absolute { 0 } else { task.arg(3) };
+    let end = match clock {
+        Clock::Cpu(c) if c.is_thread_of(&task.handle) => return Err(Errno::EINVAL.into()),
+        Clock::Cpu(c) => {
+            let now = c.now().ok_or(Errno::EINVAL)?;
+            let at = if absolute { d } else { now + d };
+            SleepEnd::Cpu(c, at)
+        }
+        Clock::Host(host) if absolute => {
+            let now = clock_now(&Clock::Host(host))?;
+            SleepEnd::Wall(Instant::now() + d.saturating_sub(now))
+        }
+        Clock::Host(_) => SleepEnd::Wall(Instant::now() + d),
+    };
+    sleep_until(task, end, rem)
 }
 
-/// `restart_syscall()`: resumes an interrupted `nanosleep` until its original deadline.
+/// `restart_syscall()`: resumes an interrupted sleep until its original end.
 pub fn restart_syscall(task: &mut Task) -> SysResult {
     match task.restart_deadline.take() {
-        Some(deadline) => sleep_until(task, deadline, 0),
+        Some(end) => sleep_until(task, end, 0),
         None => Err(Errno::EINTR.into()),
     }
 }
@@ -241,11 +306,21 @@ pub fn alarm(task: &mut Task) -> SysResult {
     Ok(old)
 }
 
-/// `getitimer(which, value)`: `ITIMER_REAL` runs; the CPU-time timers read as disarmed.
+/// The CPU-time interval timer `which` names, if it names one.
+fn cpu_itimer(which: i32) -> Option<Itimer> {
+    match which {
+        libc::ITIMER_VIRTUAL => Some(Itimer::Virtual),
+        libc::ITIMER_PROF => Some(Itimer::Prof),
+        _ => None,
+    }
+}
+
+/// `getitimer(which, value)`.
 pub fn getitimer(task: &mut Task) -> SysResult {
-    let v = match task.arg(0) as i32 {
-        libc::ITIMER_REAL => itimer_real(task).get(),
-        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => (Duration::ZERO, Duration::ZERO),
+    let which = task.arg(0) as i32;
+    let v = match (which, cpu_itimer(which)) {
+        (libc::ITIMER_REAL, _) => itimer_real(task).get(),
+        (_, Some(it)) => itimer::get(&task.kernel, &task.process, it),
         _ => return Err(Errno::EINVAL.into()),
     };
     write_itimerval(task, task.arg(1), v)?;
@@ -263,14 +338,14 @@ pub fn setitimer(task: &mut Task) -> SysResult {
     } else {
         read_itimerval(task, task.arg(1))?
     };
-    let old = match which {
-        libc::ITIMER_REAL => {
+    let old = match (which, cpu_itimer(which)) {
+        (libc::ITIMER_REAL, _) => {
             let timer = itimer_real(task);
             task.kernel
                 .timers
                 .arm(&timer, deadline_after(new.value), new.interval)
         }
-        libc::ITIMER_VIRTUAL | libc::ITIMER_PROF => (Duration::ZERO, Duration::ZERO),
+        (_, Some(it)) => itimer::set(&task.kernel, &task.process, it, new.value, new.interval),
         _ => return Err(Errno::EINVAL.into()),
     };
     if task.arg(2) != 0 {
@@ -306,10 +381,23 @@ const SIGEV_SIGNAL: i32 = 0;
 const SIGEV_NONE: i32 = 1;
 const SIGEV_THREAD_ID: i32 = 4;
 
-/// `timer_create(clock, sevp, timerid)`.
+/// `timer_create(clock, sevp, timerid)`: on a wall clock or a CPU-time clock.
 pub fn timer_create(task: &mut Task) -> SysResult {
     let clock = task.arg(0) as i32;
-    check_clock(clock)?;
+    if cpuclock::is_fd_clock(clock) {
+        return Err(Errno::EOPNOTSUPP.into());
+    }
+    let cpu_clock = if cpuclock::is_cpu_clock(clock) {
+        Some(CpuClock::from_id(
+            &task.kernel,
+            &task.process,
+            &task.handle,
+            clock,
+        )?)
+    } else {
+        check_clock(clock)?;
+        None
+    };
     let process = task.process.clone();
     let id = {
         let timers = process.posix_timers.lock();
@@ -348,11 +436,15 @@ pub fn timer_create(task: &mut Task) -> SysResult {
     };
     let notify = Arc::new(Notify::new(id, signo, value, target));
     let (weak, on_fire) = (Arc::downgrade(&process), notify.clone());
-    let timer = task.kernel.timers.create(Box::new(move |n| {
+    let action: timer::Action = Box::new(move |n| {
         if let Some(p) = weak.upgrade() {
             on_fire.fire(&p, n);
         }
-    }));
+    });
+    let timer = match cpu_clock {
+        Some(c) => Clocked::Cpu(task.kernel.cpu_timers.create(c, action)),
+        None => Clocked::Wall(task.kernel.timers.create(action)),
+    };
     task.write_obj(task.arg(2), &id)?;
     process.posix_timers.lock().insert(
         id,
@@ -365,7 +457,7 @@ pub fn timer_create(task: &mut Task) -> SysResult {
     Ok(0)
 }
 
-fn posix_timer(task: &Task, id: i32) -> Result<(Arc<Timer>, i32, Arc<Notify>), Errno> {
+fn posix_timer(task: &Task, id: i32) -> Result<(Clocked, i32, Arc<Notify>), Errno> {
     let timers = task.process.posix_timers.lock();
     let t = timers.get(&id).ok_or(Errno::EINVAL)?;
     Ok((t.timer.clone(), t.clock, t.notify.clone()))
@@ -375,13 +467,26 @@ fn posix_timer(task: &Task, id: i32) -> Result<(Arc<Timer>, i32, Arc<Notify>), E
 pub fn timer_settime(task: &mut Task) -> SysResult {
     let (timer, clock, notify) = posix_timer(task, task.arg(0) as i32)?;
     let new = read_itimerspec(task, task.arg(2))?;
-    let deadline = settime_deadline(
-        clock,
-        new.value,
-        task.arg(1) as i32 & libc::TIMER_ABSTIME != 0,
-    );
-    notify.rearm();
-    let old = task.kernel.timers.arm(&timer, deadline, new.interval);
+    let absolute = task.arg(1) as i32 & libc::TIMER_ABSTIME != 0;
+    let old = match &timer {
+        Clocked::Wall(t) => {
+            let deadline = settime_deadline(clock, new.value, absolute);
+            notify.rearm();
+            task.kernel.timers.arm(t, deadline, new.interval)
+        }
+        Clocked::Cpu(t) => {
+            let now = t.clock().now().ok_or(Errno::ESRCH)?;
+            let old = timer.get();
+            let expires = match (new.value.is_zero(), absolute) {
+                (true, _) => None,
+                (false, true) => Some(new.value),
+                (false, false) => Some(now + new.value),
+            };
+            notify.rearm();
+            task.kernel.cpu_timers.arm(t, expires, new.interval);
+            old
+        }
+    };
     if task.arg(3) != 0 {
         write_itimerspec(task, task.arg(3), old)?;
     }
@@ -409,7 +514,7 @@ pub fn timer_delete(task: &mut Task) -> SysResult {
         .lock()
         .remove(&(task.arg(0) as i32))
         .ok_or(Errno::EINVAL)?;
-    task.kernel.timers.arm(&t.timer, None, Duration::ZERO);
+    t.timer.disarm(&task.kernel);
     Ok(0)
 }
 
