@@ -299,20 +299,37 @@ impl Inode for SynthSymlink {
 /// Produces a synthetic file's contents when it is opened.
 pub type Generator = Box<dyn Fn() -> Result<Vec<u8>> + Send + Sync>;
 
-/// A read-only file whose contents are generated at open (`/proc/meminfo`, ...).
+/// Takes what is written to a synthetic file (each `write` call whole); returns how much
+/// it took.
+pub type Writer = Arc<dyn Fn(&[u8]) -> Result<usize> + Send + Sync>;
+
+/// A file whose contents are generated at open (`/proc/meminfo`, ...), read-only unless
+/// it has a [`Writer`] (`/proc/[pid]/comm`).
 pub struct DataFile {
     ino: u64,
     mode: u32,
     contents: Generator,
+    writer: Option<Writer>,
 }
 
 impl DataFile {
-    /// A file (permissions `mode`) whose contents `contents` produces.
+    /// A read-only file (permissions `mode`) whose contents `contents` produces.
     pub fn new(mode: u32, contents: Generator) -> Arc<DataFile> {
         Arc::new(DataFile {
             ino: next_ino(),
             mode,
             contents,
+            writer: None,
+        })
+    }
+
+    /// A file whose contents `contents` produces and whose writes go to `writer`.
+    pub fn writable(mode: u32, contents: Generator, writer: Writer) -> Arc<DataFile> {
+        Arc::new(DataFile {
+            ino: next_ino(),
+            mode,
+            contents,
+            writer: Some(writer),
         })
     }
 }
@@ -325,14 +342,17 @@ impl Inode for DataFile {
         Ok(synth_stat(self.ino, libc::S_IFREG | self.mode, 0, 0))
     }
     fn open(&self, flags: i32) -> Result<Box<dyn FileOps>> {
-        if flags & libc::O_ACCMODE != libc::O_RDONLY {
-            return Err(Errno::EACCES);
-        }
+        let writer = match (flags & libc::O_ACCMODE, &self.writer) {
+            (libc::O_RDONLY, _) => None,
+            (_, Some(w)) => Some(w.clone()),
+            (_, None) => return Err(Errno::EACCES),
+        };
         Ok(Box::new(Snapshot {
             ino: self.ino,
             mode: self.mode,
             data: (self.contents)()?,
             pos: Mutex::new(0),
+            writer,
         }))
     }
     fn statfs(&self) -> Result<StatFs> {
@@ -343,12 +363,14 @@ impl Inode for DataFile {
     }
 }
 
-/// An open [`DataFile`]: the contents as they were at open.
+/// An open [`DataFile`]: the contents as they were at open, and where writes go if it is
+/// open for writing.
 struct Snapshot {
     ino: u64,
     mode: u32,
     data: Vec<u8>,
     pos: Mutex<u64>,
+    writer: Option<Writer>,
 }
 
 impl FileOps for Snapshot {
@@ -362,6 +384,12 @@ impl FileOps for Snapshot {
         let n = self.pread(buf, *pos)?;
         *pos += n as u64;
         Ok(n)
+    }
+    fn write(&self, _w: &Arc<crate::wait::Waiter>, buf: &[u8], _nonblock: bool) -> Result<usize> {
+        self.pwrite(buf, 0)
+    }
+    fn pwrite(&self, buf: &[u8], _off: u64) -> Result<usize> {
+        self.writer.as_ref().ok_or(Errno::EBADF)?(buf)
     }
     fn pread(&self, buf: &mut [u8], off: u64) -> Result<usize> {
         let start = (off as usize).min(self.data.len());
@@ -395,10 +423,15 @@ impl FileOps for Snapshot {
 /// Lists a dynamic directory's children at the moment of the call.
 pub type Lister = Box<dyn Fn() -> Vec<(Vec<u8>, Arc<dyn Inode>)> + Send + Sync>;
 
+/// Finds a child a directory does not list (`/proc/[tid]` of a thread that leads no
+/// process).
+pub type HiddenLookup = Box<dyn Fn(&[u8]) -> Option<Arc<dyn Inode>> + Send + Sync>;
+
 /// A directory whose children are computed when looked at (`/proc`, `/proc/[pid]/fd`).
 pub struct DynDir {
     ino: u64,
     list: Lister,
+    hidden: Option<HiddenLookup>,
 }
 
 impl DynDir {
@@ -407,6 +440,17 @@ impl DynDir {
         Arc::new(DynDir {
             ino: next_ino(),
             list,
+            hidden: None,
+        })
+    }
+
+    /// A directory whose children `list` produces, where a lookup of a name it does not
+    /// list asks `hidden`.
+    pub fn with_hidden(list: Lister, hidden: HiddenLookup) -> Arc<DynDir> {
+        Arc::new(DynDir {
+            ino: next_ino(),
+            list,
+            hidden: Some(hidden),
         })
     }
 }
@@ -423,6 +467,7 @@ impl Inode for DynDir {
             .into_iter()
             .find(|(n, _)| n == name)
             .map(|(_, i)| i)
+            .or_else(|| self.hidden.as_ref().and_then(|h| h(name)))
             .ok_or(Errno::ENOENT)
     }
     fn open(&self, flags: i32) -> Result<Box<dyn FileOps>> {

@@ -4,7 +4,7 @@
 //! which records its pid in [`set_current`].
 
 use crate::kernel::Kernel;
-use crate::kernel::process::{Process, TaskHandle};
+use crate::kernel::process::{COMM_LEN, Process, TaskHandle};
 use crate::kernel::signal::{SIG_DFL, SIG_IGN};
 use crate::kernel::uts::Uts;
 use fs::synth::{DataFile, DynDir, LinkTarget, SynthDir, SynthSymlink};
@@ -83,15 +83,25 @@ pub fn procfs(kernel: Weak<Kernel>) -> Arc<dyn Inode> {
         (b"loadavg".to_vec(), loadavg),
         (b"sys".to_vec(), sys),
     ];
-    DynDir::new(Box::new(move || {
-        let mut out = fixed.clone();
-        if let Some(k) = kernel.upgrade() {
-            for p in k.processes() {
-                out.push((p.pid.to_string().into_bytes(), pid_dir(&kernel, &p)));
+    let k = kernel.clone();
+    // A thread that leads no process has a directory too, unlisted (as on Linux).
+    let thread_dir = Box::new(move |name: &[u8]| {
+        let tid: i32 = std::str::from_utf8(name).ok()?.parse().ok()?;
+        let (p, _) = k.upgrade()?.tree.lock().thread(tid)?;
+        Some(pid_dir(&k, &p, tid))
+    });
+    DynDir::with_hidden(
+        Box::new(move || {
+            let mut out = fixed.clone();
+            if let Some(k) = kernel.upgrade() {
+                for p in k.processes() {
+                    out.push((p.pid.to_string().into_bytes(), pid_dir(&kernel, &p, p.pid)));
+                }
             }
-        }
-        out
-    }))
+            out
+        }),
+        thread_dir,
+    )
 }
 
 /// A `/proc/sys/kernel` file showing one of the sandbox's UTS names.
@@ -165,9 +175,10 @@ fn mqueue_dir() -> Arc<dyn Inode> {
     ])
 }
 
-/// `/proc/[pid]`: the process as its thread group leader sees it, and `task/`.
-fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
-    let mut children = thread_entries(kernel, p, p.pid);
+/// `/proc/[pid]`: the process as its thread `tid` sees it (the leader's for a listed
+/// pid), and `task/`.
+fn pid_dir(kernel: &Weak<Kernel>, p: &Arc<Process>, tid: i32) -> Arc<dyn Inode> {
+    let mut children = thread_entries(kernel, p, tid);
     children.push((b"task".to_vec(), task_dir(kernel, p)));
     DynDir::new(Box::new(move || children.clone()))
 }
@@ -189,6 +200,42 @@ fn task_dir(kernel: &Weak<Kernel>, p: &Arc<Process>) -> Arc<dyn Inode> {
             })
             .collect()
     }))
+}
+
+/// The name of thread `tid` of `p`: the leader's stays the process's after it exits.
+fn comm(p: &Process, tid: i32) -> String {
+    let name = match thread(p, tid) {
+        Some(t) if tid != p.pid => t.comm.lock().clone(),
+        _ => p.comm.lock().clone(),
+    };
+    String::from_utf8_lossy(&name).into_owned()
+}
+
+/// `comm` of thread `tid` of the process: its name, which the process's own threads may
+/// change by writing (what `pthread_setname_np` does for another thread); as Linux, the
+/// first [`COMM_LEN`] bytes written are the new name, newline included.
+fn comm_file(process: &Weak<Process>, tid: i32) -> Arc<dyn Inode> {
+    let (r, w) = (process.clone(), process.clone());
+    DataFile::writable(
+        0o644,
+        Box::new(move || {
+            let p = r.upgrade().ok_or(Errno::ESRCH)?;
+            Ok(format!("{}\n", comm(&p, tid)).into_bytes())
+        }),
+        Arc::new(move |buf: &[u8]| {
+            let p = w.upgrade().ok_or(Errno::ESRCH)?;
+            if current() != p.pid {
+                return Err(Errno::EINVAL);
+            }
+            let name = &buf[..buf.len().min(COMM_LEN)];
+            match thread(&p, tid) {
+                Some(t) => p.set_comm(&t, name),
+                None if tid == p.pid => *p.comm.lock() = name.to_vec(),
+                None => return Err(Errno::ESRCH),
+            }
+            Ok(buf.len())
+        }),
+    )
 }
 
 /// Thread `tid` of `p`, if it is alive.
@@ -264,10 +311,7 @@ fn thread_entries(
             b"cmdline".to_vec(),
             generated(|p, _, _| String::from_utf8_lossy(&p.cmdline.lock()).into_owned()),
         ),
-        (
-            b"comm".to_vec(),
-            generated(|p, _, _| format!("{}\n", String::from_utf8_lossy(&p.comm.lock()))),
-        ),
+        (b"comm".to_vec(), comm_file(&weak, tid)),
         (
             b"maps".to_vec(),
             generated(|p, _, _| mm::dump::render_proc_maps(&p.mm().vmas())),
@@ -364,7 +408,7 @@ const USER_HZ: u64 = 100;
 
 fn stat(p: &Process, tid: i32, k: Option<Arc<Kernel>>) -> String {
     let (ppid, pgid, sid) = family(p, &k);
-    let comm = String::from_utf8_lossy(&p.comm.lock()).into_owned();
+    let comm = comm(p, tid);
     let state = if p.is_stopped() { 'T' } else { 'R' };
     let vsize: u64 = p.mm().vmas().iter().map(|v| v.end - v.start).sum();
     let threads = p.tasks.lock().len().max(1);
@@ -426,7 +470,7 @@ fn status(p: &Process, tid: i32, k: Option<Arc<Kernel>>) -> String {
         }
     }
     let mut s = String::new();
-    let _ = writeln!(s, "Name:\t{}", String::from_utf8_lossy(&p.comm.lock()));
+    let _ = writeln!(s, "Name:\t{}", comm(p, tid));
     let _ = writeln!(s, "Umask:\t{:04o}", p.fs.lock().lock().umask);
     let _ = writeln!(s, "State:\tR (running)");
     let _ = writeln!(

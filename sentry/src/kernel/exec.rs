@@ -214,7 +214,7 @@ pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadErr
         }
     }
     let name = execfn.rsplit(|&c| c == b'/').next().unwrap_or(&[]);
-    *task.process.comm.lock() = name[..name.len().min(15)].to_vec();
+    task.process.set_comm(&task.handle, name);
     *task.process.exe.lock() = loaded
         .exe
         .source

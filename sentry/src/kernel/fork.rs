@@ -268,12 +268,12 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     );
     *child.exe.lock() = src.exe.lock().clone();
     *child.cmdline.lock() = src.cmdline.lock().clone();
-    *child.comm.lock() = src.comm.lock().clone();
     child.set_dumpable(src.dumpable());
     if flags & libc::CLONE_SYSVSEM as u64 != 0 {
         child.share_sem_undo_list(src.make_sem_undo_list());
     }
     let handle = TaskHandle::child_of(pid, &parent.handle);
+    *child.comm.lock() = handle.comm.lock().clone();
     child.tasks.lock().push(handle.clone());
     {
         let mut tree = kernel.tree.lock();

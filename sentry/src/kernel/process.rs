@@ -140,7 +140,12 @@ pub struct TaskHandle {
     pub no_new_privs: AtomicBool,
     /// Seccomp mode and filters.
     pub seccomp: TaskSeccomp,
+    /// The thread's name (`comm`, at most [`COMM_LEN`] bytes).
+    pub comm: Mutex<Vec<u8>>,
 }
+
+/// The longest thread name (Linux's `TASK_COMM_LEN` less its NUL).
+pub const COMM_LEN: usize = 15;
 
 impl TaskHandle {
     /// A handle for task `tid`.
@@ -155,17 +160,19 @@ impl TaskHandle {
             mempolicy: Mutex::new(None),
             no_new_privs: AtomicBool::new(false),
             seccomp: TaskSeccomp::default(),
+            comm: Mutex::new(Vec::new()),
         })
     }
 
     /// A handle for task `tid`, created by `parent` (fork, clone): the signal mask,
-    /// scheduling attributes, memory policy, `no_new_privs` and seccomp filters are
+    /// scheduling attributes, memory policy, `no_new_privs`, seccomp filters and name are
     /// inherited.
     pub fn child_of(tid: i32, parent: &TaskHandle) -> Arc<TaskHandle> {
         let child = TaskHandle::new(tid, parent.sigmask());
         *child.sched.lock() = parent.sched.lock().for_child();
         *child.mempolicy.lock() = *parent.mempolicy.lock();
         child.keep_seccomp(parent);
+        *child.comm.lock() = parent.comm.lock().clone();
         child
     }
 
@@ -234,7 +241,7 @@ pub struct Process {
     pub cmdline: Mutex<Vec<u8>>,
     /// The running executable (`/proc/[pid]/exe`), kept reachable after it is removed.
     pub exe: Mutex<Option<Arc<fs::Dentry>>>,
-    /// Command name (`comm`, at most 15 bytes).
+    /// The thread group leader's name (`/proc/[pid]/comm`), kept after the leader exits.
     pub comm: Mutex<Vec<u8>>,
     /// Host pid of the stub process running the image, for the VMA dump.
     pub stub_pid: AtomicI32,
@@ -457,6 +464,18 @@ impl Process {
     /// Host pid of the stub running this process.
     pub fn stub_pid(&self) -> i32 {
         self.stub_pid.load(Ordering::Relaxed)
+    }
+
+    /// Names thread `handle` of the process (`PR_SET_NAME`, a write to its `comm`,
+    /// `execve`): `name` up to its first NUL, cut to [`COMM_LEN`] bytes. The leader's
+    /// name is also the process's.
+    pub fn set_comm(&self, handle: &TaskHandle, name: &[u8]) {
+        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        let name = name[..end.min(COMM_LEN)].to_vec();
+        if handle.tid == self.pid {
+            *self.comm.lock() = name.clone();
+        }
+        *handle.comm.lock() = name;
     }
 
     /// Releases a parent waiting in `vfork`.

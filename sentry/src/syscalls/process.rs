@@ -6,7 +6,7 @@ use crate::abi::{Rlimit, Rusage, Sysinfo, Timeval, Tms, Utsname};
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::exec;
 use crate::kernel::fork::{self, CloneArgs};
-use crate::kernel::process::RLIM_NLIMITS;
+use crate::kernel::process::{COMM_LEN, RLIM_NLIMITS};
 use crate::kernel::task::{ExitStatus, Task, cpu_times_us};
 use crate::kernel::tree::{Report, WaitFor, WaitOpts};
 use crate::kernel::uts::{self, Uts};
@@ -748,14 +748,22 @@ pub fn prctl(task: &mut Task) -> SysResult {
     let (option, arg2) = (task.arg(0) as i32, task.arg(1));
     match option {
         libc::PR_SET_NAME => {
-            let name = task.mm().read_cstring(arg2, 4096)?;
-            let mut comm = task.process.comm.lock();
-            comm.clear();
-            comm.extend_from_slice(&name[..name.len().min(15)]);
+            // Up to the NUL or COMM_LEN bytes, whichever comes first (strncpy_from_user).
+            let mm = task.mm();
+            let mut name = Vec::with_capacity(COMM_LEN);
+            for addr in (arg2..).take(COMM_LEN) {
+                let mut c = [0u8];
+                mm.read(addr, &mut c)?;
+                if c[0] == 0 {
+                    break;
+                }
+                name.push(c[0]);
+            }
+            task.process.set_comm(&task.handle, &name);
             Ok(0)
         }
         libc::PR_GET_NAME => {
-            let mut name = task.process.comm.lock().clone();
+            let mut name = task.handle.comm.lock().clone();
             name.resize(16, 0);
             task.mm().write(arg2, &name)?;
             Ok(0)
