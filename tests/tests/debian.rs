@@ -1063,7 +1063,7 @@ fn perl_one_liners() {
 }
 
 /// python3: the standard library's text, hashing, process (pidfds among them), thread,
-/// signal and file modules.
+/// signal (a SIGPROF sampling profiler among them) and file modules.
 #[test]
 fn python_programs() {
     run_group(
@@ -1209,6 +1209,35 @@ time.sleep(5)
 print("not reached")"#,
             )
             .status(3),
+            python(
+                "ITIMER_PROF sampling profiler, ITIMER_VIRTUAL",
+                r#"import signal, time, collections
+samples = collections.Counter()
+def on_prof(sig, frame):
+    samples[frame.f_code.co_name] += 1
+signal.signal(signal.SIGPROF, on_prof)
+signal.setitimer(signal.ITIMER_PROF, 0.005, 0.005)
+def busy():
+    start = time.process_time()
+    while time.process_time() - start < 0.5:
+        pass
+busy()
+left, interval = signal.setitimer(signal.ITIMER_PROF, 0)
+total = sum(samples.values())
+print("samples between 10 and 200:", 10 <= total <= 200)
+print("most in busy():", samples["busy"] * 2 > total)
+print("interval was", interval, "and it was armed:", left > 0)
+print("now:", signal.getitimer(signal.ITIMER_PROF))
+fired = []
+signal.signal(signal.SIGVTALRM, lambda s, f: fired.append(s))
+signal.setitimer(signal.ITIMER_VIRTUAL, 0.05)
+time.sleep(0.2)
+print("SIGVTALRM while sleeping:", fired)
+start = time.process_time()
+while time.process_time() - start < 2 and not fired:
+    pass
+print("SIGVTALRM while spinning:", fired)"#,
+            ),
             python(
                 "time.sleep",
                 r#"import time
