@@ -4,7 +4,7 @@
 //! which records its pid in [`set_current`].
 
 use crate::kernel::Kernel;
-use crate::kernel::process::{COMM_LEN, Process, TaskHandle};
+use crate::kernel::process::{COMM_LEN, Process, TaskHandle, comm_from};
 use crate::kernel::signal::{SIG_DFL, SIG_IGN};
 use crate::kernel::uts::Uts;
 use fs::synth::{DataFile, DynDir, LinkTarget, SynthDir, SynthSymlink};
@@ -230,7 +230,8 @@ fn comm_file(process: &Weak<Process>, tid: i32) -> Arc<dyn Inode> {
             let name = &buf[..buf.len().min(COMM_LEN)];
             match thread(&p, tid) {
                 Some(t) => p.set_comm(&t, name),
-                None if tid == p.pid => *p.comm.lock() = name.to_vec(),
+                // The leader has exited: its name is still the process's.
+                None if tid == p.pid => *p.comm.lock() = comm_from(name),
                 None => return Err(Errno::ESRCH),
             }
             Ok(buf.len())

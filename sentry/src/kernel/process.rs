@@ -147,6 +147,12 @@ pub struct TaskHandle {
 /// The longest thread name (Linux's `TASK_COMM_LEN` less its NUL).
 pub const COMM_LEN: usize = 15;
 
+/// The thread name `name` gives: up to its first NUL, cut to [`COMM_LEN`] bytes.
+pub fn comm_from(name: &[u8]) -> Vec<u8> {
+    let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+    name[..end.min(COMM_LEN)].to_vec()
+}
+
 impl TaskHandle {
     /// A handle for task `tid`.
     pub fn new(tid: i32, sigmask: SigSet) -> Arc<TaskHandle> {
@@ -467,11 +473,9 @@ impl Process {
     }
 
     /// Names thread `handle` of the process (`PR_SET_NAME`, a write to its `comm`,
-    /// `execve`): `name` up to its first NUL, cut to [`COMM_LEN`] bytes. The leader's
-    /// name is also the process's.
+    /// `execve`) as [`comm_from`] makes it. The leader's name is also the process's.
     pub fn set_comm(&self, handle: &TaskHandle, name: &[u8]) {
-        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-        let name = name[..end.min(COMM_LEN)].to_vec();
+        let name = comm_from(name);
         if handle.tid == self.pid {
             *self.comm.lock() = name.clone();
         }
