@@ -40,16 +40,13 @@ impl CpuTimer {
         &self.clock
     }
 
-    /// The expiry (absolute CPU time; `None`: disarmed) and the interval.
-    pub fn expiry(&self) -> (Option<Duration>, Duration) {
-        let a = self.arm.lock();
-        (a.expires, a.interval)
-    }
-
     /// Time left until the next expiry, measured on the clock now (zero when disarmed;
     /// `overdue` when it is due but not fired yet), and the interval.
     pub fn get(&self, overdue: Duration) -> (Duration, Duration) {
-        let (expires, interval) = self.expiry();
+        let (expires, interval) = {
+            let a = self.arm.lock();
+            (a.expires, a.interval)
+        };
         let left = match (expires, self.clock.now()) {
             (None, _) => Duration::ZERO,
             (Some(e), Some(now)) if e > now => e - now,
