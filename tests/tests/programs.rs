@@ -227,11 +227,27 @@ fn compressors_and_archives() {
     );
 }
 
+/// A small C project: four objects and a main, built by make with two jobs.
+const MAKEFILE: &str = "OBJS = main.o f1.o f2.o f3.o f4.o\nprog: $(OBJS)\n\t$(CC) -o $@ $(OBJS)\n%.o: %.c\n\t$(CC) -c -O2 $<\n";
+
 #[test]
 fn build_tools() {
     run_group(
         "build tools",
         &[
+            sh(
+                "make -j2 of a small C project",
+                "for i in 1 2 3 4; do echo \"int f$i(void) { return $i; }\" > f$i.c; done; \
+                 make -j2 -s && ./prog; make -j2 -s; echo $?",
+            )
+            .file("Makefile", MAKEFILE)
+            .file(
+                "main.c",
+                "#include <stdio.h>\nint f1(void), f2(void), f3(void), f4(void);\n\
+                 int main(void) { printf(\"%d\\n\", f1() + f2() + f3() + f4()); return 0; }\n",
+            )
+            .stderr()
+            .timeout(180),
             sh(
                 "git init, commit, log, diff, gc, clone, fsck",
                 "export GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=a@b GIT_COMMITTER_NAME=a \

@@ -8,7 +8,8 @@
 //! (`sig_segv_repair`), AVX state across handlers and in the rt_sigframe
 //! (`sig_avx`), EINTR and SA_RESTART (`sig_alarm_eintr`), sigsuspend,
 //! sigwaitinfo/sigtimedwait, the handler flags, sigaltstack and signalfd
-//! (`sig_suspend_wait`), job-control stops seen through wait (`sig_stopcont`)
+//! (`sig_suspend_wait`), the masks of pselect6/ppoll/epoll_pwait
+//! (`sig_wait_mask`), job-control stops seen through wait (`sig_stopcont`)
 //! and POSIX timers, interval timers, alarm and timerfd (`sig_timers`).
 //!
 //! Every run has a short timeout of its own, so a guest that hangs under
@@ -68,6 +69,14 @@ fn alarm_interrupts_blocking_calls() {
 #[test]
 fn suspend_wait_and_handler_flags() {
     check("sig_suspend_wait");
+}
+
+/// The signal masks of pselect6, ppoll and epoll_pwait: a pending signal they unblock
+/// (a child's SIGCHLD, as GNU make -j waits) ends the wait unless an fd is ready; the
+/// raw calls write the time left back to their timeout.
+#[test]
+fn wait_calls_with_a_signal_mask() {
+    check("sig_wait_mask");
 }
 
 /// SIGSTOP/SIGTSTP/SIGCONT/SIGKILL of a child as waitpid(WUNTRACED |

@@ -127,12 +127,27 @@ fn timespec_deadline(task: &Task, addr: u64) -> Result<Option<Instant>, SysErr> 
     Ok(Some(Instant::now() + d))
 }
 
-/// `ppoll(fds, nfds, timeout, sigmask, sigsetsize)`.
+/// Writes the time left before `deadline` back to the guest's timespec at `addr`, as
+/// ppoll and pselect6 do on Linux (whatever the outcome). A timeout in read-only memory
+/// is not an error: Linux ignores a failed update after the wait.
+fn update_timespec(task: &Task, addr: u64, deadline: Option<Instant>) {
+    if let Some(d) = deadline {
+        let left = d.saturating_duration_since(Instant::now());
+        let _ = task.write_obj(addr, &Timespec::from_duration(left));
+    }
+}
+
+/// `ppoll(fds, nfds, timeout, sigmask, sigsetsize)`: the timeout is updated with the
+/// time left, as Linux does.
 pub fn ppoll(task: &mut Task) -> SysResult {
-    let deadline = timespec_deadline(task, task.arg(2))?;
-    with_sigmask(task, 3, |task| {
+    let ts_addr = task.arg(2);
+    let deadline = timespec_deadline(task, ts_addr)?;
+    let (mask, size) = (task.arg(3), task.arg(4));
+    let r = with_sigmask(task, mask, size, |task| {
         do_poll(task, task.arg(0), task.arg(1), deadline)
-    })
+    });
+    update_timespec(task, ts_addr, deadline);
+    r
 }
 
 /// select's three fd sets, as bitmaps of `words` u64s (0 = NULL).
@@ -229,15 +244,26 @@ pub fn select(task: &mut Task) -> SysResult {
     r
 }
 
-/// `pselect6(nfds, readfds, writefds, exceptfds, timeout, sigmask)`.
+/// `pselect6(nfds, readfds, writefds, exceptfds, timeout, sig)`: `sig` points to
+/// `{ const sigset_t *mask; size_t size }` (NULL, or a NULL mask, for none); the timeout
+/// is updated with the time left, as Linux does.
 pub fn pselect6(task: &mut Task) -> SysResult {
-    let deadline = timespec_deadline(task, task.arg(4))?;
-    do_select(
-        task,
-        task.arg(0) as i32,
-        [task.arg(1), task.arg(2), task.arg(3)],
-        deadline,
-    )
+    let ts_addr = task.arg(4);
+    let deadline = timespec_deadline(task, ts_addr)?;
+    let (mask, size) = match task.arg(5) {
+        0 => (0, 0),
+        addr => (task.read_obj::<u64>(addr)?, task.read_obj::<u64>(addr + 8)?),
+    };
+    let r = with_sigmask(task, mask, size, |task| {
+        do_select(
+            task,
+            task.arg(0) as i32,
+            [task.arg(1), task.arg(2), task.arg(3)],
+            deadline,
+        )
+    });
+    update_timespec(task, ts_addr, deadline);
+    r
 }
 
 /// `eventfd(initval)`.
@@ -355,30 +381,40 @@ pub fn epoll_wait(task: &mut Task) -> SysResult {
 /// `epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask, sigsetsize)`.
 pub fn epoll_pwait(task: &mut Task) -> SysResult {
     let deadline = ms_deadline(task.arg(3) as i32);
-    with_sigmask(task, 4, |task| epoll_wait_common(task, deadline))
+    let (mask, size) = (task.arg(4), task.arg(5));
+    with_sigmask(task, mask, size, |task| epoll_wait_common(task, deadline))
 }
 
 /// `epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize)`.
 pub fn epoll_pwait2(task: &mut Task) -> SysResult {
     let deadline = timespec_deadline(task, task.arg(3))?;
-    with_sigmask(task, 4, |task| epoll_wait_common(task, deadline))
+    let (mask, size) = (task.arg(4), task.arg(5));
+    with_sigmask(task, mask, size, |task| epoll_wait_common(task, deadline))
 }
 
-/// Runs `f` with the signal mask at argument `arg` (if not NULL, with the size at `arg + 1`)
+/// Runs `f` with the signal mask at guest address `addr` (of `size` bytes; none if NULL)
 /// in force, as ppoll/pselect/epoll_pwait do: the old mask comes back after a handler
-/// runs, or right away if none does.
-fn with_sigmask(task: &mut Task, arg: usize, f: impl FnOnce(&mut Task) -> SysResult) -> SysResult {
-    let addr = task.arg(arg);
+/// runs, or right away if none does. A signal already pending that the mask lets through
+/// ends the wait at once, unless an fd is ready (readiness wins, as on Linux).
+fn with_sigmask(
+    task: &mut Task,
+    addr: u64,
+    size: u64,
+    f: impl FnOnce(&mut Task) -> SysResult,
+) -> SysResult {
     if addr == 0 {
         return f(task);
     }
-    if task.arg(arg + 1) != 8 {
+    if size != 8 {
         return Err(Errno::EINVAL.into());
     }
     let mask: u64 = task.read_obj(addr)?;
     let old = task.sigmask();
     task.saved_sigmask = Some(old);
     task.set_sigmask(mask);
+    if task.has_deliverable() {
+        task.waiter().interrupt();
+    }
     let r = f(task);
     if r != Err(SysErr::Errno(Errno::EINTR))
         && let Some(m) = task.saved_sigmask.take()
