@@ -230,6 +230,19 @@ fn compressors_and_archives() {
 /// A small C project: four objects and a main, built by make with two jobs.
 const MAKEFILE: &str = "OBJS = main.o f1.o f2.o f3.o f4.o\nprog: $(OBJS)\n\t$(CC) -o $@ $(OBJS)\n%.o: %.c\n\t$(CC) -c -O2 $<\n";
 
+/// An out-of-bounds heap write that AddressSanitizer reports, after a fork.
+const ASAN_PROGRAM: &str = r#"#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+int main(int argc, char **argv) {
+  int *p = malloc(8), st;
+  if (fork() == 0) _exit(3);
+  wait(&st); printf("child %d\n", WEXITSTATUS(st)); fflush(stdout);
+  p[argc + 1] = 1; free(p); return 0;
+}
+"#;
+
 #[test]
 fn build_tools() {
     run_group(
@@ -246,6 +259,14 @@ fn build_tools() {
                 "#include <stdio.h>\nint f1(void), f2(void), f3(void), f4(void);\n\
                  int main(void) { printf(\"%d\\n\", f1() + f2() + f3() + f4()); return 0; }\n",
             )
+            .stderr()
+            .timeout(180),
+            sh(
+                "gcc with AddressSanitizer",
+                "gcc -fsanitize=address -g asan.c -o asan && ./asan 2> err; echo $?; \
+                 grep -o 'heap-buffer-overflow on\\|WRITE of size 4\\|asan.c:[0-9]*' err | sort -u",
+            )
+            .file("asan.c", ASAN_PROGRAM)
             .stderr()
             .timeout(180),
             sh(

@@ -52,8 +52,11 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 use tree::ProcTree;
 
-/// Size of the sparse memory file: the most guest memory a sandbox can ever hold.
-pub const MEMORY_FILE_SIZE: u64 = 1 << 40;
+/// Size of the sparse memory file (64 TiB of offsets, of which only touched pages are
+/// allocated): the most guest address space, in mappings of every process together, a
+/// sandbox can ever hold. Room for AddressSanitizer's ~16 TiB of shadow reservations, in
+/// a process and in a forked copy of it.
+pub const MEMORY_FILE_SIZE: u64 = 1 << 46;
 
 /// Run-time options of a sandbox.
 #[derive(Default)]

@@ -81,7 +81,11 @@ pub fn mmap(task: &mut Task) -> SysResult {
             }
         }
     };
-    if prot.writable() && !task.kernel.memory_allows(len) {
+    // As Linux's heuristic overcommit (`overcommit_memory` 0): a MAP_NORESERVE mapping is
+    // not charged when made (sanitizers reserve terabytes of shadow so); its pages count
+    // against the limit as they are touched.
+    let charged = prot.writable() && flags & libc::MAP_NORESERVE == 0;
+    if charged && !task.kernel.memory_allows(len) {
         return Err(Errno::ENOMEM.into());
     }
     let req = MapRequest {
