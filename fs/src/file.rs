@@ -68,6 +68,16 @@ pub trait FileOps: Send + Sync {
     fn truncate(&self, _len: u64) -> Result<()> {
         Err(Errno::EINVAL)
     }
+    /// Makes `[off, off + len)` part of the file (`fallocate` modes 0 and
+    /// `FALLOC_FL_KEEP_SIZE`): a file with no storage of its own to reserve only grows,
+    /// unless `keep_size`.
+    fn allocate(&self, keep_size: bool, off: u64, len: u64) -> Result<()> {
+        let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
+        if !keep_size && end > self.stat()?.size as u64 {
+            self.truncate(end)?;
+        }
+        Ok(())
+    }
     /// Flushes to storage.
     fn sync(&self) -> Result<()> {
         Ok(())

@@ -477,6 +477,15 @@ impl FileOps for HostFile {
         nix::unistd::ftruncate(&self.fd, len as i64)
     }
 
+    fn allocate(&self, keep_size: bool, off: u64, len: u64) -> Result<()> {
+        let mode = if keep_size {
+            nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE
+        } else {
+            nix::fcntl::FallocateFlags::empty()
+        };
+        nix::fcntl::fallocate(&self.fd, mode, off as i64, len as i64)
+    }
+
     fn sync(&self) -> Result<()> {
         nix::unistd::fsync(&self.fd)
     }

@@ -182,6 +182,12 @@ fn coreutils_and_text_tools() {
                  locale -a | head -3; echo 'puts [expr {6*7}]; puts [exec echo hi]' | tclsh",
             )
             .stderr(),
+            sh(
+                "fallocate reserves blocks",
+                "fallocate -l 1M f; du -k f; stat -c '%s %b' f; fallocate -n -o 1M -l 64K f; \
+                 stat -c '%s %b' f; truncate -s 10M s; du -k s; cp --sparse=always s s2; du -k s2",
+            )
+            .stderr(),
         ],
     );
 }

@@ -291,8 +291,9 @@ pub fn copy_file_range(task: &mut Task) -> SysResult {
     io::notify_moved(r, &out, libc::IN_MODIFY)
 }
 
-/// `fallocate(fd, mode, offset, len)`: plain allocation grows the file like a write of
-/// zeros would; other modes are not supported.
+/// `fallocate(fd, mode, offset, len)`: modes 0 and `FALLOC_FL_KEEP_SIZE` reserve the
+/// blocks of a host file on the host (an in-memory file only grows, as a write of zeros
+/// would make it); other modes are not supported.
 pub fn fallocate(task: &mut Task) -> SysResult {
     let file = task.file(task.arg(0) as i32)?;
     let (mode, off, len) = (task.arg(1) as i32, task.arg(2) as i64, task.arg(3) as i64);
@@ -305,15 +306,18 @@ pub fn fallocate(task: &mut Task) -> SysResult {
     if mode & !libc::FALLOC_FL_KEEP_SIZE != 0 {
         return Err(Errno::EOPNOTSUPP.into());
     }
-    let end = (off + len) as u64;
+    let keep_size = mode & libc::FALLOC_FL_KEEP_SIZE != 0;
+    let (off, len) = (off as u64, len as u64);
+    let end = off + len;
+    if end > i64::MAX as u64 {
+        return Err(Errno::EFBIG.into());
+    }
     let size = file.ops.stat()?.size as u64;
-    if mode & libc::FALLOC_FL_KEEP_SIZE == 0 && end > size {
-        mapped_files::resize(
-            &task.kernel,
-            || file.ops.stat(),
-            end,
-            || file.ops.truncate(end),
-        )?;
+    let allocate = || file.ops.allocate(keep_size, off, len);
+    if !keep_size && end > size {
+        mapped_files::resize(&task.kernel, || file.ops.stat(), end, allocate)?;
+    } else {
+        allocate()?;
     }
     fs::notify::file_event(&file, libc::IN_MODIFY);
     Ok(0)
