@@ -184,6 +184,27 @@ pub fn sched_attr() -> Result<SchedAttr, Errno> {
     })
 }
 
+/// The calling thread's CPU affinity mask exactly as the host kernel reports it: the
+/// returned bytes are the kernel's `cpumask_size()`, which a guest's
+/// `sched_getaffinity(2)` also gets back as its length.
+pub fn cpu_affinity() -> Result<Vec<u8>, Errno> {
+    // Room for the largest cpumask Linux builds (NR_CPUS up to 8192).
+    let mut mask = vec![0u8; 1024];
+    // SAFETY: the kernel writes at most `mask.len()` bytes at its pointer, which we own
+    // mutably.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sched_getaffinity,
+            0,
+            mask.len(),
+            mask.as_mut_ptr(),
+        )
+    };
+    let len = Errno::result(r)? as usize;
+    mask.truncate(len);
+    Ok(mask)
+}
+
 /// The round-robin interval the host reports for the calling thread
 /// (`sched_rr_get_interval(2)`).
 pub fn rr_interval() -> Result<std::time::Duration, Errno> {

@@ -324,6 +324,16 @@ mkdir 'd'; open(my $f, '>', 'd/x') or die; close $f;
 find(sub { print "$File::Find::name\n" }, 'd');
 "#;
 
+/// The raw `sched_getaffinity` with buffers of several sizes: the length returned is the
+/// kernel's mask size; a buffer too short or not a multiple of 8 is EINVAL.
+const PY_AFFINITY: &str = r#"import ctypes
+l = ctypes.CDLL(None, use_errno=True)
+for n in (1024, 128, 8, 4, 7, 12):
+    b = ctypes.create_string_buffer(n)
+    r = l.syscall(204, 0, n, b)
+    print(n, r, ctypes.get_errno(), b.raw[:8].hex())
+"#;
+
 const NODE_MISC: &str = r#"const cp = require('child_process'), zlib = require('zlib');
 const crypto = require('crypto'), { Worker } = require('worker_threads');
 console.log(cp.execSync('echo hi | tr a-z A-Z').toString().trim());
@@ -374,6 +384,9 @@ fn interpreters_and_tools() {
             )
             .stderr()
             .timeout(120),
+            sh("python3 raw sched_getaffinity lengths", "python3 aff.py")
+                .file("aff.py", PY_AFFINITY)
+                .stderr(),
             sh("node child_process, zlib, crypto, worker", "node misc.js")
                 .file("misc.js", NODE_MISC)
                 .stderr(),
@@ -514,6 +527,14 @@ fn processes_and_terminals() {
             )
             .stderr(),
             sh("top -b and free", "top -b -n1 | head -1 | cut -c1-6; free | head -1").stderr(),
+            sh(
+                "taskset and nproc",
+                "taskset -p $$ | sed 's/.*: //'; taskset -c 0 nproc; \
+                 taskset -c 1 sh -c 'nproc; taskset -p $$ | sed \"s/.*: //\"; taskset -c 0,1 nproc'; \
+                 taskset -c 5 true 2>/dev/null; echo $?; \
+                 python3 -c 'import os, subprocess; os.sched_setaffinity(0, {1}); \
+                 print(os.sched_getaffinity(0), subprocess.run([\"nproc\"], capture_output=True).stdout)'",
+            ),
             sh("man -P cat", "man -P cat ls 2>&1 | head -5; echo ${PIPESTATUS[0]}").stderr(),
             sh("less and more without a terminal", "seq 5 | less; seq 3 | more; less /etc/hostname | wc -l")
                 .stderr(),

@@ -256,6 +256,7 @@ fn de_thread(task: &mut Task) {
         // The exec'ing thread takes over the leader's tid.
         let handle = super::process::TaskHandle::new(process.pid, task.sigmask());
         handle.keep_seccomp(&task.handle);
+        handle.keep_attrs(&task.handle);
         *handle.kicker.lock() = Some(task.stub.kicker());
         *process.tasks.lock() = vec![handle.clone()];
         super::current::set(&process, &handle);

@@ -8,13 +8,15 @@
 //! - [`exec`]: replacing a process image; [`fork`]: creating processes.
 //! - [`tree`]: parents, children, process groups, sessions, zombies.
 //! - [`signal`]: signal sets, default actions, sending; [`pidfd`]: files naming processes.
-//! - [`sched`], [`mempolicy`]: per-thread scheduling attributes and NUMA memory policy.
+//! - [`sched`], [`affinity`], [`mempolicy`]: per-thread scheduling attributes, CPU
+//!   affinity and NUMA memory policy.
 //! - [`uts`]: the sandbox's host and domain name; [`mqueue`]: POSIX message queues;
 //!   [`aio`]: Linux native AIO contexts.
 //! - [`seccomp`]: the guest's own syscall filters, run on each of its syscalls.
 //! - [`timer`]: wall-clock timers; [`cpuclock`], [`cputimer`], [`itimer`]: CPU-time clocks,
 //!   the timers on them, a process's CPU-time interval timers and `RLIMIT_CPU`.
 
+pub mod affinity;
 pub mod aio;
 pub mod cpuclock;
 pub mod cputimer;

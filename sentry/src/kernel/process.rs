@@ -1,6 +1,7 @@
 //! A process (thread group): what its threads share, and the view of a task that other
 //! threads use to signal it.
 
+use super::affinity::CpuMask;
 use super::mempolicy::MemPolicy;
 use super::sched::SchedAttrs;
 use super::seccomp::TaskSeccomp;
@@ -134,6 +135,8 @@ pub struct TaskHandle {
     pub kicker: Mutex<Option<Kicker>>,
     /// Scheduling policy, priorities and I/O priority.
     pub sched: Mutex<SchedAttrs>,
+    /// The CPUs the thread may run on (`sched_setaffinity`).
+    pub affinity: Mutex<CpuMask>,
     /// The thread's NUMA memory policy (`None`: the default one).
     pub mempolicy: Mutex<Option<MemPolicy>>,
     /// `PR_SET_NO_NEW_PRIVS`: once set, never cleared; inherited and kept across exec.
@@ -163,6 +166,7 @@ impl TaskHandle {
             pending: Mutex::new(Pending::default()),
             kicker: Mutex::new(None),
             sched: Mutex::new(SchedAttrs::default()),
+            affinity: Mutex::new(CpuMask::usable()),
             mempolicy: Mutex::new(None),
             no_new_privs: AtomicBool::new(false),
             seccomp: TaskSeccomp::default(),
@@ -171,15 +175,24 @@ impl TaskHandle {
     }
 
     /// A handle for task `tid`, created by `parent` (fork, clone): the signal mask,
-    /// scheduling attributes, memory policy, `no_new_privs`, seccomp filters and name are
-    /// inherited.
+    /// scheduling attributes, CPU affinity, memory policy, `no_new_privs`, seccomp
+    /// filters and name are inherited.
     pub fn child_of(tid: i32, parent: &TaskHandle) -> Arc<TaskHandle> {
         let child = TaskHandle::new(tid, parent.sigmask());
         *child.sched.lock() = parent.sched.lock().for_child();
+        *child.affinity.lock() = parent.affinity.lock().clone();
         *child.mempolicy.lock() = *parent.mempolicy.lock();
         child.keep_seccomp(parent);
         *child.comm.lock() = parent.comm.lock().clone();
         child
+    }
+
+    /// Takes over `from`'s scheduling attributes, CPU affinity and memory policy: the
+    /// handle an exec'ing thread gets with the leader's tid is still that thread.
+    pub fn keep_attrs(&self, from: &TaskHandle) {
+        *self.sched.lock() = *from.sched.lock();
+        *self.affinity.lock() = from.affinity.lock().clone();
+        *self.mempolicy.lock() = *from.mempolicy.lock();
     }
 
     /// Takes over `from`'s `no_new_privs` and seccomp filters (a new task, or the handle

@@ -164,6 +164,11 @@ impl Authority {
         self.caller.euid == self.target.euid || self.caller.euid == self.target.uid
     }
 
+    /// Linux's `sched_setaffinity` check: the same owner, or `CAP_SYS_NICE`.
+    pub fn may_set_affinity(&self) -> bool {
+        self.same_owner() || self.privileged()
+    }
+
     /// Linux's `set_one_prio_perm`: may the caller renice the target at all.
     fn may_renice(&self) -> bool {
         self.target.uid == self.caller.euid

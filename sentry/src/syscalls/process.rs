@@ -815,34 +815,6 @@ pub fn prctl(task: &mut Task) -> SysResult {
     }
 }
 
-/// `sched_getaffinity(pid, size, mask)`: the CPUs the host lets the sentry use.
-pub fn sched_getaffinity(task: &mut Task) -> SysResult {
-    let size = task.arg(1) as usize;
-    if size < 8 || !size.is_multiple_of(8) {
-        return Err(Errno::EINVAL.into());
-    }
-    let host = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
-    let mut mask = vec![0u8; size.min(128)];
-    for cpu in 0..(mask.len() * 8).min(nix::sched::CpuSet::count()) {
-        if host.is_set(cpu).unwrap_or(false) {
-            mask[cpu / 8] |= 1 << (cpu % 8);
-        }
-    }
-    task.mm().write(task.arg(2), &mask)?;
-    Ok(mask.len() as u64)
-}
-
-/// `sched_setaffinity(pid, size, mask)`: accepted; the sentry places stubs itself.
-pub fn sched_setaffinity(task: &mut Task) -> SysResult {
-    let size = task.arg(1) as usize;
-    let mut mask = vec![0u8; size.min(128)];
-    task.mm().read(task.arg(2), &mut mask)?;
-    if mask.iter().all(|&b| b == 0) {
-        return Err(Errno::EINVAL.into());
-    }
-    Ok(0)
-}
-
 /// `sched_yield()`.
 pub fn sched_yield(_task: &mut Task) -> SysResult {
     std::thread::yield_now();

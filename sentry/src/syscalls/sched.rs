@@ -1,12 +1,14 @@
 //! Scheduling syscalls: policies and priorities (`sched_setscheduler`, `sched_getparam`,
 //! `sched_setattr`, ...), nice values (`getpriority`, `setpriority`) and I/O priorities
-//! (`ioprio_get`, `ioprio_set`), kept per thread in [`SchedAttrs`].
+//! (`ioprio_get`, `ioprio_set`), kept per thread in [`SchedAttrs`]; CPU affinity
+//! (`sched_setaffinity`, `sched_getaffinity`), kept per thread as a [`CpuMask`].
 //!
 //! Targets are threads by id (0: the caller), process groups and users, found in the
 //! process tree.
 
 use crate::abi::{SchedAttr, Timespec};
 use crate::errno::{SysErr, SysResult};
+use crate::kernel::affinity::CpuMask;
 use crate::kernel::process::{Process, TaskHandle};
 use crate::kernel::sched::{self, Authority, Request, SCHED_DEADLINE, SchedAttrs, flags, ioprio};
 use crate::kernel::task::Task;
@@ -121,6 +123,40 @@ fn apply(
     }
     attrs.set(&req, &who)?;
     Ok(0)
+}
+
+/// The thread of a `sched_*affinity` call: `ESRCH` for a negative or unknown id.
+fn affinity_target(task: &Task, pid: u64) -> Result<Thread, SysErr> {
+    let pid = pid as i32;
+    Ok((pid >= 0)
+        .then(|| thread(task, pid))
+        .flatten()
+        .ok_or(Errno::ESRCH)?)
+}
+
+/// `sched_setaffinity(pid, size, mask)`: bytes past the kernel's mask size are ignored
+/// and a shorter mask is zero-extended; the owner or root may set it; `EINVAL` if it
+/// names no usable CPU.
+pub fn sched_setaffinity(task: &mut Task) -> SysResult {
+    let mut user = vec![0u8; CpuMask::user_len(task.arg(1) as usize)];
+    task.mm().read(task.arg(2), &mut user)?;
+    let (process, handle) = affinity_target(task, task.arg(0))?;
+    if !authority(task, &process).may_set_affinity() {
+        return Err(Errno::EPERM.into());
+    }
+    let mask = CpuMask::from_user(&user)?;
+    *handle.affinity.lock() = mask;
+    Ok(0)
+}
+
+/// `sched_getaffinity(pid, size, mask)`: returns how many bytes it wrote, the kernel's
+/// mask size if the buffer is bigger.
+pub fn sched_getaffinity(task: &mut Task) -> SysResult {
+    let len = CpuMask::check_user_len(task.arg(1) as usize)?;
+    let (_, handle) = affinity_target(task, task.arg(0))?;
+    let mask = handle.affinity.lock().reported();
+    task.mm().write(task.arg(2), &mask.bytes()[..len])?;
+    Ok(len as u64)
 }
 
 /// `sched_setscheduler` and `sched_setparam`: the legacy calls, which keep the nice value
