@@ -319,6 +319,12 @@ fn thread_entries(
         ),
         (b"stat".to_vec(), generated(stat)),
         (b"status".to_vec(), generated(status)),
+        (
+            b"personality".to_vec(),
+            generated(|p, tid, _| {
+                format!("{:08x}\n", thread(p, tid).map_or(0, |t| t.personality()))
+            }),
+        ),
         (b"mounts".to_vec(), generated(|_, _, _| mounts())),
     ]
 }

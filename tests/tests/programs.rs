@@ -535,6 +535,17 @@ fn processes_and_terminals() {
                  python3 -c 'import os, subprocess; os.sched_setaffinity(0, {1}); \
                  print(os.sched_getaffinity(0), subprocess.run([\"nproc\"], capture_output=True).stdout)'",
             ),
+            sh(
+                "personality and setarch -R",
+                "cat /proc/self/personality; setarch -R cat /proc/self/personality; \
+                 setarch x86_64 -R -L sh -c 'cat /proc/self/personality'; \
+                 a=$(setarch -R cat /proc/self/maps); b=$(setarch -R cat /proc/self/maps); \
+                 [ \"$a\" = \"$b\" ] && echo fixed layout; c=$(cat /proc/self/maps); \
+                 [ \"$a\" != \"$c\" ] && echo randomized otherwise; \
+                 python3 -c 'import ctypes; l = ctypes.CDLL(None); \
+                 print([hex(l.personality(p)) for p in (0xffffffff, 0x40000, 0xffffffff, 0x123, 0)])'",
+            )
+            .stderr(),
             sh("man -P cat", "man -P cat ls 2>&1 | head -5; echo ${PIPESTATUS[0]}").stderr(),
             sh("less and more without a terminal", "seq 5 | less; seq 3 | more; less /etc/hostname | wc -l")
                 .stderr(),

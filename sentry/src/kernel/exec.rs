@@ -106,6 +106,11 @@ fn host_auxv(key: u64) -> u64 {
     auxv.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v)
 }
 
+/// `personality(2)` flag: no address-space layout randomisation.
+const ADDR_NO_RANDOMIZE: u32 = 0x0040000;
+/// `personality(2)` flag: readable mappings are executable too (cleared by exec).
+const READ_IMPLIES_EXEC: u32 = 0x0400000;
+
 /// Random bits for address-space layout randomisation.
 pub fn random_u64() -> u64 {
     let mut b = [0u8; 8];
@@ -158,12 +163,21 @@ pub fn prepare_in(
 pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadError> {
     de_thread(task);
     let execfn = prepared.execfn().to_vec();
-    let layout = Layout::randomized(platform::GUEST_TOP, random_u64);
+    // A 64-bit ELF drops READ_IMPLIES_EXEC (Linux's `set_personality_64bit`);
+    // ADDR_NO_RANDOMIZE (`setarch -R`, debuggers) lays the image out without ASLR.
+    let persona = task.handle.personality() & !READ_IMPLIES_EXEC;
+    task.handle.set_personality(persona);
+    let randomize = persona & ADDR_NO_RANDOMIZE == 0;
+    let layout = if randomize {
+        Layout::randomized(platform::GUEST_TOP, random_u64)
+    } else {
+        Layout::fixed(platform::GUEST_TOP)
+    };
     let space = AddressSpace::new(task.kernel.mem.clone(), layout);
     let creds = *task.process.creds.lock();
     let mut random = [0u8; 16];
     let _ = platform::host::getrandom(&mut random);
-    let r = random_u64();
+    let r = if randomize { random_u64() } else { 0 };
     let params = ExecParams {
         ids: [creds.uid, creds.euid, creds.gid, creds.egid],
         hwcap: host_auxv(libc::AT_HWCAP),

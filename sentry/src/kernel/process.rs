@@ -12,7 +12,7 @@ use mm::AddressSpace;
 use parking_lot::Mutex;
 use platform::Kicker;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 /// Number of resource limits (`RLIM_NLIMITS`).
 pub const RLIM_NLIMITS: usize = 16;
@@ -137,6 +137,8 @@ pub struct TaskHandle {
     pub sched: Mutex<SchedAttrs>,
     /// The CPUs the thread may run on (`sched_setaffinity`).
     pub affinity: Mutex<CpuMask>,
+    /// The execution domain and its flags (`personality(2)`).
+    pub personality: AtomicU32,
     /// The thread's NUMA memory policy (`None`: the default one).
     pub mempolicy: Mutex<Option<MemPolicy>>,
     /// `PR_SET_NO_NEW_PRIVS`: once set, never cleared; inherited and kept across exec.
@@ -167,6 +169,7 @@ impl TaskHandle {
             kicker: Mutex::new(None),
             sched: Mutex::new(SchedAttrs::default()),
             affinity: Mutex::new(CpuMask::usable()),
+            personality: AtomicU32::new(0),
             mempolicy: Mutex::new(None),
             no_new_privs: AtomicBool::new(false),
             seccomp: TaskSeccomp::default(),
@@ -175,24 +178,37 @@ impl TaskHandle {
     }
 
     /// A handle for task `tid`, created by `parent` (fork, clone): the signal mask,
-    /// scheduling attributes, CPU affinity, memory policy, `no_new_privs`, seccomp
-    /// filters and name are inherited.
+    /// scheduling attributes, CPU affinity, personality, memory policy, `no_new_privs`,
+    /// seccomp filters and name are inherited.
     pub fn child_of(tid: i32, parent: &TaskHandle) -> Arc<TaskHandle> {
         let child = TaskHandle::new(tid, parent.sigmask());
         *child.sched.lock() = parent.sched.lock().for_child();
         *child.affinity.lock() = parent.affinity.lock().clone();
+        child.set_personality(parent.personality());
         *child.mempolicy.lock() = *parent.mempolicy.lock();
         child.keep_seccomp(parent);
         *child.comm.lock() = parent.comm.lock().clone();
         child
     }
 
-    /// Takes over `from`'s scheduling attributes, CPU affinity and memory policy: the
-    /// handle an exec'ing thread gets with the leader's tid is still that thread.
+    /// Takes over `from`'s scheduling attributes, CPU affinity, personality and memory
+    /// policy: the handle an exec'ing thread gets with the leader's tid is still that
+    /// thread.
     pub fn keep_attrs(&self, from: &TaskHandle) {
         *self.sched.lock() = *from.sched.lock();
         *self.affinity.lock() = from.affinity.lock().clone();
+        self.set_personality(from.personality());
         *self.mempolicy.lock() = *from.mempolicy.lock();
+    }
+
+    /// The thread's personality.
+    pub fn personality(&self) -> u32 {
+        self.personality.load(Ordering::Relaxed)
+    }
+
+    /// Sets the thread's personality.
+    pub fn set_personality(&self, persona: u32) {
+        self.personality.store(persona, Ordering::Relaxed);
     }
 
     /// Takes over `from`'s `no_new_privs` and seccomp filters (a new task, or the handle

@@ -175,12 +175,16 @@ pub fn capset(task: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// `personality(persona)`: only the Linux personality; 0xffffffff queries.
+/// `personality(persona)`: sets the calling thread's personality (any value, as Linux
+/// takes it) unless `persona` is 0xffffffff, and returns the old one. Of its flags, exec
+/// honours ADDR_NO_RANDOMIZE and clears READ_IMPLIES_EXEC; the others are only recorded.
 pub fn personality(task: &mut Task) -> SysResult {
-    match task.arg(0) as u32 {
-        0 | 0xffff_ffff => Ok(0),
-        _ => Err(Errno::EINVAL.into()),
+    let old = task.handle.personality();
+    let persona = task.arg(0) as u32;
+    if persona != 0xffff_ffff {
+        task.handle.set_personality(persona);
     }
+    Ok(old.into())
 }
 
 /// `membarrier(cmd, flags, cpu)`: the sentry's syscalls are full barriers already.

@@ -357,7 +357,7 @@ pub static TABLE: &[Syscall] = &[
         .partial("one node; every mapped page is reported present"),
     sys(SYS_ioprio_set, "ioprio_set", sched::ioprio_set, &[Int, Int, Hex]).partial("recorded, not applied"),
     sys(SYS_ioprio_get, "ioprio_get", sched::ioprio_get, &[Int, Int]),
-    sys(SYS_personality, "personality", misc::personality, &[Hex]).partial("PER_LINUX only"),
+    sys(SYS_personality, "personality", misc::personality, &[Hex]).partial("exec honours ADDR_NO_RANDOMIZE only; other flags and domains are recorded"),
     sys(SYS_membarrier, "membarrier", misc::membarrier, &[Int, Hex, Int]),
     sys(SYS_memfd_create, "memfd_create", misc::memfd_create, &[Str, Hex]),
     sys(SYS_inotify_init, "inotify_init", inotify::inotify_init, &[])
