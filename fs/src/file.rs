@@ -103,7 +103,8 @@ pub trait FileOps: Send + Sync {
         self.pread(buf, off)
     }
     /// The description's status flags changed (`fcntl(F_SETFL)`); files backed by a host fd
-    /// pass `O_APPEND` on so host writes land where the guest expects.
+    /// pass `O_APPEND` and `O_DIRECT` on so host writes land where the guest expects and
+    /// bypass the page cache when it asks.
     fn set_status_flags(&self, _flags: i32) {}
     /// The queue woken whenever this file's readiness may change (sentry-side files such
     /// as pipes), for poll to sleep on.

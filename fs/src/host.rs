@@ -521,8 +521,10 @@ impl FileOps for HostFile {
         let Ok(host) = nix::fcntl::fcntl(&self.fd, nix::fcntl::FcntlArg::F_GETFL) else {
             return;
         };
-        let keep = host & !libc::O_APPEND;
-        let new = OFlag::from_bits_truncate(keep | (flags & libc::O_APPEND));
+        // The flags that change what host I/O does: where writes land, and whether they
+        // bypass the page cache (with its alignment rules).
+        let passed = libc::O_APPEND | libc::O_DIRECT;
+        let new = OFlag::from_bits_truncate((host & !passed) | (flags & passed));
         let _ = nix::fcntl::fcntl(&self.fd, nix::fcntl::FcntlArg::F_SETFL(new));
     }
 

@@ -183,6 +183,16 @@ fn coreutils_and_text_tools() {
             )
             .stderr(),
             sh(
+                "O_DIRECT with dd and python",
+                "seq 100000 > f; dd if=f of=g iflag=direct oflag=direct bs=4096 status=none; \
+                 cmp f g && echo same; dd if=f of=/dev/null iflag=direct bs=100 status=none; \
+                 echo $?; python3 -c 'import os, mmap\n\
+                 fd = os.open(\"f\", os.O_RDONLY | os.O_DIRECT)\n\
+                 print(os.readv(fd, [mmap.mmap(-1, 8192)]))\n\
+                 try:\n    os.pread(fd, 100, 3)\nexcept OSError as e:\n    print(e.errno)'",
+            )
+            .stderr(),
+            sh(
                 "fallocate reserves blocks",
                 "fallocate -l 1M f; du -k f; stat -c '%s %b' f; fallocate -n -o 1M -l 64K f; \
                  stat -c '%s %b' f; truncate -s 10M s; du -k s; cp --sparse=always s s2; du -k s2",

@@ -40,6 +40,20 @@ impl Pos {
     }
 }
 
+/// Alignment of every bounce-buffer transfer: a host file opened with `O_DIRECT` takes
+/// only buffers aligned to its logical block size (at most a page).
+const IO_ALIGN: usize = 4096;
+
+/// The first `len` bytes of `buf` from its first `IO_ALIGN`-aligned byte, growing it as
+/// needed.
+fn aligned(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buf.len() < len + IO_ALIGN {
+        buf.resize(len + IO_ALIGN, 0);
+    }
+    let start = buf.as_ptr().align_offset(IO_ALIGN);
+    &mut buf[start..start + len]
+}
+
 /// Reads up to `count` bytes from `file` into guest memory at `addr`.
 pub(super) fn read_into(
     task: &mut Task,
@@ -63,17 +77,15 @@ pub(super) fn read_into(
     let mut done = 0usize;
     let result = loop {
         let want = (count - done).min(CHUNK);
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
+        let chunk = aligned(&mut buf, want);
         let r = match pos {
-            Pos::Current => file.read(task.waiter(), &mut buf[..want]),
-            Pos::At(off) => file.ops.pread(&mut buf[..want], off + done as u64),
+            Pos::Current => file.read(task.waiter(), chunk),
+            Pos::At(off) => file.ops.pread(chunk, off + done as u64),
         };
         match r {
             Ok(0) => break Ok(done),
             Ok(n) => {
-                if let Err(e) = mm.write(addr + done as u64, &buf[..n]) {
+                if let Err(e) = mm.write(addr + done as u64, &chunk[..n]) {
                     break if done > 0 { Ok(done) } else { Err(e.into()) };
                 }
                 done += n;
@@ -115,14 +127,12 @@ pub(super) fn write_from(
     let mut done = 0usize;
     let result = loop {
         let want = (count - done).min(CHUNK);
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
-        if let Err(e) = mm.read(addr + done as u64, &mut buf[..want]) {
+        let chunk = aligned(&mut buf, want);
+        if let Err(e) = mm.read(addr + done as u64, chunk) {
             break if done > 0 { Ok(done) } else { Err(e.into()) };
         }
         let at = pos.offset().map(|off| off + done as u64);
-        let r = mapped_files::write(&task.kernel, file, task.waiter(), &buf[..want], at);
+        let r = mapped_files::write(&task.kernel, file, task.waiter(), chunk, at);
         match r {
             Ok(n) => {
                 done += n;
