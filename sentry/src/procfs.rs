@@ -319,6 +319,7 @@ fn thread_entries(
         ),
         (b"stat".to_vec(), generated(stat)),
         (b"status".to_vec(), generated(status)),
+        (b"limits".to_vec(), generated(|p, _, _| limits(p))),
         (
             b"personality".to_vec(),
             generated(|p, tid, _| {
@@ -362,6 +363,52 @@ fn fdinfo(f: &fs::OpenFile, cloexec: bool) -> String {
 
 /// The mount id `/proc/[pid]/fdinfo` gives every file.
 const MNT_ID: u32 = 1;
+
+/// `/proc/[pid]/limits`: each resource limit with its name and unit, in Linux's columns.
+fn limits(p: &Process) -> String {
+    const NAMES: [(&str, &str); crate::kernel::process::RLIM_NLIMITS] = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let value = |v: u64| {
+        if v == libc::RLIM_INFINITY {
+            "unlimited".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let mut out = format!(
+        "{:<25} {:<20} {:<20} {:<10}\n",
+        "Limit", "Soft Limit", "Hard Limit", "Units"
+    );
+    for ((name, unit), lim) in NAMES.iter().zip(p.rlimits.lock().iter()) {
+        let _ = write!(
+            out,
+            "{name:<25} {:<20} {:<20} ",
+            value(lim.cur),
+            value(lim.max)
+        );
+        if !unit.is_empty() {
+            let _ = write!(out, "{unit:<10}");
+        }
+        out.push('\n');
+    }
+    out
+}
 
 fn mounts() -> String {
     "/ / rootfs rw 0 0\nproc /proc proc rw,nosuid,nodev,noexec 0 0\ndev /dev tmpfs rw,nosuid 0 0\n"

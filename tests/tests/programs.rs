@@ -573,6 +573,14 @@ fn processes_and_terminals() {
             )
             .stderr(),
             sh(
+                "prlimit of other processes and /proc/pid/limits",
+                "cat /proc/self/limits; ulimit -n 100; ulimit -S -s 4096; grep -e files -e stack \
+                 /proc/self/limits; prlimit --pid $$ --nofile=50:60; echo $?; \
+                 grep files /proc/$$/limits; ulimit -n; prlimit --pid 99999 --nofile=5:6; echo $?; \
+                 sleep 5 & prlimit --pid $! --cpu=10:20 && grep cpu /proc/$!/limits; kill $!",
+            )
+            .stderr(),
+            sh(
                 "ulimit and getrlimit",
                 "ulimit -a; python3 -c 'import resource as r; \
                  print(r.getrlimit(r.RLIMIT_NOFILE), r.getrlimit(r.RLIMIT_STACK))'",

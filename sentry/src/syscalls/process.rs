@@ -6,7 +6,7 @@ use crate::abi::{Rlimit, Rusage, Sysinfo, Timeval, Tms, Utsname};
 use crate::errno::{SysErr, SysResult};
 use crate::kernel::exec;
 use crate::kernel::fork::{self, CloneArgs};
-use crate::kernel::process::{COMM_LEN, RLIM_NLIMITS};
+use crate::kernel::process::{COMM_LEN, Creds, Process, RLIM_NLIMITS};
 use crate::kernel::task::{ExitStatus, Task, cpu_times_us};
 use crate::kernel::tree::{Report, WaitFor, WaitOpts};
 use crate::kernel::uts::{self, Uts};
@@ -592,11 +592,11 @@ fn rlimit_index(v: u64) -> Result<usize, Errno> {
 }
 
 /// Replaces limit `which` with `new` (hard limits may only be raised by root).
-fn set_rlimit(task: &Task, which: usize, new: Rlimit) -> Result<(), Errno> {
+fn set_rlimit(task: &Task, target: &Process, which: usize, new: Rlimit) -> Result<(), Errno> {
     if new.cur > new.max {
         return Err(Errno::EINVAL);
     }
-    let mut limits = task.process.rlimits.lock();
+    let mut limits = target.rlimits.lock();
     if new.max > limits[which].max && task.process.creds.lock().euid != 0 {
         return Err(Errno::EPERM);
     }
@@ -620,24 +620,40 @@ pub fn getrlimit(task: &mut Task) -> SysResult {
 pub fn setrlimit(task: &mut Task) -> SysResult {
     let which = rlimit_index(task.arg(0))?;
     let new: Rlimit = task.read_obj(task.arg(1))?;
-    set_rlimit(task, which, new)?;
+    set_rlimit(task, &task.process, which, new)?;
     Ok(0)
 }
 
-/// `prlimit64(pid, resource, new, old)`: only for the calling process.
+/// Linux's `check_prlimit_permission`: another process's limits are the caller's to
+/// read or change if its real, effective and saved ids all are the caller's real ones,
+/// or the caller has `CAP_SYS_RESOURCE` (root).
+fn may_prlimit(caller: &Creds, target: &Creds) -> bool {
+    caller.euid == 0
+        || ([target.uid, target.euid, target.suid] == [caller.uid; 3]
+            && [target.gid, target.egid, target.sgid] == [caller.gid; 3])
+}
+
+/// `prlimit64(pid, resource, new, old)`: the limits of any process of the sandbox (0:
+/// the caller's).
 pub fn prlimit64(task: &mut Task) -> SysResult {
     let pid = task.arg(0) as i32;
-    if pid != 0 && pid != task.process.pid {
-        return Err(Errno::ESRCH.into());
-    }
+    let target = if pid == 0 || pid == task.process.pid {
+        task.process.clone()
+    } else {
+        let target = task.kernel.tree.lock().live(pid).ok_or(Errno::ESRCH)?;
+        if !may_prlimit(&task.process.creds.lock(), &target.creds.lock()) {
+            return Err(Errno::EPERM.into());
+        }
+        target
+    };
     let which = rlimit_index(task.arg(1))?;
     let new = match task.arg(2) {
         0 => None,
         addr => Some(task.read_obj::<Rlimit>(addr)?),
     };
-    let old = task.process.rlimits.lock()[which];
+    let old = target.rlimits.lock()[which];
     if let Some(new) = new {
-        set_rlimit(task, which, new)?;
+        set_rlimit(task, &target, which, new)?;
     }
     if task.arg(3) != 0 {
         task.write_obj(task.arg(3), &old)?;

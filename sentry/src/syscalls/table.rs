@@ -185,7 +185,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_dup3, "dup3", io::dup3, &[Fd, Fd, OpenFlags]),
     sys(SYS_preadv, "preadv", io::preadv, &[Fd, Ptr, Uint, Long]),
     sys(SYS_pwritev, "pwritev", io::pwritev, &[Fd, Ptr, Uint, Long]),
-    sys(SYS_prlimit64, "prlimit64", process::prlimit64, &[Int, Int, Ptr, Ptr]).partial("only for the calling process"),
+    sys(SYS_prlimit64, "prlimit64", process::prlimit64, &[Int, Int, Ptr, Ptr]),
     sys(SYS_syncfs, "syncfs", io::fsync, &[Fd]),
     sys(SYS_clock_adjtime, "clock_adjtime", adjtime::clock_adjtime, &[Clock, Ptr]).partial("reads only: changes are EPERM"),
     sys(SYS_getcpu, "getcpu", process::getcpu, &[Ptr, Ptr, Ptr]),
