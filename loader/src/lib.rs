@@ -218,6 +218,8 @@ pub struct Loaded {
     pub sp: u64,
     /// The argv the program got (after `#!` rewriting).
     pub argv: Vec<Vec<u8>>,
+    /// The environment the program got.
+    pub envp: Vec<Vec<u8>>,
     /// The executable that was loaded (the interpreter for scripts).
     pub exe: Arc<MappedFile>,
 }
@@ -304,6 +306,7 @@ impl Prepared {
             entry,
             sp: built.sp,
             argv: self.argv,
+            envp: self.envp,
             exe: self.exe.file.clone(),
         })
     }

@@ -320,6 +320,13 @@ fn thread_entries(
         (b"stat".to_vec(), generated(stat)),
         (b"status".to_vec(), generated(status)),
         (b"limits".to_vec(), generated(|p, _, _| limits(p))),
+        (b"environ".to_vec(), {
+            let w = weak.clone();
+            DataFile::new(
+                0o400,
+                Box::new(move || Ok(w.upgrade().ok_or(Errno::ESRCH)?.environ.lock().clone())),
+            )
+        }),
         (
             b"personality".to_vec(),
             generated(|p, tid, _| {

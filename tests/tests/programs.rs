@@ -581,6 +581,13 @@ fn processes_and_terminals() {
             )
             .stderr(),
             sh(
+                "/proc/pid/environ and ps e",
+                "cat /proc/self/environ | tr '\\0' '\\n' | sort; env -i A=1 B=2 cat /proc/self/environ | od -c; \
+                 X=y sleep 3 & sleep 0.5; cat /proc/$!/environ | tr '\\0' '\\n' | sort; kill $!; \
+                 ls -l /proc/self/environ | cut -c1-10; ps eww -o args= -p $$ | grep -o TZ=UTC",
+            )
+            .stderr(),
+            sh(
                 "ulimit and getrlimit",
                 "ulimit -a; python3 -c 'import resource as r; \
                  print(r.getrlimit(r.RLIMIT_NOFILE), r.getrlimit(r.RLIMIT_STACK))'",

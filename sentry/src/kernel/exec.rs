@@ -235,11 +235,14 @@ pub fn commit(task: &mut Task, prepared: loader::Prepared) -> Result<(), LoadErr
         .as_any()
         .and_then(|s| s.downcast_ref::<FileData>())
         .and_then(|f| f.0.dentry.clone());
-    *task.process.cmdline.lock() = loaded
-        .argv
-        .iter()
-        .flat_map(|a| a.iter().copied().chain([0]))
-        .collect();
+    let nul_terminated = |strings: &[Vec<u8>]| -> Vec<u8> {
+        strings
+            .iter()
+            .flat_map(|a| a.iter().copied().chain([0]))
+            .collect()
+    };
+    *task.process.cmdline.lock() = nul_terminated(&loaded.argv);
+    *task.process.environ.lock() = nul_terminated(&loaded.envp);
     task.process.release_vfork();
     if let Some(e) = task.kernel.tree.lock().get_mut(task.process.pid) {
         e.execed = true;

@@ -274,6 +274,9 @@ pub struct Process {
     pub fs: Mutex<Arc<Mutex<FsContext>>>,
     /// Arguments of the running image, each NUL-terminated (`/proc/[pid]/cmdline`).
     pub cmdline: Mutex<Vec<u8>>,
+    /// Environment of the running image, each `NAME=value` NUL-terminated
+    /// (`/proc/[pid]/environ`).
+    pub environ: Mutex<Vec<u8>>,
     /// The running executable (`/proc/[pid]/exe`), kept reachable after it is removed.
     pub exe: Mutex<Option<Arc<fs::Dentry>>>,
     /// The thread group leader's name (`/proc/[pid]/comm`), kept after the leader exits.
@@ -369,6 +372,7 @@ impl Process {
             files: Mutex::new(files),
             fs: Mutex::new(fs),
             cmdline: Mutex::new(Vec::new()),
+            environ: Mutex::new(Vec::new()),
             creds: Mutex::new(creds),
             rlimits: Mutex::new(rlimits),
             sigactions: Mutex::new(sigactions),
