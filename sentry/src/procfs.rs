@@ -553,6 +553,15 @@ fn status(p: &Process, tid: i32, k: Option<Arc<Kernel>>) -> String {
         s,
         "SigBlk:\t{blocked:016x}\nSigIgn:\t{ignored:016x}\nSigCgt:\t{caught:016x}"
     );
+    // The sandbox's capability model: root holds every capability, others none; the
+    // bounding set is always full.
+    let all: u64 = (1 << (crate::syscalls::misc::CAP_LAST_CAP + 1)) - 1;
+    let held = if c.has_all_caps() { all } else { 0 };
+    let _ = writeln!(
+        s,
+        "CapInh:\t{:016x}\nCapPrm:\t{held:016x}\nCapEff:\t{held:016x}\nCapBnd:\t{all:016x}\nCapAmb:\t{:016x}",
+        0, 0
+    );
     let (nnp, seccomp, filters) = t.as_ref().map_or((false, 0, 0), |t| {
         let mode = t.seccomp.mode() as u8;
         (t.no_new_privs(), mode, t.seccomp.filter_count())

@@ -334,6 +334,68 @@ mkdir 'd'; open(my $f, '>', 'd/x') or die; close $f;
 find(sub { print "$File::Find::name\n" }, 'd');
 "#;
 
+/// CPU-time clocks: a thread's own (`time.thread_time`, in a new thread and in the main
+/// one) and the process's, and their resolution.
+const PY_CPU_CLOCKS: &str = r#"import threading, time
+def spin(out):
+    start = time.thread_time()
+    while time.thread_time() - start < 0.05:
+        pass
+    out.append(time.thread_time() - start >= 0.05)
+out = []
+t = threading.Thread(target=spin, args=(out,)); t.start(); t.join()
+spin(out)
+print(out, time.process_time() >= 0.1, time.clock_getres(time.CLOCK_THREAD_CPUTIME_ID),
+      time.clock_getres(time.CLOCK_PROCESS_CPUTIME_ID))
+"#;
+
+/// CPU clocks of other threads and processes (`pthread_getcpuclockid`,
+/// `clock_getcpuclockid`), and Linux's EINVAL for ids that name no clock.
+const PY_OTHER_CPU_CLOCKS: &str = r#"import time, os, threading, ctypes
+def spin(sec):
+    s = time.thread_time()
+    while time.thread_time() - s < sec:
+        pass
+res = {}
+ev = threading.Event()
+def worker():
+    spin(0.03)
+    res['own'] = time.clock_gettime(time.pthread_getcpuclockid(threading.get_ident())) >= 0.03
+    ev.wait()
+t = threading.Thread(target=worker); t.start()
+while 'own' not in res:
+    time.sleep(0.01)
+print('main sees worker', time.clock_gettime(time.pthread_getcpuclockid(t.ident)) >= 0.03)
+ev.set(); t.join()
+print(res)
+l = ctypes.CDLL(None, use_errno=True)
+cid = ctypes.c_int()
+print('self', l.clock_getcpuclockid(os.getpid(), ctypes.byref(cid)), time.clock_gettime(cid.value) >= 0)
+pid = os.fork()
+if pid == 0:
+    spin(0.05); os._exit(0)
+print('child', l.clock_getcpuclockid(pid, ctypes.byref(cid)), time.clock_getres(cid.value))
+os.waitpid(pid, 0)
+print('missing pid', l.clock_getcpuclockid(999999, ctypes.byref(cid)))
+for bad in (-1, -5, 100):
+    try:
+        time.clock_gettime(bad); print(bad, 'ok')
+    except OSError as e:
+        print(bad, e.errno)
+"#;
+
+/// prctl's capability probes: the bounding set ends at the last capability (what
+/// libcap and setpriv search for), securebits, and the ambient set's operations.
+const PY_CAPS: &str = r#"import ctypes
+l = ctypes.CDLL(None, use_errno=True)
+def p(*a):
+    ctypes.set_errno(0)
+    r = l.prctl(*a, *[0] * (5 - len(a)))
+    return (r, ctypes.get_errno())
+print([p(23, c) for c in (0, 40, 41, 63)])
+print(p(27), p(47, 1, 0), p(47, 1, 41), p(47, 4), p(47, 4, 1), p(47, 3, 5), p(47, 9, 5), p(47, 1, 5, 1))
+"#;
+
 /// The raw `sched_getaffinity` with buffers of several sizes: the length returned is the
 /// kernel's mask size; a buffer too short or not a multiple of 8 is EINVAL.
 const PY_AFFINITY: &str = r#"import ctypes
@@ -587,6 +649,10 @@ fn processes_and_terminals() {
                  ls -l /proc/self/environ | cut -c1-10; ps eww -o args= -p $$ | grep -o TZ=UTC",
             )
             .stderr(),
+            sh("capability probes (PR_CAPBSET_READ, PR_CAP_AMBIENT, securebits)", "python3 caps.py; \
+                 grep -c ^Cap /proc/self/status; setpriv -d | grep -e Inheritable -e Ambient -e Securebits")
+                .file("caps.py", PY_CAPS)
+                .stderr(),
             sh(
                 "ulimit and getrlimit",
                 "ulimit -a; python3 -c 'import resource as r; \

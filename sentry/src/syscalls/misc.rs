@@ -143,23 +143,42 @@ pub fn setgroups(task: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// `capget(header, data)`: root holds every capability, others none.
-pub fn capget(task: &mut Task) -> SysResult {
+/// `_LINUX_CAPABILITY_VERSION_3` (and `_2`, the same layout): two 32-bit words per set.
+const CAP_V3: u32 = 0x2008_0522;
+const CAP_V2: u32 = 0x2007_1026;
+/// `_LINUX_CAPABILITY_VERSION_1`: one word per set.
+const CAP_V1: u32 = 0x1998_0330;
+/// The highest capability (`CAP_CHECKPOINT_RESTORE`, `/proc/sys/kernel/cap_last_cap`).
+pub const CAP_LAST_CAP: u64 = 40;
+
+/// Checks a `cap_user_header_t`: the number of 32-bit words per set of its version and
+/// its pid, or `EINVAL` (with the preferred version written back, as Linux does).
+fn cap_header(task: &Task) -> Result<(usize, i32), SysErr> {
     let header: [u32; 2] = task.read_obj(task.arg(0))?;
-    const V3: u32 = 0x2008_0522;
-    if header[0] != V3 && header[0] != 0x2007_1026 && header[0] != 0x1998_0330 {
-        task.write_obj(task.arg(0), &[V3, header[1]])?;
-        return Err(Errno::EINVAL.into());
+    let pid = header[1] as i32;
+    match header[0] {
+        CAP_V3 | CAP_V2 => Ok((2, pid)),
+        CAP_V1 => Ok((1, pid)),
+        _ => {
+            task.write_obj(task.arg(0), &[CAP_V3, header[1]])?;
+            Err(Errno::EINVAL.into())
+        }
     }
+}
+
+/// `capget(header, data)`: root holds every capability (effective and permitted; none
+/// inheritable, as a root shell on Linux), others none.
+pub fn capget(task: &mut Task) -> SysResult {
+    let (words, _) = cap_header(task)?;
     if task.arg(1) != 0 {
+        // Every valid capability: bits 0 to CAP_LAST_CAP.
         let all = if task.process.creds.lock().euid == 0 {
-            u32::MAX
+            (1u64 << (CAP_LAST_CAP + 1)) - 1
         } else {
             0
         };
-        let words = if header[0] == 0x1998_0330 { 1 } else { 2 };
         let data: Vec<u8> = (0..words)
-            .flat_map(|_| [all, all, all])
+            .flat_map(|w| [(all >> (32 * w)) as u32, (all >> (32 * w)) as u32, 0])
             .flat_map(|w| w.to_ne_bytes())
             .collect();
         task.mm().write(task.arg(1), &data)?;
@@ -167,9 +186,17 @@ pub fn capget(task: &mut Task) -> SysResult {
     Ok(0)
 }
 
-/// `capset(header, data)`: accepted for root (capabilities are not enforced further).
+/// `capset(header, data)`: for the caller only (pid 0 or its own); root may set anything
+/// (capabilities are not enforced further), others, who hold none, may only keep all
+/// three sets empty.
 pub fn capset(task: &mut Task) -> SysResult {
-    if task.process.creds.lock().euid != 0 {
+    let (words, pid) = cap_header(task)?;
+    if pid != 0 && pid != task.tid {
+        return Err(Errno::EPERM.into());
+    }
+    let mut data = vec![0u8; words * 12];
+    task.mm().read(task.arg(1), &mut data)?;
+    if task.process.creds.lock().euid != 0 && data.iter().any(|&b| b != 0) {
         return Err(Errno::EPERM.into());
     }
     Ok(0)

@@ -823,10 +823,35 @@ pub fn prctl(task: &mut Task) -> SysResult {
             }
             Ok(task.handle.no_new_privs().into())
         }
-        libc::PR_CAPBSET_READ => Ok(1),
+        libc::PR_CAPBSET_READ if arg2 <= super::misc::CAP_LAST_CAP => Ok(1),
+        libc::PR_GET_SECUREBITS => Ok(0),
+        libc::PR_CAP_AMBIENT => prctl_cap_ambient(task),
         libc::PR_GET_SECCOMP => super::seccomp::prctl_get_seccomp(task),
         libc::PR_SET_SECCOMP => super::seccomp::prctl_set_seccomp(task, arg2, task.arg(2)),
         libc::PR_SET_VMA => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
+    }
+}
+
+/// `prctl(PR_CAP_AMBIENT, op, cap)`: the ambient set is always empty, since no
+/// process holds inheritable capabilities in the sandbox's model, so raising one is
+/// `EPERM` and the other operations have nothing to do; Linux's argument checks.
+fn prctl_cap_ambient(task: &Task) -> SysResult {
+    let (op, cap) = (task.arg(1), task.arg(2));
+    let extra = |from: usize| (from..5).any(|i| task.arg(i) != 0);
+    if op == libc::PR_CAP_AMBIENT_CLEAR_ALL as u64 {
+        return if extra(2) {
+            Err(Errno::EINVAL.into())
+        } else {
+            Ok(0)
+        };
+    }
+    if extra(3) || cap > super::misc::CAP_LAST_CAP {
+        return Err(Errno::EINVAL.into());
+    }
+    match op as i32 {
+        libc::PR_CAP_AMBIENT_IS_SET | libc::PR_CAP_AMBIENT_LOWER => Ok(0),
+        libc::PR_CAP_AMBIENT_RAISE => Err(Errno::EPERM.into()),
         _ => Err(Errno::EINVAL.into()),
     }
 }
