@@ -65,6 +65,7 @@ pub fn procfs(kernel: Weak<Kernel>) -> Arc<dyn Inode> {
         ),
         (b"mounts".to_vec(), SynthSymlink::new("self/mounts")),
         (b"meminfo".to_vec(), host_file("/proc/meminfo")),
+        (b"vmstat".to_vec(), host_file("/proc/vmstat")),
         (b"cpuinfo".to_vec(), host_file("/proc/cpuinfo")),
         (b"stat".to_vec(), {
             let k = kernel.clone();

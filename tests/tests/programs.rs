@@ -598,7 +598,12 @@ fn processes_and_terminals() {
                 "sleep 7 & sleep 9 & sleep 0.3; ps -o comm= --ppid $$ | sort; ps -o comm= -p $! ; pgrep -x sleep -P $$ | wc -l; pkill -x -P $$ sleep; wait; echo $?",
             )
             .stderr(),
-            sh("top -b and free", "top -b -n1 | head -1 | cut -c1-6; free | head -1").stderr(),
+            sh(
+                "top -b, free and vmstat",
+                "top -b -n1 | head -1 | cut -c1-6; free -w | head -1; vmstat 1 1 | head -2; \
+                 vmstat 1 2 | wc -l; vmstat -s | wc -l",
+            )
+            .stderr(),
             sh(
                 "taskset and nproc",
                 "taskset -p $$ | sed 's/.*: //'; taskset -c 0 nproc; \
