@@ -9,6 +9,10 @@
 //! - Every change wakes the pipe's wait queue, which readers, writers and pollers share.
 //! - `splice`, `tee` and `vmsplice` take, peek at and append bytes directly, filling the
 //!   pipe as room appears (no all-or-nothing rule).
+//! - A named pipe ([`Fifo`], a FIFO on an in-memory filesystem) makes an end at each open
+//!   with Linux's `fifo_open` rules: a blocking open for reading only or writing only
+//!   waits for the other side ([`PipeEnd::wait_partner`]), a non-blocking write-only open
+//!   with no reader is `ENXIO`, and the bytes last only while some end is open.
 
 use crate::Result;
 use crate::file::{FileOps, PollEvents};
@@ -32,6 +36,9 @@ struct State {
     capacity: usize,
     readers: usize,
     writers: usize,
+    /// Read and write ends ever opened (Linux's `r_counter`, `w_counter`).
+    read_opens: usize,
+    write_opens: usize,
 }
 
 /// The shared part of a pipe.
@@ -41,31 +48,99 @@ pub struct Pipe {
     ino: u64,
 }
 
-/// One end of a pipe, as an open file.
+/// One end of a pipe, as an open file (both ends for a FIFO opened read-write).
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
+    read: bool,
     write: bool,
+    /// The other side's open count when this end was opened, for
+    /// [`wait_partner`](Self::wait_partner).
+    partner_opens: usize,
+    /// A reader reports `POLLHUP` with no writer only once the write-open count differs
+    /// from this (Linux's `f_version`): set by a non-blocking FIFO open with no writer, so
+    /// that such a reader does not see a hang-up before any writer came.
+    hup_after: usize,
+}
+
+impl Pipe {
+    fn new(readers: usize, writers: usize) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            state: Mutex::new(State {
+                buf: VecDeque::new(),
+                capacity: DEFAULT_CAPACITY,
+                readers,
+                writers,
+                read_opens: readers,
+                write_opens: writers,
+            }),
+            queue: WaitQueue::new(),
+            ino: next_ino(),
+        })
+    }
 }
 
 /// Creates a pipe and returns its (read, write) ends.
 pub fn pipe() -> (PipeEnd, PipeEnd) {
-    let pipe = Arc::new(Pipe {
-        state: Mutex::new(State {
-            buf: VecDeque::new(),
-            capacity: DEFAULT_CAPACITY,
-            readers: 1,
-            writers: 1,
-        }),
-        queue: WaitQueue::new(),
-        ino: next_ino(),
-    });
-    (
-        PipeEnd {
-            pipe: pipe.clone(),
-            write: false,
-        },
-        PipeEnd { pipe, write: true },
-    )
+    let pipe = Pipe::new(1, 1);
+    let end = |read: bool| PipeEnd {
+        pipe: pipe.clone(),
+        read,
+        write: !read,
+        partner_opens: 1,
+        hup_after: 0,
+    };
+    (end(true), end(false))
+}
+
+/// The pipe of a named pipe (a FIFO on an in-memory filesystem).
+pub struct Fifo(Arc<Pipe>);
+
+impl Default for Fifo {
+    fn default() -> Self {
+        Fifo(Pipe::new(0, 0))
+    }
+}
+
+impl Fifo {
+    /// Opens an end for the access mode of `flags`: `ENXIO` for a non-blocking write-only
+    /// open while no reader has the FIFO open. A blocking open then waits for the other
+    /// side with [`PipeEnd::wait_partner`].
+    pub fn open(&self, flags: i32) -> Result<PipeEnd> {
+        let (read, write) = match flags & libc::O_ACCMODE {
+            libc::O_RDONLY => (true, false),
+            libc::O_WRONLY => (false, true),
+            libc::O_RDWR => (true, true),
+            _ => return Err(Errno::EINVAL),
+        };
+        let nonblock = flags & libc::O_NONBLOCK != 0;
+        let mut st = self.0.state.lock();
+        if write && !read && nonblock && st.readers == 0 {
+            return Err(Errno::ENXIO);
+        }
+        let (partner_opens, hup_after) = if read && !write {
+            let lonely = st.writers == 0 && nonblock;
+            (st.write_opens, if lonely { st.write_opens } else { 0 })
+        } else {
+            (st.read_opens, 0)
+        };
+        if read {
+            st.readers += 1;
+            st.read_opens += 1;
+        }
+        if write {
+            st.writers += 1;
+            st.write_opens += 1;
+        }
+        drop(st);
+        self.0.queue.notify_all();
+        Ok(PipeEnd {
+            pipe: self.0.clone(),
+            read,
+            write,
+            partner_opens,
+            hup_after,
+        })
+    }
 }
 
 impl PipeEnd {
@@ -89,6 +164,32 @@ impl PipeEnd {
         drop(st);
         self.pipe.queue.notify_all();
         Ok(size)
+    }
+}
+
+impl PipeEnd {
+    /// After a blocking open of a FIFO for reading only or writing only: waits until the
+    /// other side is open, or has been opened since (Linux's `wait_for_partner`). `EINTR`
+    /// if a signal comes first.
+    pub fn wait_partner(&self, w: &Arc<Waiter>) -> Result<()> {
+        if self.read == self.write {
+            return Ok(());
+        }
+        loop {
+            let _reg = self.pipe.queue.register(w);
+            {
+                let st = self.pipe.state.lock();
+                let (open, opens) = if self.read {
+                    (st.writers, st.write_opens)
+                } else {
+                    (st.readers, st.read_opens)
+                };
+                if open > 0 || opens != self.partner_opens {
+                    return Ok(());
+                }
+            }
+            w.wait(None)?;
+        }
     }
 }
 
@@ -202,8 +303,13 @@ impl Drop for PipeEnd {
         let mut st = self.pipe.state.lock();
         if self.write {
             st.writers -= 1;
-        } else {
+        }
+        if self.read {
             st.readers -= 1;
+        }
+        // A named pipe keeps no bytes once no end is open.
+        if st.readers == 0 && st.writers == 0 {
+            st.buf.clear();
         }
         drop(st);
         self.pipe.queue.notify_all();
@@ -212,7 +318,7 @@ impl Drop for PipeEnd {
 
 impl FileOps for PipeEnd {
     fn read(&self, w: &Arc<Waiter>, buf: &mut [u8], nonblock: bool) -> Result<usize> {
-        if self.write {
+        if !self.read {
             return Err(Errno::EBADF);
         }
         if buf.is_empty() {
@@ -307,11 +413,12 @@ impl FileOps for PipeEnd {
             } else if st.capacity - st.buf.len() >= PIPE_BUF.min(st.capacity) {
                 r |= libc::POLLOUT | libc::POLLWRNORM;
             }
-        } else {
+        }
+        if self.read {
             if !st.buf.is_empty() {
                 r |= libc::POLLIN | libc::POLLRDNORM;
             }
-            if st.writers == 0 {
+            if st.writers == 0 && st.write_opens != self.hup_after {
                 r |= libc::POLLHUP;
             }
         }
@@ -342,6 +449,28 @@ impl FileOps for PipeEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fifo_opens_follow_linux_rules() {
+        let w = Waiter::new();
+        let fifo = Fifo::default();
+        let nb = libc::O_NONBLOCK;
+        assert!(matches!(fifo.open(libc::O_WRONLY | nb), Err(Errno::ENXIO)));
+        let r = fifo.open(libc::O_RDONLY | nb).unwrap();
+        // Alone, with no writer ever: no data, no hang-up, EOF.
+        assert_eq!(r.poll(libc::POLLIN), 0);
+        assert_eq!(r.read(&w, &mut [0u8; 4], true).unwrap(), 0);
+        let wr = fifo.open(libc::O_WRONLY).unwrap();
+        wr.wait_partner(&w).unwrap();
+        assert_eq!(wr.write(&w, b"ab", false).unwrap(), 2);
+        drop(wr);
+        assert_eq!(r.poll(libc::POLLIN), libc::POLLIN | libc::POLLHUP);
+        drop(r);
+        // The bytes went with the last end; a read-write end needs no partner.
+        let rw = fifo.open(libc::O_RDWR).unwrap();
+        rw.wait_partner(&w).unwrap();
+        assert_eq!(rw.read(&w, &mut [0u8; 4], true), Err(Errno::EAGAIN));
+    }
 
     #[test]
     fn eof_after_last_writer() {

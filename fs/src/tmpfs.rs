@@ -6,8 +6,9 @@
 //! caps (ENOSPC).
 
 use crate::Result;
-use crate::file::{FileOps, MapKind};
+use crate::file::{FileOps, MapKind, PollEvents};
 use crate::inode::{FileType, Inode, SetAttr, Stat, StatFs, Time, TimeChange};
+use crate::pipe::{Fifo, PipeEnd};
 use crate::synth::put_dirent;
 use crate::wait::Waiter;
 use crate::xattr::Xattrs;
@@ -94,7 +95,9 @@ enum Kind {
     Dir(Mutex<BTreeMap<Vec<u8>, Arc<TmpNode>>>),
     File(Mutex<Vec<u8>>),
     Symlink(Vec<u8>),
-    /// FIFOs and sockets: a name with attributes only.
+    /// A named pipe, whose ends are opened through it.
+    Fifo(Fifo),
+    /// Sockets and device nodes: a name with attributes only.
     Special,
 }
 
@@ -221,7 +224,7 @@ impl TmpNode {
             Kind::File(d) => d.lock().len() as i64,
             Kind::Symlink(t) => t.len() as i64,
             Kind::Dir(_) => 4096,
-            Kind::Special => 0,
+            Kind::Fifo(_) | Kind::Special => 0,
         }
     }
 
@@ -360,6 +363,10 @@ impl Inode for TmpNode {
                 }))
             }
             Kind::Symlink(_) => Err(Errno::ELOOP),
+            Kind::Fifo(fifo) => Ok(Box::new(FifoFile {
+                end: fifo.open(flags)?,
+                node: self.arc(),
+            })),
             Kind::Special => Err(Errno::ENXIO),
         }
     }
@@ -400,7 +407,12 @@ impl Inode for TmpNode {
 
     fn mknod(&self, name: &[u8], mode: u32, rdev: u64) -> Result<()> {
         let (uid, gid) = Self::creds();
-        let node = TmpNode::new(&self.fs, Kind::Special, mode, uid, gid, None);
+        let kind = if mode & libc::S_IFMT == libc::S_IFIFO {
+            Kind::Fifo(Fifo::default())
+        } else {
+            Kind::Special
+        };
+        let node = TmpNode::new(&self.fs, kind, mode, uid, gid, None);
         node.attr.lock().rdev = rdev;
         self.add(name, node)
     }
@@ -634,6 +646,39 @@ impl Inode for TmpNode {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// An open end of a tmpfs named pipe: pipe I/O, the node's attributes.
+struct FifoFile {
+    end: PipeEnd,
+    node: Arc<TmpNode>,
+}
+
+impl FileOps for FifoFile {
+    fn read(&self, w: &Arc<Waiter>, buf: &mut [u8], nonblock: bool) -> Result<usize> {
+        self.end.read(w, buf, nonblock)
+    }
+    fn write(&self, w: &Arc<Waiter>, buf: &[u8], nonblock: bool) -> Result<usize> {
+        self.end.write(w, buf, nonblock)
+    }
+    fn stat(&self) -> Result<Stat> {
+        self.node.stat()
+    }
+    fn poll(&self, events: PollEvents) -> PollEvents {
+        self.end.poll(events)
+    }
+    fn readable_bytes(&self) -> Result<usize> {
+        self.end.readable_bytes()
+    }
+    fn wait_queue(&self) -> Option<&crate::wait::WaitQueue> {
+        self.end.wait_queue()
+    }
+    fn is_stream(&self) -> bool {
+        true
+    }
+    fn pipe_end(&self) -> Option<&PipeEnd> {
+        Some(&self.end)
     }
 }
 

@@ -116,6 +116,34 @@ fn run_group(group: &str, cases: &[Case]) {
     failures.finish(group);
 }
 
+/// FIFOs in a fresh directory under `/dev/shm` (tmpfs natively, the sandbox's in-memory
+/// filesystem under sentry): blocking opens meeting each other, a read-write open, and
+/// the non-blocking cases of `fifo.py`.
+const FIFO_SCRIPT: &str = "d=$(mktemp -d /dev/shm/fifo.XXXXXX); cp fifo.py $d; cd $d; \
+mkfifo p; ls -l p | cut -c1-10; stat -c %F p; (echo hi > p &); cat p; echo $?; \
+(sleep 0.3; echo late > p) & cat p; wait; exec 3<>p; echo rw >&3; read x <&3; echo $x; \
+exec 3>&-; python3 fifo.py; cd /; rm -rf $d";
+
+/// Non-blocking FIFO opens: a reader alone sees no data and no hang-up, EAGAIN once a
+/// writer is there, the data, EOF after the writer leaves; a writer alone is ENXIO.
+const PY_FIFO: &str = r#"import os, select
+fd = os.open('p', os.O_RDONLY | os.O_NONBLOCK)
+print(select.select([fd], [], [], 0)[0], os.read(fd, 10))
+w = os.open('p', os.O_WRONLY | os.O_NONBLOCK)
+try:
+    os.read(fd, 10)
+except BlockingIOError:
+    print('EAGAIN with a writer')
+os.write(w, b'data'); os.close(w)
+print(select.select([fd], [], [], 0)[0] == [fd], os.read(fd, 10), os.read(fd, 10))
+os.close(fd)
+try:
+    os.open('p', os.O_WRONLY | os.O_NONBLOCK)
+except OSError as e:
+    print('no reader', e.errno)
+print(os.fstat(os.open('p', os.O_RDWR)).st_mode & 0o170000 == 0o010000)
+"#;
+
 #[test]
 fn coreutils_and_text_tools() {
     run_group(
@@ -192,6 +220,9 @@ fn coreutils_and_text_tools() {
                  try:\n    os.pread(fd, 100, 3)\nexcept OSError as e:\n    print(e.errno)'",
             )
             .stderr(),
+            sh("named pipes on an in-memory filesystem", FIFO_SCRIPT)
+                .file("fifo.py", PY_FIFO)
+                .stderr(),
             sh(
                 "fallocate reserves blocks",
                 "fallocate -l 1M f; du -k f; stat -c '%s %b' f; fallocate -n -o 1M -l 64K f; \
@@ -283,6 +314,14 @@ fn build_tools() {
                  grep -o 'heap-buffer-overflow on\\|WRITE of size 4\\|asan.c:[0-9]*' err | sort -u",
             )
             .file("asan.c", ASAN_PROGRAM)
+            .stderr()
+            .timeout(180),
+            sh(
+                "valgrind memcheck",
+                "gcc -g vg.c -o vg && t=$(mktemp -d /dev/shm/vg.XXXXXX) && \
+                 TMPDIR=$t valgrind -q ./vg 2>&1 | grep -o 'Invalid write of size 1'; rm -rf $t",
+            )
+            .file("vg.c", "#include <stdlib.h>\nint main(void) { char *p = malloc(10); p[10] = 1; free(p); return 0; }\n")
             .stderr()
             .timeout(180),
             sh(

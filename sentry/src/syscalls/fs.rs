@@ -85,6 +85,13 @@ fn do_open_with(
     } else {
         task.with_walk(dirfd, path, open)?
     };
+    // A blocking open of one side of a named pipe waits for the other (Linux's
+    // `fifo_open`); the end is closed again if a signal ends the wait.
+    if flags & libc::O_NONBLOCK == 0
+        && let Some(end) = file.ops.pipe_end()
+    {
+        end.wait_partner(task.waiter())?;
+    }
     if flags & libc::O_TRUNC != 0 {
         mapped_files::resize(&task.kernel, || file.ops.stat(), 0, || Ok(()))?;
     }
