@@ -498,6 +498,20 @@ fn interpreters_and_tools() {
             sh("python3 raw sched_getaffinity lengths", "python3 aff.py")
                 .file("aff.py", PY_AFFINITY)
                 .stderr(),
+            sh("python3 thread and process CPU clocks", "python3 clocks.py")
+                .file("clocks.py", PY_CPU_CLOCKS)
+                .stderr(),
+            sh("python3 CPU clocks of other threads and processes", "python3 other.py")
+                .file("other.py", PY_OTHER_CPU_CLOCKS)
+                .stderr(),
+            sh(
+                "gpg symmetric encryption through gpg-agent",
+                "export GNUPGHOME=$PWD/gnupg; mkdir -m 700 gnupg; echo secret > f; \
+                 gpg -q --batch --passphrase pw --pinentry-mode loopback -c f 2>&1; \
+                 gpg -q --batch --passphrase pw --pinentry-mode loopback -d f.gpg 2>/dev/null; \
+                 echo $?; gpgconf --kill gpg-agent",
+            )
+            .stderr(),
             sh("node child_process, zlib, crypto, worker", "node misc.js")
                 .file("misc.js", NODE_MISC)
                 .stderr(),
