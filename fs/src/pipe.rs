@@ -46,6 +46,9 @@ pub struct Pipe {
     state: Mutex<State>,
     queue: WaitQueue,
     ino: u64,
+    /// A named pipe's (opens wait for a partner); an anonymous one's ends, reopened
+    /// through `/proc/PID/fd`, never wait.
+    named: bool,
 }
 
 /// One end of a pipe, as an open file (both ends for a FIFO opened read-write).
@@ -63,7 +66,7 @@ pub struct PipeEnd {
 }
 
 impl Pipe {
-    fn new(readers: usize, writers: usize) -> Arc<Pipe> {
+    fn new(readers: usize, writers: usize, named: bool) -> Arc<Pipe> {
         Arc::new(Pipe {
             state: Mutex::new(State {
                 buf: VecDeque::new(),
@@ -75,13 +78,14 @@ impl Pipe {
             }),
             queue: WaitQueue::new(),
             ino: next_ino(),
+            named,
         })
     }
 }
 
 /// Creates a pipe and returns its (read, write) ends.
 pub fn pipe() -> (PipeEnd, PipeEnd) {
-    let pipe = Pipe::new(1, 1);
+    let pipe = Pipe::new(1, 1, false);
     let end = |read: bool| PipeEnd {
         pipe: pipe.clone(),
         read,
@@ -97,7 +101,7 @@ pub struct Fifo(Arc<Pipe>);
 
 impl Default for Fifo {
     fn default() -> Self {
-        Fifo(Pipe::new(0, 0))
+        Fifo(Pipe::new(0, 0, true))
     }
 }
 
@@ -170,9 +174,9 @@ impl PipeEnd {
 impl PipeEnd {
     /// After a blocking open of a FIFO for reading only or writing only: waits until the
     /// other side is open, or has been opened since (Linux's `wait_for_partner`). `EINTR`
-    /// if a signal comes first.
+    /// if a signal comes first. Never waits for an anonymous pipe's end.
     pub fn wait_partner(&self, w: &Arc<Waiter>) -> Result<()> {
-        if self.read == self.write {
+        if !self.pipe.named || self.read == self.write {
             return Ok(());
         }
         loop {
@@ -470,6 +474,16 @@ mod tests {
         let rw = fifo.open(libc::O_RDWR).unwrap();
         rw.wait_partner(&w).unwrap();
         assert_eq!(rw.read(&w, &mut [0u8; 4], true), Err(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn an_anonymous_pipe_end_never_waits_for_a_partner() {
+        let w = Waiter::new();
+        let (r, wr) = pipe();
+        drop(wr);
+        // A wait would end at once with EINTR instead of hanging the test.
+        w.interrupt();
+        r.wait_partner(&w).unwrap();
     }
 
     #[test]
