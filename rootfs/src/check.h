@@ -96,6 +96,17 @@ static inline int child_status(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* The absolute time ms milliseconds from now on clock (for timed waits). */
+static inline struct timespec deadline_in_ms(clockid_t clock, long ms)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	ts.tv_nsec += ms * 1000000;
+	ts.tv_sec += ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	return ts;
+}
+
 /* Sleeps ms milliseconds, through interruptions by signal handlers. */
 static inline void sleep_ms(long ms)
 {

@@ -40,16 +40,6 @@ static void fill(struct waitv *w, uint32_t *base, int n, uint32_t flags)
 		w[i] = (struct waitv){.val = base[i], .uaddr = (uintptr_t)&base[i], .flags = flags};
 }
 
-static struct timespec after_ms(int clock, long ms)
-{
-	struct timespec ts;
-	clock_gettime(clock, &ts);
-	ts.tv_nsec += ms * 1000000;
-	ts.tv_sec += ts.tv_nsec / 1000000000;
-	ts.tv_nsec %= 1000000000;
-	return ts;
-}
-
 static void *waker(void *arg)
 {
 	(void)arg;
@@ -73,11 +63,11 @@ static void threads(void)
 	w[1].val = 7;
 	CHECK_ERR("a word that differs: EAGAIN", waitv(w, 3, 0, NULL, 0), EAGAIN);
 	fill(w, words, 3, FUTEX2_SIZE_U32 | FUTEX2_PRIVATE);
-	struct timespec ts = after_ms(CLOCK_MONOTONIC, 50);
+	struct timespec ts = deadline_in_ms(CLOCK_MONOTONIC, 50);
 	CHECK_ERR("CLOCK_MONOTONIC deadline: ETIMEDOUT", waitv(w, 3, 0, &ts, CLOCK_MONOTONIC), ETIMEDOUT);
-	ts = after_ms(CLOCK_REALTIME, 50);
+	ts = deadline_in_ms(CLOCK_REALTIME, 50);
 	CHECK_ERR("CLOCK_REALTIME deadline: ETIMEDOUT", waitv(w, 3, 0, &ts, CLOCK_REALTIME), ETIMEDOUT);
-	ts = after_ms(CLOCK_MONOTONIC, 50);
+	ts = deadline_in_ms(CLOCK_MONOTONIC, 50);
 	CHECK_ERR("CLOCK_BOOTTIME: EINVAL", waitv(w, 3, 0, &ts, CLOCK_BOOTTIME), EINVAL);
 	struct timespec bad = {0, 2000000000};
 	CHECK_ERR("a malformed timeout: EINVAL", waitv(w, 3, 0, &bad, CLOCK_MONOTONIC), EINVAL);
@@ -122,7 +112,7 @@ static void processes(void)
 	if (pid == 0) {
 		struct waitv w[2];
 		fill(w, shared, 2, FUTEX2_SIZE_U32);
-		struct timespec ts = after_ms(CLOCK_MONOTONIC, 5000);
+		struct timespec ts = deadline_in_ms(CLOCK_MONOTONIC, 5000);
 		_exit((int)waitv(w, 2, 0, &ts, CLOCK_MONOTONIC));
 	}
 	sleep_ms(100);

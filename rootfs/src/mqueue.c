@@ -19,16 +19,6 @@
 
 static struct mq_attr small = {.mq_maxmsg = 4, .mq_msgsize = 64};
 
-static struct timespec in_ms(long ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += ms * 1000000;
-	ts.tv_sec += ts.tv_nsec / 1000000000;
-	ts.tv_nsec %= 1000000000;
-	return ts;
-}
-
 /* A number from /proc/sys/fs/mqueue, -1 if unreadable. */
 static long proc_long(const char *name)
 {
@@ -95,7 +85,7 @@ static void order_and_sizes(void)
 			  r;
 		  }),
 		  EAGAIN);
-	struct timespec soon = in_ms(50);
+	struct timespec soon = deadline_in_ms(CLOCK_REALTIME, 50);
 	CHECK_ERR("full, with a timeout: ETIMEDOUT", mq_timedsend(q, "x", 1, 0, &soon), ETIMEDOUT);
 	struct timespec bad = {.tv_sec = 0, .tv_nsec = 2000000000};
 	CHECK_ERR("a malformed timeout is EINVAL", mq_timedsend(q, "x", 1, 0, &bad), EINVAL);
@@ -119,7 +109,7 @@ static void order_and_sizes(void)
 	CHECK("an empty message", mq_send(q, "", 0, 3) == 0 && mq_receive(q, buf, 64, NULL) == 0);
 	CHECK_ERR("priority 32768 is EINVAL", mq_send(q, "x", 1, 32768), EINVAL);
 	CHECK("priority 32767 is fine", mq_send(q, "x", 1, 32767) == 0 && mq_receive(q, buf, 64, NULL) == 1);
-	soon = in_ms(50);
+	soon = deadline_in_ms(CLOCK_REALTIME, 50);
 	CHECK_ERR("empty, with a timeout: ETIMEDOUT", mq_timedreceive(q, buf, 64, NULL, &soon), ETIMEDOUT);
 	CHECK_ERR("a bad message pointer is EFAULT", mq_send(q, (char *)8, 4, 0), EFAULT);
 	mqd_t r = mq_open("/mq-test", O_RDONLY);
