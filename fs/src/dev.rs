@@ -2,7 +2,7 @@
 //!
 //! `null`, `zero`, `full`, `random` and `urandom` are implemented here; `tty` forwards to
 //! the sentry's controlling terminal if it has one; `fd` and `std{in,out,err}` are
-//! symlinks into `/proc/self/fd` as on Linux.
+//! symlinks into `/proc/self/fd` as on Linux; `ptmx` and `pts` are [`crate::pty`]'s.
 
 use crate::Result;
 use crate::file::{FileOps, MapKind};
@@ -52,6 +52,12 @@ pub struct CharDevice {
 }
 
 impl CharDevice {
+    /// Whether this is `/dev/tty`, which a process with a sentry pty as its controlling
+    /// terminal opens as that pty's replica.
+    pub fn is_tty(&self) -> bool {
+        self.kind == DevKind::Tty
+    }
+
     fn new(kind: DevKind) -> Arc<CharDevice> {
         Arc::new(CharDevice {
             kind,
@@ -159,6 +165,7 @@ impl FileOps for DeviceFile {
 
 /// Builds the `/dev` directory.
 pub fn devfs() -> Arc<dyn Inode> {
+    let (ptmx, pts) = crate::pty::devpts();
     SynthDir::new(vec![
         ("null", CharDevice::new(DevKind::Null)),
         ("zero", CharDevice::new(DevKind::Zero)),
@@ -171,6 +178,7 @@ pub fn devfs() -> Arc<dyn Inode> {
         ("stdout", SynthSymlink::new("/proc/self/fd/1")),
         ("stderr", SynthSymlink::new("/proc/self/fd/2")),
         ("shm", SynthDir::new(vec![])),
-        ("pts", SynthDir::new(vec![])),
+        ("ptmx", ptmx),
+        ("pts", pts),
     ])
 }

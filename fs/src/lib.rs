@@ -27,6 +27,7 @@ pub mod memfd;
 pub mod notify;
 pub mod overlay;
 pub mod pipe;
+pub mod pty;
 pub mod socket;
 pub mod synth;
 pub mod tmpfs;
