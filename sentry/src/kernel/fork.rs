@@ -269,6 +269,7 @@ pub fn clone_process(parent: &mut Task, args: CloneArgs) -> SysResult {
     *child.exe.lock() = src.exe.lock().clone();
     *child.cmdline.lock() = src.cmdline.lock().clone();
     *child.environ.lock() = src.environ.lock().clone();
+    *child.ctty.lock() = src.ctty.lock().clone();
     child.set_dumpable(src.dumpable());
     if flags & libc::CLONE_SYSVSEM as u64 != 0 {
         child.share_sem_undo_list(src.make_sem_undo_list());

@@ -41,6 +41,7 @@ pub mod timer;
 pub mod timerfd;
 pub mod trap;
 pub mod tree;
+pub mod tty;
 pub mod uts;
 
 use crate::dump::VmaDump;

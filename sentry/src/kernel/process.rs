@@ -305,6 +305,9 @@ pub struct Process {
     pub job: Mutex<JobControl>,
     /// Woken when a stopped process continues.
     pub job_queue: WaitQueue,
+    /// Its controlling terminal, when that is a sentry pty (inherited by fork, dropped
+    /// by setsid).
+    pub ctty: Mutex<Option<Arc<fs::pty::Pty>>>,
     /// When the process was created (`/proc/[pid]/stat` start time).
     pub started: std::time::Instant,
     /// Whether it is running, a zombie or reaped ([`ExitState`]).
@@ -394,6 +397,7 @@ impl Process {
             posix_timers: Mutex::new(std::collections::BTreeMap::new()),
             job: Mutex::new(JobControl::default()),
             job_queue: WaitQueue::new(),
+            ctty: Mutex::new(None),
             started: std::time::Instant::now(),
             exit_state: AtomicU8::new(ExitState::Running as u8),
             exit_events: WaitQueue::new(),

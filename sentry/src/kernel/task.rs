@@ -615,6 +615,7 @@ pub fn exit_process(
     cpu_us: (u64, u64),
 ) {
     *process.files.lock() = Arc::new(Mutex::new(FdTable::new()));
+    super::tty::exit(kernel, process);
     let empty = AddressSpace::new(kernel.mem.clone(), process.mm().layout());
     *process.mm.lock() = Arc::new(empty);
     kernel.ipc.exit_process(process.pid);

@@ -77,7 +77,21 @@ fn do_open_with(
     }
     let umask = task.fs.lock().umask;
     let mode = mode & 0o7777 & !umask;
+    let ctty = task.process.ctty.lock().clone();
     let open = |ctx: &WalkCtx<'_>| -> Result<_, SysErr> {
+        if let Some(pty) = ctty.filter(|_| flags & libc::O_PATH == 0) {
+            // `/dev/tty` is the caller's controlling terminal.
+            let lookup = task.kernel.vfs.walk_with(ctx, path, true, resolve)?;
+            if let Some(d) = lookup.child.filter(|d| {
+                d.inode()
+                    .as_any()
+                    .downcast_ref::<fs::dev::CharDevice>()
+                    .is_some_and(|c| c.is_tty())
+            }) {
+                let how = fs::pty::ReplicaOpen::Alias(d.inode().stat()?);
+                return Ok(fs::OpenFile::new(pty.open_replica(how)?, flags, Some(d)));
+            }
+        }
         Ok(task.kernel.vfs.open_with(ctx, path, flags, mode, resolve)?)
     };
     let file = if resolve.beneath || resolve.in_root {
@@ -94,6 +108,11 @@ fn do_open_with(
     }
     if flags & libc::O_TRUNC != 0 {
         mapped_files::resize(&task.kernel, || file.ops.stat(), 0, || Ok(()))?;
+    }
+    if flags & libc::O_NOCTTY == 0
+        && let Some((pty, fs::pty::Side::Replica)) = fs::pty::Pty::of(&file)
+    {
+        crate::kernel::tty::opened(&task.kernel, &task.process, pty);
     }
     let limit = task.process.rlimit(libc::RLIMIT_NOFILE as usize);
     let fd = task

@@ -649,7 +649,8 @@ pub fn fcntl(task: &mut Task) -> SysResult {
     }
 }
 
-/// `ioctl(fd, request, arg)`: terminal requests are forwarded to a host terminal, socket
+/// `ioctl(fd, request, arg)`: terminal requests on sentry ptys are answered by
+/// [`super::tty`], others are forwarded to a host terminal; socket
 /// requests go to the socket layer (sentry or host sockets); FIONREAD, FIONBIO, FIOCLEX and FIONCLEX are answered
 /// here; anything else is ENOTTY.
 pub fn ioctl(task: &mut Task) -> SysResult {
@@ -682,6 +683,9 @@ pub fn ioctl(task: &mut Task) -> SysResult {
     }
     if let Some(sock) = fs::socket::host::HostSocket::of(&file) {
         return super::net::host::ioctl(task, sock, req, arg);
+    }
+    if fs::pty::Pty::of(&file).is_some() {
+        return super::tty::ioctl(task, &file, req, arg);
     }
     let size = platform::host::tty_ioctl_size(req).ok_or(Errno::ENOTTY)?;
     let host = file.ops.host_fd().ok_or(Errno::ENOTTY)?;

@@ -30,6 +30,7 @@ pub mod signal;
 pub mod splice;
 pub mod table;
 pub mod time;
+pub mod tty;
 mod uaccess;
 pub mod xattr;
 

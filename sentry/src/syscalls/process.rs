@@ -432,6 +432,8 @@ pub fn setsid(task: &mut Task) -> SysResult {
     let e = tree.get_mut(pid).ok_or(Errno::ESRCH)?;
     e.pgid = pid;
     e.sid = pid;
+    drop(tree);
+    *task.process.ctty.lock() = None;
     Ok(pid as u64)
 }
 

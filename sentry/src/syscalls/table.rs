@@ -85,7 +85,7 @@ pub static TABLE: &[Syscall] = &[
     sys(SYS_rt_sigaction, "rt_sigaction", signal::rt_sigaction, &[Signal, Ptr, Ptr, Uint]),
     sys(SYS_rt_sigprocmask, "rt_sigprocmask", signal::rt_sigprocmask, &[SigHow, Ptr, Ptr, Uint]),
     sys(SYS_ioctl, "ioctl", io::ioctl, &[Fd, Hex, Ptr])
-        .partial("terminal requests forwarded to a host tty; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"),
+        .partial("sentry ptys (no TCGETS2/TCSETS2, packet mode, TIOCSTI); other terminal requests forwarded to a host tty; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"),
     sys(SYS_pread64, "pread64", io::pread64, &[Fd, OutBuf, Uint, Long]),
     sys(SYS_pwrite64, "pwrite64", io::pwrite64, &[Fd, InBuf(2), Uint, Long]),
     sys(SYS_readv, "readv", io::readv, &[Fd, Ptr, Uint]),
