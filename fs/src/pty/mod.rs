@@ -50,9 +50,15 @@ struct Registry {
 impl Registry {
     /// The ptys whose master is open, as `/dev/pts` lists them.
     fn listed(&self) -> Vec<Arc<Pty>> {
-        let ptys = self.ptys.lock();
-        ptys.values()
+        // Upgraded under the lock, filtered after it: a pty whose last reference is one
+        // of these goes (and leaves the registry) once the lock is free.
+        let ptys: Vec<Arc<Pty>> = self
+            .ptys
+            .lock()
+            .values()
             .filter_map(Weak::upgrade)
+            .collect();
+        ptys.into_iter()
             .filter(|p| p.state.lock().master_open)
             .collect()
     }
