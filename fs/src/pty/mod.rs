@@ -265,6 +265,36 @@ impl Pty {
     }
 }
 
+impl Pty {
+    /// A write that moved `done` bytes and has more: `Some` result to return (EAGAIN, or
+    /// what was done, for a nonblocking file; an interrupted wait), `None` once `full`
+    /// no longer holds and the write goes on.
+    fn wait_for_room(
+        &self,
+        w: &Arc<Waiter>,
+        done: usize,
+        nonblock: bool,
+        full: impl Fn(&State) -> bool,
+    ) -> Option<Result<usize>> {
+        if nonblock {
+            return Some(if done > 0 {
+                Ok(done)
+            } else {
+                Err(Errno::EAGAIN)
+            });
+        }
+        let _reg = self.queue.register(w);
+        if !full(&self.state.lock()) {
+            return None;
+        }
+        match w.wait(None) {
+            Ok(()) => None,
+            Err(e) if done == 0 => Some(Err(e)),
+            Err(_) => Some(Ok(done)),
+        }
+    }
+}
+
 impl Drop for Pty {
     fn drop(&mut self) {
         self.registry.ptys.lock().remove(&self.index);
@@ -343,24 +373,10 @@ impl FileOps for MasterFile {
             if done == data.len() {
                 return Ok(done);
             }
-            if nonblock {
-                return if done > 0 {
-                    Ok(done)
-                } else {
-                    Err(Errno::EAGAIN)
-                };
-            }
-            let _reg = pty.queue.register(w);
+            if let Some(r) =
+                pty.wait_for_room(w, done, nonblock, |st| st.ld.input_full(&st.termios))
             {
-                let st = pty.state.lock();
-                if !st.ld.input_full(&st.termios) {
-                    continue;
-                }
-            }
-            match w.wait(None) {
-                Ok(()) => {}
-                Err(e) if done == 0 => return Err(e),
-                Err(_) => return Ok(done),
+                return r;
             }
         }
     }
@@ -526,24 +542,10 @@ impl FileOps for ReplicaFile {
             if done == data.len() {
                 return Ok(done);
             }
-            if nonblock {
-                return if done > 0 {
-                    Ok(done)
-                } else {
-                    Err(Errno::EAGAIN)
-                };
-            }
-            let _reg = pty.queue.register(w);
-            {
-                let st = pty.state.lock();
-                if !st.master_open || st.ld.out.len() < OUTPUT_CAP {
-                    continue;
-                }
-            }
-            match w.wait(None) {
-                Ok(()) => {}
-                Err(e) if done == 0 => return Err(e),
-                Err(_) => return Ok(done),
+            if let Some(r) = pty.wait_for_room(w, done, nonblock, |st| {
+                st.master_open && st.ld.out.len() >= OUTPUT_CAP
+            }) {
+                return r;
             }
         }
     }
