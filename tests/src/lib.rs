@@ -592,6 +592,41 @@ pub fn check_guest_with_options(failures: &mut Failures, name: &str, options: &[
     });
 }
 
+/// A minimal i386 ELF executable (ELFCLASS32, EM_386) that exits `code` through
+/// `int 0x80` if it is run: what a 64-bit loader must refuse.
+pub fn elf32_i386(code: u8) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(b"\x7fELF\x01\x01\x01\x00");
+    f.extend_from_slice(&[0; 8]);
+    let half = |f: &mut Vec<u8>, v: u16| f.extend_from_slice(&v.to_le_bytes());
+    let word = |f: &mut Vec<u8>, v: u32| f.extend_from_slice(&v.to_le_bytes());
+    half(&mut f, 2); // e_type: ET_EXEC
+    half(&mut f, 3); // e_machine: EM_386
+    word(&mut f, 1); // e_version
+    word(&mut f, 0x0804_8054); // e_entry
+    word(&mut f, 52); // e_phoff
+    word(&mut f, 0); // e_shoff
+    word(&mut f, 0); // e_flags
+    half(&mut f, 52); // e_ehsize
+    half(&mut f, 32); // e_phentsize
+    half(&mut f, 1); // e_phnum
+    half(&mut f, 40); // e_shentsize
+    half(&mut f, 0); // e_shnum
+    half(&mut f, 0); // e_shstrndx
+    word(&mut f, 1); // p_type: PT_LOAD
+    word(&mut f, 0); // p_offset
+    word(&mut f, 0x0804_8000); // p_vaddr
+    word(&mut f, 0x0804_8000); // p_paddr
+    word(&mut f, 0x60); // p_filesz
+    word(&mut f, 0x60); // p_memsz
+    word(&mut f, 5); // p_flags: R+X
+    word(&mut f, 0x1000); // p_align
+    // mov eax, 1; mov ebx, code; int 0x80
+    f.extend_from_slice(&[0xb8, 1, 0, 0, 0, 0xbb, code, 0, 0, 0, 0xcd, 0x80]);
+    f.resize(0x60, 0);
+    f
+}
+
 /// [`check_guest`] for a guest that reads nothing, must exit 0 and takes one argument: a
 /// fresh, empty work directory, made again before each run. Panics with the failures.
 pub fn check_guest_in_scratch(name: &str) {

@@ -13,8 +13,8 @@ use std::path::Path;
 
 use tests::{
     Compare, Failures, Invocation, Outcome, Scratch, busybox, check_same, compare, contains,
-    guest_program, lines, os, rootfs, run_native, run_sentry, run_sentry_raw, run_sentry_with,
-    write_file,
+    elf32_i386, guest_program, lines, os, rootfs, run_native, run_sentry, run_sentry_raw,
+    run_sentry_with, write_file,
 };
 
 /// Status, stdout and stderr of a refused start: exactly `status`, nothing
@@ -38,41 +38,6 @@ fn refused(what: &str, out: &Outcome, status: i32) -> Result<(), String> {
 fn make_executable(path: &Path, bytes: &[u8]) {
     write_file(path, bytes);
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
-/// A minimal i386 ELF executable (ELFCLASS32, EM_386) that would exit(0)
-/// through `int 0x80` if it were run.
-fn elf32_i386() -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(b"\x7fELF\x01\x01\x01\x00");
-    f.extend_from_slice(&[0; 8]);
-    let half = |f: &mut Vec<u8>, v: u16| f.extend_from_slice(&v.to_le_bytes());
-    let word = |f: &mut Vec<u8>, v: u32| f.extend_from_slice(&v.to_le_bytes());
-    half(&mut f, 2); // e_type: ET_EXEC
-    half(&mut f, 3); // e_machine: EM_386
-    word(&mut f, 1); // e_version
-    word(&mut f, 0x0804_8054); // e_entry
-    word(&mut f, 52); // e_phoff
-    word(&mut f, 0); // e_shoff
-    word(&mut f, 0); // e_flags
-    half(&mut f, 52); // e_ehsize
-    half(&mut f, 32); // e_phentsize
-    half(&mut f, 1); // e_phnum
-    half(&mut f, 40); // e_shentsize
-    half(&mut f, 0); // e_shnum
-    half(&mut f, 0); // e_shstrndx
-    word(&mut f, 1); // p_type: PT_LOAD
-    word(&mut f, 0); // p_offset
-    word(&mut f, 0x0804_8000); // p_vaddr
-    word(&mut f, 0x0804_8000); // p_paddr
-    word(&mut f, 0x60); // p_filesz
-    word(&mut f, 0x60); // p_memsz
-    word(&mut f, 5); // p_flags: R+X
-    word(&mut f, 0x1000); // p_align
-    // mov eax, 1; xor ebx, ebx; int 0x80
-    f.extend_from_slice(&[0xb8, 1, 0, 0, 0, 0x31, 0xdb, 0xcd, 0x80]);
-    f.resize(0x60, 0);
-    f
 }
 
 #[test]
@@ -131,7 +96,7 @@ fn unrunnable_program_exits_126() {
     let truncated = scratch.join("truncated-elf");
     make_executable(&truncated, &busybox_bytes[..100]);
     let elf32 = scratch.join("i386-elf");
-    make_executable(&elf32, &elf32_i386());
+    make_executable(&elf32, &elf32_i386(0));
     let mut aarch64 = busybox_bytes.clone();
     aarch64[18..20].copy_from_slice(&183u16.to_le_bytes()); // e_machine: EM_AARCH64
     let arm = scratch.join("aarch64-elf");

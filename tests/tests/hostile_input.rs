@@ -30,7 +30,7 @@ use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::stat::Mode;
 use nix::unistd::mkfifo;
 use tests::{
-    Failures, Invocation, Outcome, Scratch, busybox, guest_program, lines, run_command,
+    Failures, Invocation, Outcome, Scratch, busybox, elf32_i386, guest_program, lines, run_command,
     scratch_base, sentry_command, write_file,
 };
 
@@ -151,41 +151,6 @@ fn tiny(phdrs: &[Phdr], interp: &[u8], size: usize) -> Vec<u8> {
     f
 }
 
-/// A minimal i386 ELF executable (ELFCLASS32, EM_386) that exits 42
-/// through `int 0x80`.
-fn elf32_i386() -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(b"\x7fELF\x01\x01\x01\x00");
-    f.extend_from_slice(&[0; 8]);
-    let half = |f: &mut Vec<u8>, v: u16| f.extend_from_slice(&v.to_le_bytes());
-    let word = |f: &mut Vec<u8>, v: u32| f.extend_from_slice(&v.to_le_bytes());
-    half(&mut f, 2); // e_type: ET_EXEC
-    half(&mut f, 3); // e_machine: EM_386
-    word(&mut f, 1); // e_version
-    word(&mut f, 0x0804_8054); // e_entry
-    word(&mut f, 52); // e_phoff
-    word(&mut f, 0); // e_shoff
-    word(&mut f, 0); // e_flags
-    half(&mut f, 52); // e_ehsize
-    half(&mut f, 32); // e_phentsize
-    half(&mut f, 1); // e_phnum
-    half(&mut f, 40); // e_shentsize
-    half(&mut f, 0); // e_shnum
-    half(&mut f, 0); // e_shstrndx
-    word(&mut f, 1); // p_type: PT_LOAD
-    word(&mut f, 0); // p_offset
-    word(&mut f, 0x0804_8000); // p_vaddr
-    word(&mut f, 0x0804_8000); // p_paddr
-    word(&mut f, 0x60); // p_filesz
-    word(&mut f, 0x60); // p_memsz
-    word(&mut f, 5); // p_flags: R+X
-    word(&mut f, 0x1000); // p_align
-    // mov eax, 1; mov ebx, 42; int 0x80
-    f.extend_from_slice(&[0xb8, 1, 0, 0, 0, 0xbb, 42, 0, 0, 0, 0xcd, 0x80]);
-    f.resize(0x60, 0);
-    f
-}
-
 /// What a case's guest `execve` must give under the sentry.
 enum Expect {
     /// Exactly the native line (Linux's answer is deterministic).
@@ -269,7 +234,7 @@ fn build_cases(dir: &Path) -> Vec<Case> {
     // A real i386 executable runs natively (IA32 emulation); the sentry has no
     // 32-bit ABI and must refuse it.
     add(
-        &file(dir, "i386", &elf32_i386(), 0o755),
+        &file(dir, "i386", &elf32_i386(42), 0o755),
         Expect::OneOf(&["ENOEXEC"]),
         Some(126),
     );
